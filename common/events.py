@@ -1,0 +1,255 @@
+"""Typed events: what the relay makes of every webhook item and of its own actions.
+
+Every event the relay stores and streams is one of the structs in :data:`Event`, encoded
+as JSON with a ``kind`` tag. Platform events name the customer they concern; system
+events (channel changes, erasure, usage warnings) concern the business as a whole.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import msgspec
+
+from common.channels import Platform
+
+__all__ = [
+    "EVENT_DECODER",
+    "Attachment",
+    "ChannelChanged",
+    "Customer",
+    "CustomerErased",
+    "Event",
+    "Location",
+    "MessageDeleted",
+    "MessageEcho",
+    "MessageEdited",
+    "MessageReceived",
+    "MessageSent",
+    "PlatformError",
+    "PlatformEvent",
+    "Postback",
+    "Reaction",
+    "SendFailed",
+    "SharedContact",
+    "Status",
+    "Subscription",
+    "UsageWarning",
+    "encode_event",
+]
+
+
+class Customer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Who the event is about, as the platform identifies them.
+
+    ``id`` is the platform's id for the person (PSID, IGSID, WhatsApp BSUID or wa_id,
+    Viber user id, web-chat visitor id); ``phone`` only where the platform gives one.
+    """
+
+    id: str
+    name: str | None = None
+    phone: str | None = None
+    avatar_url: str | None = None
+
+
+class Attachment(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A file, image, sticker, shared post... ``url`` may expire (Meta CDN links do)."""
+
+    type: str
+    url: str | None = None
+    media_id: str | None = None
+    mime_type: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+
+
+class Location(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+    url: str | None = None
+
+
+class SharedContact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A contact card the customer shared (WhatsApp, Viber)."""
+
+    name: str
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+
+class PlatformError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An error code a platform attached to a status (e.g. WhatsApp 131047)."""
+
+    code: int
+    title: str | None = None
+    detail: str | None = None
+
+
+class PlatformEvent(
+    msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"
+):
+    """Fields every customer-facing event has.
+
+    ``platform_id`` is the platform's own id for the item (mid, wamid, Viber
+    message_token as a string); the relay drops a second event with the same
+    (channel, kind, platform_id).
+    """
+
+    channel_id: str
+    platform: Platform
+    customer: Customer
+    timestamp_ms: int
+    platform_id: str | None = None
+
+
+class MessageReceived(PlatformEvent, frozen=True, tag="message"):
+    """The customer wrote to the business."""
+
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    quick_reply: str | None = None
+    reply_to: str | None = None
+    story_url: str | None = None
+    story_id: str | None = None
+    location: Location | None = None
+    contacts: tuple[SharedContact, ...] = ()
+    referral: str | None = None
+    forwarded: bool = False
+    unsupported: str | None = None
+
+
+class Postback(PlatformEvent, frozen=True, tag="postback"):
+    """A button press: Messenger postback, WhatsApp interactive or template button reply."""
+
+    payload: str
+    title: str | None = None
+    source: Literal["postback", "button", "list", "template_button"] = "postback"
+    referral: str | None = None
+
+
+class Reaction(PlatformEvent, frozen=True, tag="reaction"):
+    """The customer reacted to (or withdrew a reaction from) a message."""
+
+    message_id: str
+    emoji: str | None = None
+    action: Literal["react", "unreact"] = "react"
+
+
+class MessageEcho(PlatformEvent, frozen=True, tag="echo"):
+    """A message the business sent from elsewhere (platform inbox, phone app).
+
+    ``customer`` is the recipient. ``app_id`` tells our own sends from others.
+    """
+
+    text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    app_id: str | None = None
+    metadata: str | None = None
+
+
+class MessageDeleted(PlatformEvent, frozen=True, tag="message_deleted"):
+    """The customer unsent a message (Instagram ``is_deleted``, WhatsApp ``revoke``)."""
+
+    message_id: str
+
+
+class MessageEdited(PlatformEvent, frozen=True, tag="message_edited"):
+    message_id: str
+    text: str | None = None
+
+
+class Status(PlatformEvent, frozen=True, tag="status"):
+    """Delivery, read and failure receipts for messages the business sent.
+
+    ``message_ids`` names the messages; ``watermark_ms`` (Messenger) means every
+    message up to that time.
+    """
+
+    status: Literal["sent", "delivered", "read", "played", "failed"]
+    message_ids: tuple[str, ...] = ()
+    watermark_ms: int | None = None
+    errors: tuple[PlatformError, ...] = ()
+
+
+class Subscription(PlatformEvent, frozen=True, tag="subscription"):
+    """Viber: the customer opened the chat, subscribed, or unsubscribed."""
+
+    action: Literal["conversation_started", "subscribed", "unsubscribed"]
+    context: str | None = None
+    subscribed: bool | None = None
+
+
+class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
+    """The relay sent a reply; every device of the business sees it."""
+
+    text: str
+    send_id: str
+    automatic: bool = False
+    reply_to: str | None = None
+    tag: str | None = None
+    device_id: str | None = None
+
+
+class SendFailed(PlatformEvent, frozen=True, tag="send_failed"):
+    """A reply could not be sent, for good; ``error`` is a SendErrorCode."""
+
+    send_id: str
+    error: str
+    message: str
+    device_id: str | None = None
+
+
+class SystemEvent(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+    timestamp_ms: int
+
+
+class ChannelChanged(SystemEvent, frozen=True, tag="channel"):
+    """A channel was connected, disconnected, or changed health."""
+
+    channel_id: str
+    platform: Platform
+    status: Literal["connected", "disconnected", "healthy", "needs_reconnect", "webhook_failing"]
+    name: str | None = None
+    detail: str | None = None
+
+
+class CustomerErased(SystemEvent, frozen=True, tag="customer_erased"):
+    """Erase this customer's data everywhere; ``request_id`` ties it to the receipt."""
+
+    channel_id: str
+    customer_id: str
+    request_id: str
+
+
+class UsageWarning(SystemEvent, frozen=True, tag="usage_warning"):
+    metric: str
+    used: float
+    limit: float
+    share: float
+    resets_on: str
+
+
+Event = (
+    MessageReceived
+    | Postback
+    | Reaction
+    | MessageEcho
+    | MessageDeleted
+    | MessageEdited
+    | Status
+    | Subscription
+    | MessageSent
+    | SendFailed
+    | ChannelChanged
+    | CustomerErased
+    | UsageWarning
+)
+
+EVENT_DECODER: Final = msgspec.json.Decoder(Event)
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+def encode_event(event: Event) -> bytes:
+    return _ENCODER.encode(event)

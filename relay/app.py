@@ -1,0 +1,114 @@
+"""``create_app(settings)``: the relay as an ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from litestar import Litestar, MediaType, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from relay.accounts import accounts_router
+from relay.channels import channels_router
+from relay.crypto import PasswordHasher, load_keyring
+from relay.directory import ChannelDirectory
+from relay.errors import EXCEPTION_HANDLERS, RelayError
+from relay.send import PlatformUrls
+from relay.sending import sending_router
+from relay.services import Services
+from relay.settings import Settings
+from relay.store import open_store
+from relay.stream import stream
+from relay.webhooks.routes import webhooks_router
+
+__all__ = ["create_app"]
+
+
+def _services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+@get("/healthz", media_type=MediaType.TEXT, include_in_schema=False)
+async def healthz() -> str:
+    """The process is up."""
+    return "ok"
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(services: NamedDependency[Services]) -> dict[str, str]:
+    """The store answers: ready for traffic."""
+    try:
+        await services.store.head("")
+    except Exception:
+        raise RelayError(503, "not_ready", "The database is not reachable.") from None
+    return {"status": "ready"}
+
+
+class _Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the relay; the store, keys and HTTP client open in the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = await open_store(settings.database_url)
+        keyring = load_keyring(settings.master_keys, Path(settings.key_file))
+        directory = ChannelDirectory()
+        directory.load(await store.all_channels())
+        async with httpx.AsyncClient(timeout=settings.send_timeout_s) as http:
+            services = Services(
+                settings=settings,
+                store=store,
+                keyring=keyring,
+                hasher=PasswordHasher(settings.password_memory_kib, settings.password_iterations),
+                directory=directory,
+                http=http,
+                urls=PlatformUrls(graph=settings.graph_base_url, viber=settings.viber_base_url),
+            )
+            store.on_commit(services.wakeups.notify)
+            app.state.services = services
+            try:
+                yield
+            finally:
+                await store.close()
+
+    prometheus = PrometheusConfig(
+        app_name="clientora_relay",
+        prefix="clientora",
+        group_path=True,
+        exclude=["/metrics", "/healthz"],
+    )
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            _Metrics,
+            accounts_router(settings.login_rate_per_minute),
+            channels_router(),
+            webhooks_router(),
+            sending_router(),
+            stream,
+        ],
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        middleware=[prometheus.middleware],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Clientora relay",
+            version="1",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )

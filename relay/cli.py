@@ -1,0 +1,103 @@
+"""``clientora-relay``: serve the relay, or run an admin command.
+
+This is the one place the environment is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from common.protocol import SignUp
+from relay.settings import Settings
+
+__all__ = ["main"]
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from relay.app import create_app
+    from relay.logs import configure_logging
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    for key in settings.extra:
+        print(f"warning: unknown setting {key} ignored", file=sys.stderr)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # halves stream throughput for small frames
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+async def _create_business(
+    settings: Settings, business: str, name: str, email: str, password: str
+) -> str:
+    from relay.accounts import create_account
+    from relay.app import create_app
+    from relay.services import Services
+
+    app = create_app(settings)
+    async with app.lifespan():
+        services: Services = app.state.services
+        user = await create_account(
+            services, SignUp(business_name=business, name=name, email=email, password=password)
+        )
+    return user.business_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="clientora-relay", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve HTTP and WebSocket (the default)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    create = sub.add_parser("create-business", help="create a business and its first user")
+    create.add_argument("--business", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of a prompt",
+    )
+    args = parser.parse_args(argv)
+
+    overrides = {}
+    if args.command == "serve":
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    try:
+        settings = Settings.from_env(os.environ, **overrides)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    if args.command == "create-business":
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password for the new user: ")
+        from relay.errors import RelayError
+
+        try:
+            business_id = asyncio.run(
+                _create_business(settings, args.business, args.name, args.email, password)
+            )
+        except RelayError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
+        print(business_id)
+        return 0
+    return _serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

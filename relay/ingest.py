@@ -1,0 +1,65 @@
+"""Turning typed events into log records: dedupe keys, window bookkeeping, metrics."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from common.events import (
+    Event,
+    MessageReceived,
+    PlatformEvent,
+    Postback,
+    Reaction,
+    SystemEvent,
+    encode_event,
+)
+from relay.metrics import EVENTS_DUPLICATE, EVENTS_STORED
+from relay.store import NewEvent, Store
+
+__all__ = ["append_events", "record", "system_event"]
+
+# Customer actions that open (or renew) the messaging window (platform-apis.md §5).
+_INBOUND = (MessageReceived, Postback, Reaction)
+
+
+def _kind(event: Event) -> str:
+    return type(event).__struct_config__.tag  # type: ignore[return-value]
+
+
+def record(business_id: str, event: PlatformEvent) -> NewEvent:
+    kind = _kind(event)  # type: ignore[arg-type]
+    return NewEvent(
+        id=uuid.uuid4().hex,
+        business_id=business_id,
+        kind=kind,
+        payload=encode_event(event),  # type: ignore[arg-type]
+        timestamp_ms=event.timestamp_ms,
+        channel_id=event.channel_id,
+        customer_id=event.customer.id,
+        dedupe_key=f"{kind}:{event.platform_id}" if event.platform_id else None,
+        inbound=isinstance(event, _INBOUND),
+    )
+
+
+def system_event(business_id: str, event: SystemEvent) -> NewEvent:
+    return NewEvent(
+        id=uuid.uuid4().hex,
+        business_id=business_id,
+        kind=_kind(event),  # type: ignore[arg-type]
+        payload=encode_event(event),  # type: ignore[arg-type]
+        timestamp_ms=event.timestamp_ms,
+    )
+
+
+async def append_events(store: Store, records: Sequence[NewEvent]) -> int:
+    """Append and count; returns how many were new (the rest were repeats)."""
+    seqs = await store.append(records)
+    stored = 0
+    for rec, seq in zip(records, seqs, strict=True):
+        if seq is None:
+            EVENTS_DUPLICATE.inc()
+        else:
+            stored += 1
+            EVENTS_STORED.labels(rec.kind).inc()
+    return stored

@@ -1,0 +1,23 @@
+"""Prometheus metrics of the relay (request metrics come from Litestar's plugin)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter
+
+__all__ = [
+    "EVENTS_DELIVERED",
+    "EVENTS_DUPLICATE",
+    "EVENTS_STORED",
+    "SENDS",
+    "SEND_FAILURES",
+    "WEBHOOKS",
+]
+
+WEBHOOKS = Counter(
+    "clientora_webhooks_total", "Webhook requests by source and outcome", ["source", "outcome"]
+)
+EVENTS_STORED = Counter("clientora_events_stored_total", "Events appended to the log", ["kind"])
+EVENTS_DUPLICATE = Counter("clientora_events_duplicate_total", "Webhook items dropped as repeats")
+EVENTS_DELIVERED = Counter("clientora_events_delivered_total", "Events written to device streams")
+SENDS = Counter("clientora_sends_total", "Replies sent to a platform", ["platform"])
+SEND_FAILURES = Counter("clientora_send_failures_total", "Failed sends by error code", ["code"])

@@ -1,0 +1,239 @@
+"""``POST /v1/messages``: send a reply once, inside the platform's rules, and log it."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import msgspec
+from litestar import Router, post
+from litestar.di import NamedDependency, Provide
+
+from common.channels import TEXT_LIMITS, Platform, window_state
+from common.events import ChannelChanged, Customer, MessageSent, SendFailed
+from common.protocol import ApiError, SendReply, SendResult
+from relay.auth import Principal, provide_principal
+from relay.directory import decode_credentials
+from relay.errors import RelayError
+from relay.ingest import record, system_event
+from relay.metrics import SEND_FAILURES, SENDS
+from relay.send import OutboundText, send_with_retry
+from relay.send.errors import SendError
+from relay.services import Services, now_ms
+from relay.store import ChannelRow, SendClaim
+
+__all__ = ["sending_router"]
+
+log = logging.getLogger("clientora.relay.send")
+
+# HTTP status for each permanent send error the desktop explains to the owner.
+_STATUS = {
+    "too_long": 422,
+    "window_closed": 422,
+    "bad_request": 422,
+    "recipient_unavailable": 422,
+    "unknown_recipient": 422,
+    "token_invalid": 424,
+    "rate_limited": 429,
+    "quota_exceeded": 429,
+    "already_replied": 409,
+    "idempotency_conflict": 409,
+    "platform_error": 502,
+}
+
+
+class _Sent(msgspec.Struct, frozen=True):
+    platform_message_id: str | None
+    tag: str | None
+
+
+def _fingerprint(data: SendReply) -> str:
+    parts = (
+        data.channel_id,
+        data.recipient_id,
+        data.text,
+        str(data.automatic),
+        data.reply_to or "",
+        data.in_reply_to or "",
+    )
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _replay(claim: SendClaim) -> SendResult:
+    """Answer a repeated idempotency key with what the first request got."""
+    if claim.state == "sent" and claim.result is not None:
+        sent = msgspec.json.decode(claim.result, type=_Sent)
+        return SendResult(
+            send_id=claim.send_id,
+            platform_message_id=sent.platform_message_id,
+            seq=claim.seq or 0,
+            tag=sent.tag,
+        )
+    if claim.state == "failed" and claim.result is not None:
+        error = msgspec.json.decode(claim.result, type=ApiError)
+        raise RelayError(_STATUS.get(error.code, 422), error.code, error.message)
+    raise RelayError(
+        409, "idempotency_conflict", "A send with this key is still in progress.", retry_after_s=1
+    )
+
+
+@post("/", status_code=200)
+async def send_reply(
+    data: SendReply, principal: NamedDependency[Principal], services: NamedDependency[Services]
+) -> SendResult:
+    row = await services.store.channel(principal.business_id, data.channel_id)
+    if row is None:
+        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    platform: Platform = row.platform  # type: ignore[assignment]
+    if not data.text.strip():
+        raise RelayError(422, "bad_request", "The reply is empty.")
+    if not data.recipient_id.strip():
+        raise RelayError(422, "unknown_recipient", "The reply has no recipient.")
+    if not 8 <= len(data.idempotency_key) <= 200:
+        raise RelayError(422, "bad_request", "idempotency_key must be 8 to 200 characters.")
+    limit = TEXT_LIMITS[platform]
+    if len(data.text) > limit:
+        raise RelayError(
+            422,
+            "too_long",
+            f"The reply has {len(data.text)} characters; {platform} allows {limit}.",
+        )
+
+    fingerprint = _fingerprint(data)
+    claim = await services.store.claim_send(
+        principal.business_id,
+        data.idempotency_key,
+        fingerprint,
+        row.id,
+        data.in_reply_to if data.automatic else None,
+    )
+    if claim.state == "already_replied":
+        raise RelayError(
+            409, "already_replied", "An automatic reply to this message was already sent."
+        )
+    if claim.fingerprint != fingerprint:
+        raise RelayError(
+            409,
+            "idempotency_conflict",
+            "This idempotency key was already used for a different reply.",
+        )
+    if claim.state != "new":
+        return _replay(claim)
+    return await _deliver(services, principal, row, platform, data, claim.send_id)
+
+
+async def _deliver(
+    services: Services,
+    principal: Principal,
+    row: ChannelRow,
+    platform: Platform,
+    data: SendReply,
+    send_id: str,
+) -> SendResult:
+    customer = Customer(id=data.recipient_id)
+    last = await services.store.last_inbound(row.id, data.recipient_id)
+    window = window_state(platform, last, now_ms(), human=not data.automatic)
+    try:
+        if window == "closed":
+            raise SendError(
+                "window_closed",
+                "The reply window has closed; the customer has to write again first."
+                if not data.automatic or platform not in ("messenger", "instagram")
+                else "Automatic replies may only go out within 24 hours of the customer's message.",
+            )
+        tag = "HUMAN_AGENT" if window == "human_agent" else None
+        out = OutboundText(
+            platform=platform,
+            external_id=row.external_id,
+            recipient_id=data.recipient_id,
+            text=data.text,
+            reply_to=data.reply_to,
+            tag=tag,
+            sender_name=services.settings.viber_sender_name or row.name,
+        )
+        credentials = decode_credentials(services.keyring, row)
+        message_id = await send_with_retry(
+            services.http, services.urls, credentials, out, attempts=services.settings.send_attempts
+        )
+    except SendError as exc:
+        SEND_FAILURES.labels(exc.code).inc()
+        log.warning(
+            "send failed",
+            extra={"channel_id": row.id, "code": exc.code, "platform_code": exc.platform_code},
+        )
+        if exc.transient:
+            # Nothing went out: the same key may try again later.
+            await services.store.release_send(send_id)
+            raise RelayError(
+                _STATUS.get(exc.code, 502), exc.code, exc.message, retry_after_s=exc.retry_after_s
+            ) from None
+        failed = SendFailed(
+            channel_id=row.id,
+            platform=platform,
+            customer=customer,
+            timestamp_ms=now_ms(),
+            send_id=send_id,
+            error=exc.code,
+            message=exc.message,
+            device_id=data.device_id,
+        )
+        error = ApiError(code=exc.code, message=exc.message)
+        await services.store.finish_send(
+            send_id, False, msgspec.json.encode(error), record(principal.business_id, failed)
+        )
+        if exc.code == "token_invalid":
+            await _needs_reconnect(services, row, platform)
+        raise RelayError(
+            _STATUS.get(exc.code, 422), exc.code, exc.message, retry_after_s=exc.retry_after_s
+        ) from None
+
+    SENDS.labels(platform).inc()
+    sent = MessageSent(
+        channel_id=row.id,
+        platform=platform,
+        customer=customer,
+        timestamp_ms=now_ms(),
+        platform_id=message_id,
+        text=data.text,
+        send_id=send_id,
+        automatic=data.automatic,
+        reply_to=data.reply_to,
+        tag=tag,
+        device_id=data.device_id,
+    )
+    seq = await services.store.finish_send(
+        send_id,
+        True,
+        msgspec.json.encode(_Sent(message_id, tag)),
+        record(principal.business_id, sent),
+    )
+    return SendResult(send_id=send_id, platform_message_id=message_id, seq=seq, tag=tag)
+
+
+async def _needs_reconnect(services: Services, row: ChannelRow, platform: Platform) -> None:
+    if row.status == "needs_reconnect":
+        return
+    await services.store.set_channel_status(row.business_id, row.id, "needs_reconnect")
+    await services.store.append(
+        [
+            system_event(
+                row.business_id,
+                ChannelChanged(
+                    timestamp_ms=now_ms(),
+                    channel_id=row.id,
+                    platform=platform,
+                    status="needs_reconnect",
+                    name=row.name,
+                    detail="The platform rejected the access token; reconnect the channel.",
+                ),
+            )
+        ]
+    )
+
+
+def sending_router() -> Router:
+    return Router(
+        "/v1/messages",
+        route_handlers=[send_reply],
+        dependencies={"principal": Provide(provide_principal)},
+    )

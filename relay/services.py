@@ -1,0 +1,62 @@
+"""The relay's long-lived parts, built once per app and handed to handlers by injection."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from relay.crypto import Keyring, PasswordHasher
+from relay.directory import ChannelDirectory
+from relay.send import PlatformUrls
+from relay.settings import Settings
+from relay.store import Store
+
+__all__ = ["Services", "Wakeups", "now_ms"]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Wakeups:
+    """Wakes the stream connections of a business when its log grows.
+
+    A connection registers a future *before* it reads the log, so an append that
+    lands between the read and the wait still wakes it.
+    """
+
+    def __init__(self) -> None:
+        self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+
+    def register(self, business_id: str) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(business_id, set()).add(future)
+        return future
+
+    def discard(self, business_id: str, future: asyncio.Future[None]) -> None:
+        waiters = self._waiters.get(business_id)
+        if waiters is not None:
+            waiters.discard(future)
+            if not waiters:
+                del self._waiters[business_id]
+
+    def notify(self, business_ids: set[str]) -> None:
+        for business_id in business_ids:
+            for future in self._waiters.pop(business_id, ()):
+                if not future.done():
+                    future.set_result(None)
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    keyring: Keyring
+    hasher: PasswordHasher
+    directory: ChannelDirectory
+    http: httpx.AsyncClient
+    urls: PlatformUrls
+    wakeups: Wakeups = field(default_factory=Wakeups)

@@ -1,0 +1,531 @@
+"""SQLite store: WAL, one writer connection with group commit, one reader connection.
+
+Writes from every request are queued and committed together in one transaction (each
+in its own savepoint), so many concurrent webhooks cost one fsync. The stdlib driver
+is called on the event loop: these statements take microseconds, and a thread hop per
+call measured slower here (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from relay.store.base import (
+    ChannelRow,
+    CommitListener,
+    Conflict,
+    DeviceRow,
+    NewEvent,
+    SendClaim,
+    SessionRow,
+    StoredEvent,
+    UserRow,
+)
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS businesses (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    name TEXT NOT NULL, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    business_id TEXT NOT NULL, expires_at_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    name TEXT NOT NULL, cursor INTEGER NOT NULL DEFAULT 0, created_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS channels (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL REFERENCES businesses(id) ON DELETE CASCADE,
+    platform TEXT NOT NULL, external_id TEXT NOT NULL, name TEXT, status TEXT NOT NULL,
+    key_id TEXT NOT NULL, secret BLOB NOT NULL, created_at_ms INTEGER NOT NULL,
+    UNIQUE (platform, external_id));
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, business_id TEXT NOT NULL,
+    channel_id TEXT, customer_id TEXT, kind TEXT NOT NULL, stored_at_ms INTEGER NOT NULL,
+    payload BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS events_business ON events(business_id, seq);
+CREATE INDEX IF NOT EXISTS events_channel ON events(channel_id, customer_id);
+CREATE TABLE IF NOT EXISTS dedupe (
+    channel_id TEXT NOT NULL, key TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contacts (
+    channel_id TEXT NOT NULL, customer_id TEXT NOT NULL, last_inbound_ms INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, customer_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sends (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    channel_id TEXT NOT NULL, auto_reply_to TEXT, state TEXT NOT NULL, result BLOB, seq INTEGER,
+    created_at_ms INTEGER NOT NULL, UNIQUE (business_id, key));
+CREATE UNIQUE INDEX IF NOT EXISTS sends_one_auto ON sends(channel_id, auto_reply_to)
+    WHERE auto_reply_to IS NOT NULL;
+"""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _GroupWriter:
+    """Runs queued write operations together: one BEGIN/COMMIT for everything queued."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
+
+    async def submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._task.done():
+            raise RuntimeError("the store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        self._wake.set()
+        return await future
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        for _, future in self._pending:
+            if not future.done():
+                future.set_exception(RuntimeError("the store is closed"))
+
+    async def _run(self) -> None:
+        conn = self._conn
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            outcomes: list[tuple[bool, Any]] = []
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for op, _ in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        outcomes.append((True, op(conn)))
+                        conn.execute("RELEASE op")
+                    except Exception as exc:  # one bad operation must not sink the group
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        outcomes.append((False, exc))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+
+class SqliteStore:
+    """The embedded store (see module docstring)."""
+
+    def __init__(self, writer_conn: sqlite3.Connection, reader_conn: sqlite3.Connection) -> None:
+        self._wconn = writer_conn
+        self._rconn = reader_conn
+        self._writer = _GroupWriter(writer_conn)
+        self._listeners: list[CommitListener] = []
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteStore:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        writer = _connect(path)
+        writer.executescript(SCHEMA)
+        reader = _connect(path)
+        return cls(writer, reader)
+
+    def on_commit(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    async def close(self) -> None:
+        await self._writer.close()
+        self._wconn.close()
+        self._rconn.close()
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self._rconn.execute(sql, params).fetchall()
+
+    # ---- accounts -------------------------------------------------------------------
+
+    async def create_business(
+        self, business_name: str, user_name: str, email: str, password_hash: str
+    ) -> UserRow:
+        user = UserRow(_new_id(), _new_id(), user_name, email.strip().lower(), password_hash)
+
+        def op(conn: sqlite3.Connection) -> UserRow:
+            now = _now_ms()
+            conn.execute(
+                "INSERT INTO businesses (id, name, created_at_ms) VALUES (?, ?, ?)",
+                (user.business_id, business_name, now),
+            )
+            try:
+                conn.execute(
+                    "INSERT INTO users (id, business_id, name, email, password_hash, created_at_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (user.id, user.business_id, user.name, user.email, password_hash, now),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict("an account with this e-mail already exists") from None
+            return user
+
+        return await self._writer.submit(op)
+
+    async def user_by_email(self, email: str) -> UserRow | None:
+        rows = self._read(
+            "SELECT id, business_id, name, email, password_hash FROM users WHERE email = ?",
+            (email.strip().lower(),),
+        )
+        return UserRow(*rows[0]) if rows else None
+
+    async def user(self, business_id: str, user_id: str) -> UserRow | None:
+        rows = self._read(
+            "SELECT id, business_id, name, email, password_hash FROM users"
+            " WHERE id = ? AND business_id = ?",
+            (user_id, business_id),
+        )
+        return UserRow(*rows[0]) if rows else None
+
+    async def set_password(self, business_id: str, user_id: str, password_hash: str) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE users SET password_hash = ? WHERE id = ? AND business_id = ?",
+                (password_hash, user_id, business_id),
+            )
+        )
+
+    async def create_session(self, token_hash: str, user: UserRow, expires_at_ms: int) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO sessions (token_hash, user_id, business_id, expires_at_ms)"
+                " VALUES (?, ?, ?, ?)",
+                (token_hash, user.id, user.business_id, expires_at_ms),
+            )
+        )
+
+    async def session(self, token_hash: str, now_ms: int) -> SessionRow | None:
+        rows = self._read(
+            "SELECT user_id, business_id, expires_at_ms FROM sessions"
+            " WHERE token_hash = ? AND revoked = 0 AND expires_at_ms > ?",
+            (token_hash, now_ms),
+        )
+        return SessionRow(*rows[0]) if rows else None
+
+    async def revoke_session(self, token_hash: str) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE sessions SET revoked = 1 WHERE token_hash = ?", (token_hash,)
+            )
+        )
+
+    async def revoke_user_sessions(self, user_id: str, keep: str | None = None) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE sessions SET revoked = 1 WHERE user_id = ? AND token_hash IS NOT ?"
+                " AND revoked = 0",
+                (user_id, keep),
+            )
+            return cur.rowcount
+
+        return await self._writer.submit(op)
+
+    # ---- devices --------------------------------------------------------------------
+
+    async def create_device(self, business_id: str, name: str) -> DeviceRow:
+        device = DeviceRow(_new_id(), business_id, name, 0, _now_ms())
+        await self._writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO devices (id, business_id, name, cursor, created_at_ms)"
+                " VALUES (?, ?, ?, 0, ?)",
+                (device.id, business_id, name, device.created_at_ms),
+            )
+        )
+        return device
+
+    async def device(self, business_id: str, device_id: str) -> DeviceRow | None:
+        rows = self._read(
+            "SELECT id, business_id, name, cursor, created_at_ms FROM devices"
+            " WHERE id = ? AND business_id = ?",
+            (device_id, business_id),
+        )
+        return DeviceRow(*rows[0]) if rows else None
+
+    async def devices(self, business_id: str) -> list[DeviceRow]:
+        rows = self._read(
+            "SELECT id, business_id, name, cursor, created_at_ms FROM devices"
+            " WHERE business_id = ? ORDER BY created_at_ms",
+            (business_id,),
+        )
+        return [DeviceRow(*r) for r in rows]
+
+    async def advance_cursor(self, business_id: str, device_id: str, seq: int) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE devices SET cursor = MAX(cursor, ?) WHERE id = ? AND business_id = ?",
+                (seq, device_id, business_id),
+            )
+        )
+
+    # ---- channels -------------------------------------------------------------------
+
+    _CHANNEL_COLUMNS = (
+        "id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms"
+    )
+
+    async def create_channel(
+        self,
+        business_id: str,
+        channel_id: str,
+        platform: str,
+        external_id: str,
+        name: str | None,
+        key_id: str,
+        secret: bytes,
+    ) -> ChannelRow:
+        row = ChannelRow(
+            channel_id,
+            business_id,
+            platform,
+            external_id,
+            name,
+            "connected",
+            key_id,
+            secret,
+            _now_ms(),
+        )
+
+        def op(conn: sqlite3.Connection) -> ChannelRow:
+            try:
+                conn.execute(
+                    f"INSERT INTO channels ({self._CHANNEL_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row.id,
+                        business_id,
+                        platform,
+                        external_id,
+                        name,
+                        row.status,
+                        key_id,
+                        secret,
+                        row.created_at_ms,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"this {platform} account is already connected") from None
+            return row
+
+        return await self._writer.submit(op)
+
+    async def channels(self, business_id: str) -> list[ChannelRow]:
+        rows = self._read(
+            f"SELECT {self._CHANNEL_COLUMNS} FROM channels WHERE business_id = ?"
+            " ORDER BY created_at_ms",
+            (business_id,),
+        )
+        return [ChannelRow(*r) for r in rows]
+
+    async def channel(self, business_id: str, channel_id: str) -> ChannelRow | None:
+        rows = self._read(
+            f"SELECT {self._CHANNEL_COLUMNS} FROM channels WHERE id = ? AND business_id = ?",
+            (channel_id, business_id),
+        )
+        return ChannelRow(*rows[0]) if rows else None
+
+    async def channel_by_id(self, channel_id: str) -> ChannelRow | None:
+        rows = self._read(
+            f"SELECT {self._CHANNEL_COLUMNS} FROM channels WHERE id = ?", (channel_id,)
+        )
+        return ChannelRow(*rows[0]) if rows else None
+
+    async def all_channels(self) -> list[ChannelRow]:
+        return [ChannelRow(*r) for r in self._read(f"SELECT {self._CHANNEL_COLUMNS} FROM channels")]
+
+    async def set_channel_status(self, business_id: str, channel_id: str, status: str) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE channels SET status = ? WHERE id = ? AND business_id = ?",
+                (status, channel_id, business_id),
+            )
+        )
+
+    async def replace_secret(
+        self, business_id: str, channel_id: str, key_id: str, secret: bytes
+    ) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE channels SET key_id = ?, secret = ? WHERE id = ? AND business_id = ?",
+                (key_id, secret, channel_id, business_id),
+            )
+        )
+
+    async def delete_channel(
+        self, business_id: str, channel_id: str, farewell: NewEvent | None
+    ) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM channels WHERE id = ? AND business_id = ?", (channel_id, business_id)
+            )
+            if cur.rowcount == 0:
+                return False
+            conn.execute(
+                "DELETE FROM events WHERE channel_id = ? AND business_id = ?",
+                (channel_id, business_id),
+            )
+            for table in ("dedupe", "contacts", "sends"):
+                conn.execute(f"DELETE FROM {table} WHERE channel_id = ?", (channel_id,))
+            if farewell is not None:
+                _insert_events(conn, [farewell])
+            return True
+
+        deleted = await self._writer.submit(op)
+        if deleted and farewell is not None:
+            self._notify({business_id})
+        return deleted
+
+    # ---- event log ------------------------------------------------------------------
+
+    async def append(self, events: Sequence[NewEvent]) -> list[int | None]:
+        if not events:
+            return []
+        seqs = await self._writer.submit(lambda c: _insert_events(c, events))
+        self._notify({e.business_id for e, s in zip(events, seqs, strict=True) if s is not None})
+        return seqs
+
+    def _notify(self, business_ids: set[str]) -> None:
+        if business_ids:
+            for listener in self._listeners:
+                listener(business_ids)
+
+    async def events_after(self, business_id: str, after: int, limit: int) -> list[StoredEvent]:
+        rows = self._read(
+            "SELECT seq, id, stored_at_ms, payload FROM events"
+            " WHERE business_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (business_id, after, limit),
+        )
+        return [StoredEvent(*r) for r in rows]
+
+    async def head(self, business_id: str) -> int:
+        rows = self._read("SELECT MAX(seq) FROM events WHERE business_id = ?", (business_id,))
+        return int(rows[0][0] or 0)
+
+    async def last_inbound(self, channel_id: str, customer_id: str) -> int | None:
+        rows = self._read(
+            "SELECT last_inbound_ms FROM contacts WHERE channel_id = ? AND customer_id = ?",
+            (channel_id, customer_id),
+        )
+        return int(rows[0][0]) if rows else None
+
+    # ---- sends ----------------------------------------------------------------------
+
+    async def claim_send(
+        self,
+        business_id: str,
+        key: str,
+        fingerprint: str,
+        channel_id: str,
+        auto_reply_to: str | None,
+    ) -> SendClaim:
+        def op(conn: sqlite3.Connection) -> SendClaim:
+            row = conn.execute(
+                "SELECT id, state, fingerprint, result, seq FROM sends"
+                " WHERE business_id = ? AND key = ?",
+                (business_id, key),
+            ).fetchone()
+            if row is not None:
+                return SendClaim(row[0], row[1], row[2], row[3], row[4])
+            send_id = _new_id()
+            try:
+                conn.execute(
+                    "INSERT INTO sends (id, business_id, key, fingerprint, channel_id,"
+                    " auto_reply_to, state, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    (send_id, business_id, key, fingerprint, channel_id, auto_reply_to, _now_ms()),
+                )
+            except sqlite3.IntegrityError:
+                return SendClaim("", "already_replied", fingerprint, None)
+            return SendClaim(send_id, "new", fingerprint, None)
+
+        return await self._writer.submit(op)
+
+    async def finish_send(self, send_id: str, ok: bool, result: bytes, event: NewEvent) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            seq = _insert_events(conn, [event])[0]
+            conn.execute(
+                "UPDATE sends SET state = ?, result = ?, seq = ? WHERE id = ?",
+                ("sent" if ok else "failed", result, seq, send_id),
+            )
+            if seq is None:
+                raise RuntimeError("a send's event was taken for a duplicate")
+            return seq
+
+        seq = await self._writer.submit(op)
+        self._notify({event.business_id})
+        return seq
+
+    async def release_send(self, send_id: str) -> None:
+        await self._writer.submit(lambda c: c.execute("DELETE FROM sends WHERE id = ?", (send_id,)))
+
+
+def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[int | None]:
+    now = _now_ms()
+    seqs: list[int | None] = []
+    for e in events:
+        if e.dedupe_key is not None:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO dedupe (channel_id, key, created_at_ms) VALUES (?, ?, ?)",
+                (e.channel_id or "", e.dedupe_key, now),
+            )
+            if cur.rowcount == 0:
+                seqs.append(None)
+                continue
+        cur = conn.execute(
+            "INSERT INTO events (id, business_id, channel_id, customer_id, kind, stored_at_ms,"
+            " payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (e.id, e.business_id, e.channel_id, e.customer_id, e.kind, now, e.payload),
+        )
+        seqs.append(cur.lastrowid)
+        if e.inbound and e.channel_id and e.customer_id:
+            conn.execute(
+                "INSERT INTO contacts (channel_id, customer_id, last_inbound_ms) VALUES (?, ?, ?)"
+                " ON CONFLICT DO UPDATE SET last_inbound_ms ="
+                " MAX(last_inbound_ms, excluded.last_inbound_ms)",
+                (e.channel_id, e.customer_id, e.timestamp_ms),
+            )
+    return seqs
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit survives power loss, not only a killed process; group commit pays for it.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn

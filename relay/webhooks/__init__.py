@@ -1,0 +1,1 @@
+"""Webhook intake: pure normalisers from verified platform bodies to typed events."""

@@ -1,0 +1,153 @@
+"""What every webhook normaliser shares: the result type, the error, and loose-JSON readers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeAlias, TypedDict
+
+import msgspec
+
+from common.channels import Platform
+from common.events import Customer, Event
+
+__all__ = [
+    "EMPTY",
+    "ChannelResolver",
+    "Head",
+    "ParseResult",
+    "PayloadError",
+    "as_float",
+    "as_id",
+    "as_int",
+    "as_list",
+    "as_ms",
+    "as_obj",
+    "as_str",
+    "decode_object",
+    "label",
+]
+
+#: (platform, the platform's id for our side: page, IG account, phone number id) -> channel_id.
+ChannelResolver: TypeAlias = Callable[[Platform, str], str | None]
+
+#: Shared read-only stand-in for a missing object, so lookups need no None checks or new dicts.
+EMPTY: Final[Mapping[str, Any]] = {}
+
+# Below this a timestamp must be in seconds: 1e11 ms is 1973, 1e11 s is the year 5138.
+_SECONDS_BELOW: Final = 100_000_000_000
+_LABEL_MAX: Final = 40
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Events in body order, and one short reason per item that made no event.
+
+    ``ignored`` holds field names, event names and our own account ids only, never
+    message text, customer ids or tokens, so it may be logged as it is.
+    """
+
+    events: list[Event]
+    ignored: list[str]
+
+
+class Head(TypedDict):
+    """The fields every platform event starts with, unpacked into its constructor."""
+
+    channel_id: str
+    platform: Platform
+    customer: Customer
+    timestamp_ms: int
+
+
+class PayloadError(ValueError):
+    """The body is not a JSON object, or has none of the structure the platform promises."""
+
+
+_decode: Final = msgspec.json.Decoder()
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """Decode once into plain dicts and lists; integers stay exact (no float on the way)."""
+    try:
+        root = _decode.decode(body)
+    except msgspec.DecodeError as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from None
+    if not isinstance(root, dict):
+        raise PayloadError(f"body is JSON {type(root).__name__}, not an object")
+    return root
+
+
+def as_obj(value: object) -> Mapping[str, Any]:
+    """``value`` if it is an object, else an empty one."""
+    return value if isinstance(value, dict) else EMPTY
+
+
+def as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: object) -> str | None:
+    """A non-empty string, or None."""
+    return value if isinstance(value, str) and value else None
+
+
+def as_id(value: object) -> str | None:
+    """An id that may come as a string or a JSON integer (Meta sends both); never a float."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def as_int(value: object) -> int | None:
+    """An integer given as a JSON number or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            return int(text)
+    return None
+
+
+def as_ms(value: object) -> int | None:
+    """A timestamp in ms; seconds (WhatsApp, Meta's string ``timestamp``) are scaled up."""
+    number = as_int(value)
+    if number is None or number < 0:
+        return None
+    return number * 1000 if number < _SECONDS_BELOW else number
+
+
+def as_float(value: object) -> float | None:
+    """A finite coordinate (a NaN would not survive the event's JSON encoding)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def label(value: object) -> str:
+    """A platform-chosen name (field, type, event), made short and printable for a log line."""
+    if isinstance(value, str):
+        text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+        return text if len(text) <= _LABEL_MAX else text[:_LABEL_MAX] + "…"
+    if value is None:
+        return "missing"
+    if isinstance(value, bool | int | float):
+        return repr(value)
+    return type(value).__name__

@@ -1,0 +1,200 @@
+"""Viber bot callbacks turned into typed events.
+
+A callback is one event. ``message_token`` is a 64-bit integer that JavaScript-style
+float parsing would corrupt; msgspec decodes it as an exact ``int`` and it is only
+ever turned into a string. Receipts name the business's own message by token, so
+their ``platform_id`` adds the status (``"<token>:read"``) to stay distinct per kind
+of receipt. Picture messages become ``image`` attachments (the name the other
+platforms use); the text of a media message is its caption.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from common.events import (
+    Attachment,
+    Customer,
+    Event,
+    Location,
+    MessageReceived,
+    PlatformError,
+    SharedContact,
+    Status,
+    Subscription,
+)
+from relay.webhooks.parsing import (
+    ChannelResolver,
+    ParseResult,
+    PayloadError,
+    as_float,
+    as_id,
+    as_ms,
+    as_obj,
+    as_str,
+    decode_object,
+    label,
+)
+
+__all__ = ["ChannelResolver", "ParseResult", "PayloadError", "parse_viber"]
+
+_RECEIPTS: Final[Mapping[str, Literal["delivered", "read", "failed"]]] = {
+    "delivered": "delivered",
+    "seen": "read",
+    "failed": "failed",
+}
+_SUBSCRIPTIONS: Final[
+    Mapping[str, Literal["conversation_started", "subscribed", "unsubscribed"]]
+] = {
+    "conversation_started": "conversation_started",
+    "subscribed": "subscribed",
+    "unsubscribed": "unsubscribed",
+}
+# Viber media type -> our attachment type.
+_MEDIA: Final[Mapping[str, str]] = {
+    "picture": "image",
+    "video": "video",
+    "file": "file",
+    "sticker": "sticker",
+    "url": "url",
+}
+
+
+def parse_viber(body: bytes, channel_id: str) -> ParseResult:
+    """Normalise one verified Viber callback; raises only :class:`PayloadError`."""
+    root = decode_object(body)
+    event = root.get("event")
+    if not isinstance(event, str):
+        raise PayloadError("Viber callback has no 'event' string")
+    outcome = _callback(root, event, channel_id)
+    if isinstance(outcome, str):
+        return ParseResult(events=[], ignored=[outcome])
+    return ParseResult(events=[outcome], ignored=[])
+
+
+def _token(value: object) -> str | None:
+    """The message token as decimal text; a float (precision already lost) is refused."""
+    token = as_id(value)
+    return token if token is None or token.isdigit() else None
+
+
+def _callback(root: Mapping[str, Any], event: str, channel_id: str) -> Event | str:
+    if event == "webhook":
+        return "viber: webhook check"
+    if event not in _RECEIPTS and event not in _SUBSCRIPTIONS and event != "message":
+        return f"viber: event {label(event)}"
+    timestamp_ms = as_ms(root.get("timestamp"))
+    if timestamp_ms is None:
+        return f"viber: {event} without timestamp"
+    token = _token(root.get("message_token"))
+    if event == "message":
+        return _message(root, channel_id, timestamp_ms, token)
+
+    receipt = _RECEIPTS.get(event)
+    if receipt is not None:
+        user_id = as_id(root.get("user_id"))
+        if user_id is None:
+            return f"viber: {event} without user_id"
+        if token is None:
+            return f"viber: {event} without message_token"
+        return Status(
+            channel_id=channel_id,
+            platform="viber",
+            customer=Customer(id=user_id),
+            timestamp_ms=timestamp_ms,
+            platform_id=f"{token}:{receipt}",
+            status=receipt,
+            message_ids=(token,),
+            errors=(
+                (PlatformError(code=0, detail=as_str(root.get("desc"))),)
+                if receipt == "failed"
+                else ()
+            ),
+        )
+
+    action = _SUBSCRIPTIONS[event]
+    customer = _customer(root.get("user")) or (
+        Customer(id=user_id) if (user_id := as_id(root.get("user_id"))) is not None else None
+    )
+    if customer is None:
+        return f"viber: {event} without user"
+    subscribed = root.get("subscribed")
+    return Subscription(
+        channel_id=channel_id,
+        platform="viber",
+        customer=customer,
+        timestamp_ms=timestamp_ms,
+        platform_id=token or f"{event}:{customer.id}:{timestamp_ms}",
+        action=action,
+        context=as_str(root.get("context")),
+        subscribed=subscribed if isinstance(subscribed, bool) else None,
+    )
+
+
+def _customer(value: object) -> Customer | None:
+    user = as_obj(value)
+    user_id = as_id(user.get("id"))
+    if user_id is None:
+        return None
+    return Customer(
+        id=user_id, name=as_str(user.get("name")), avatar_url=as_str(user.get("avatar"))
+    )
+
+
+def _message(
+    root: Mapping[str, Any], channel_id: str, timestamp_ms: int, token: str | None
+) -> Event | str:
+    customer = _customer(root.get("sender"))
+    if customer is None:
+        return "viber: message without sender"
+    message = as_obj(root.get("message"))
+    kind = message.get("type")
+    text = as_str(message.get("text"))
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    contacts: tuple[SharedContact, ...] = ()
+    unsupported: str | None = None
+    if kind == "text":
+        pass
+    elif isinstance(kind, str) and kind in _MEDIA:
+        attachments = (
+            Attachment(
+                type=_MEDIA[kind],
+                url=as_str(message.get("media")),
+                media_id=as_id(message.get("sticker_id")),
+                caption=text,
+                filename=as_str(message.get("file_name")),
+            ),
+        )
+        text = None
+    elif kind == "location":
+        place = as_obj(message.get("location"))
+        latitude, longitude = as_float(place.get("lat")), as_float(place.get("lon"))
+        if latitude is None or longitude is None:
+            return "viber: location without coordinates"
+        location = Location(
+            latitude=latitude, longitude=longitude, address=as_str(place.get("address"))
+        )
+    elif kind == "contact":
+        card = as_obj(message.get("contact"))
+        phone = as_str(card.get("phone_number"))
+        contacts = (
+            SharedContact(
+                name=as_str(card.get("name")) or phone or "", phones=(phone,) if phone else ()
+            ),
+        )
+    else:
+        unsupported = label(kind)
+    return MessageReceived(
+        channel_id=channel_id,
+        platform="viber",
+        customer=customer,
+        timestamp_ms=timestamp_ms,
+        platform_id=token or f"message:{customer.id}:{timestamp_ms}",
+        text=text,
+        attachments=attachments,
+        location=location,
+        contacts=contacts,
+        unsupported=unsupported,
+    )

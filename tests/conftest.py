@@ -1,0 +1,57 @@
+"""Shared fixtures: a real relay served over HTTP, with fake platforms beside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relay.app import create_app
+from relay.settings import Settings
+from tests.fakes.graph import GRAPH_VERSION, FakeGraph
+from tests.fakes.server import ServedApp, serve_app
+from tests.relay_helpers import APP_SECRET, TEST_KEYS, VERIFY_TOKEN
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PAGE_TOKEN = "EAAG-page-token-1234567890"
+WA_TOKEN = "EAAG-whatsapp-token-1234567890"
+
+
+@pytest.fixture
+def fake_graph() -> Iterator[tuple[FakeGraph, ServedApp]]:
+    """A fake Graph API on a free port that accepts the test tokens."""
+    fake = FakeGraph({PAGE_TOKEN, WA_TOKEN}, instagram_ids={"17841400000000001"},
+                     whatsapp_numbers={"106540352242922"})
+    with serve_app(fake.app) as served:
+        yield fake, served
+
+
+def relay_settings(tmp_path: Path, graph_url: str = "http://127.0.0.1:9", viber_url: str = "http://127.0.0.1:9",
+                   **overrides: object) -> Settings:
+    """Settings for a test relay: its own database, fixed keys, cheap password hashing."""
+    values: dict[str, object] = {
+        "database_url": f"sqlite:///{tmp_path / 'relay.db'}",
+        "master_keys": TEST_KEYS,
+        "meta_app_secret": APP_SECRET,
+        "meta_verify_token": VERIFY_TOKEN,
+        "password_memory_kib": 1024,
+        "password_iterations": 1,
+        "login_rate_per_minute": 1000,
+        "graph_base_url": graph_url,
+        "viber_base_url": viber_url,
+        "send_attempts": 3,
+        "log_json": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def relay(tmp_path: Path, fake_graph: tuple[FakeGraph, ServedApp]) -> Iterator[ServedApp]:
+    """A real relay on a free port, sending to the fake Graph API."""
+    settings = relay_settings(tmp_path, graph_url=f"{fake_graph[1].url}/{GRAPH_VERSION}")
+    with serve_app(create_app(settings)) as served:
+        yield served

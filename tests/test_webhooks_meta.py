@@ -1,0 +1,1029 @@
+"""Meta webhook normaliser: recorded Messenger, Instagram and WhatsApp bodies to typed events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.channels import Platform
+from common.events import (
+    EVENT_DECODER,
+    Attachment,
+    Customer,
+    Location,
+    MessageDeleted,
+    MessageEcho,
+    MessageEdited,
+    MessageReceived,
+    PlatformError,
+    PlatformEvent,
+    Postback,
+    Reaction,
+    SharedContact,
+    Status,
+    encode_event,
+)
+from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+
+ROUTES: dict[tuple[Platform, str], str] = {
+    ("messenger", "111111"): "ch-page",
+    ("messenger", "682498302938465"): "ch-page-2",
+    ("messenger", "<PAGE_ID>"): "ch-page-3",
+    ("messenger", "PAGE-ID"): "ch-page-4",
+    ("instagram", "<YOUR_APP_USERS_INSTAGRAM_USER_ID>"): "ch-ig",
+    ("instagram", "<INSTAGRAM_SCOPED_ID>"): "ch-ig-2",
+    ("whatsapp", "106540352242922"): "ch-wa",
+    ("whatsapp", "1122334455667"): "ch-wa-2",
+}
+
+
+def resolve(platform: Platform, external_id: str) -> str | None:
+    return ROUTES.get((platform, external_id))
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def raw(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def body(obj: str, *entries: Any) -> bytes:
+    """A Meta envelope; json.dumps escapes non-ASCII as \\uXXXX, as Meta does."""
+    return json.dumps({"object": obj, "entry": list(entries)}).encode()
+
+
+def page_entry(page: Any, *items: Any, key: str = "messaging") -> dict[str, Any]:
+    return {"id": page, "time": 1700000000000, key: list(items)}
+
+
+def wa_body(value: dict[str, Any], number: str = "106540352242922") -> bytes:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": number},
+        **value,
+    }
+    change = {"field": "messages", "value": value}
+    return body("whatsapp_business_account", {"id": "102290129340398", "changes": [change]})
+
+
+def platform_events(result: ParseResult) -> list[PlatformEvent]:
+    events: list[PlatformEvent] = [e for e in result.events if isinstance(e, PlatformEvent)]
+    assert len(events) == len(result.events)
+    return events
+
+
+def ids(result: ParseResult) -> list[str | None]:
+    return [e.platform_id for e in platform_events(result)]
+
+
+def only(result: ParseResult) -> Any:
+    assert result.ignored == []
+    assert len(result.events) == 1
+    return result.events[0]
+
+
+SHEENA = Customer(id="16505551234", name="Sheena Nelson", phone="16505551234")
+T0 = 1_700_000_000_000  # ms; small numbers would read as seconds
+WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
+
+
+# --- Messenger fixtures ------------------------------------------------------------------
+
+
+def test_messenger_text_envelope() -> None:
+    """A full Page envelope yields one text message routed by the entry's page id."""
+    assert only(parse_meta(raw("messenger_webhook-text-envelope_1.json"), resolve)) == (
+        MessageReceived(
+            channel_id="ch-page",
+            platform="messenger",
+            customer=Customer(id="USER_ID"),
+            timestamp_ms=1457764197627,
+            platform_id="mid.1457764197618:41d102a3e1ae206a38",
+            text="hello, world!",
+        )
+    )
+
+
+def test_messenger_attachment_entry() -> None:
+    """An attachment keeps its type and payload URL; the message has no text."""
+    result = parse_meta(body("page", load("messenger_webhook-attachment-entry_1.json")), resolve)
+    assert only(result) == MessageReceived(
+        channel_id="ch-page-2",
+        platform="messenger",
+        customer=Customer(id="<PSID>"),
+        timestamp_ms=1518479195308,
+        platform_id="mid.$cAAJdkrCd2ORnva8ErFhjGm0X_Q_c",
+        attachments=(
+            Attachment(type="<image|video|audio|file|reel|ig_reel>", url="<ATTACHMENT_URL>"),
+        ),
+    )
+
+
+def test_messenger_quick_reply() -> None:
+    """A quick-reply tap is a message with its text and the developer payload."""
+    item = load("messenger_webhook-text-quick-reply_1.json")
+    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
+    assert only(result) == MessageReceived(
+        channel_id="ch-page-3",
+        platform="messenger",
+        customer=Customer(id="<PSID>"),
+        timestamp_ms=1458692752478,
+        platform_id="mid.1457764197618:41d102a3e1ae206a38",
+        text="hello, world!",
+        quick_reply="<DEVELOPER_DEFINED_PAYLOAD>",
+    )
+
+
+def test_messenger_echo_is_not_a_received_message() -> None:
+    """An echo becomes MessageEcho about its recipient, never a MessageReceived."""
+    item = load("messenger_webhook-echo-text_1.json")
+    event = only(parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve))
+    assert not isinstance(event, MessageReceived)
+    assert event == MessageEcho(
+        channel_id="ch-page-3",
+        platform="messenger",
+        customer=Customer(id="<PSID>"),
+        timestamp_ms=1457764197627,
+        platform_id="mid.1457764197618:41d102a3e1ae206a38",
+        text="hello, world!",
+        app_id="1517776481860111",
+        metadata="<DEVELOPER_DEFINED_METADATA_STRING>",
+    )
+
+
+def test_messenger_postback_field_value_shape() -> None:
+    """The {field, value} postback with user_ref and a string timestamp in seconds parses."""
+    change = load("messenger_webhook-postback-field-value_1.json")
+    result = parse_meta(body("page", page_entry("PAGE-ID", change, key="changes")), resolve)
+    assert only(result) == Postback(
+        channel_id="ch-page-4",
+        platform="messenger",
+        customer=Customer(id="USER-REF-ID"),
+        timestamp_ms=1527459824000,
+        platform_id="m_MESSAGE-ID",
+        payload="USER-DEFINED-PAYLOAD",
+        title="TITLE-FOR-THE-CTA",
+        source="postback",
+        referral="USER-DEFINED-REFERRAL-PARAM",
+    )
+
+
+def test_messenger_reaction() -> None:
+    """A reaction names the reacted-to mid and keeps the emoji."""
+    item = load("messenger_webhook-reaction_1.json")
+    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
+    assert only(result) == Reaction(
+        channel_id="ch-page-3",
+        platform="messenger",
+        customer=Customer(id="<PSID>"),
+        timestamp_ms=1458668856463,
+        platform_id="<MID_OF_ReactedTo_Message>:react:1458668856463",
+        message_id="<MID_OF_ReactedTo_Message>",
+        emoji="\u2764\ufe0f",
+        action="react",
+    )
+
+
+def test_messenger_read_watermark() -> None:
+    """A read receipt is a read Status with the watermark and a customer-scoped id."""
+    item = load("messenger_webhook-read_1.json")
+    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
+    assert only(result) == Status(
+        channel_id="ch-page-3",
+        platform="messenger",
+        customer=Customer(id="<PSID>"),
+        timestamp_ms=1458668856463,
+        platform_id="read:<PSID>:1458668856253",
+        status="read",
+        watermark_ms=1458668856253,
+    )
+
+
+# --- Instagram fixtures ------------------------------------------------------------------
+
+
+def test_instagram_postback() -> None:
+    """An ice-breaker tap on Instagram is a Postback with its mid, title and payload."""
+    assert only(parse_meta(raw("instagram_webhook-postback_1.json"), resolve)) == Postback(
+        channel_id="ch-ig-2",
+        platform="instagram",
+        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
+        timestamp_ms=1502905976377,
+        platform_id="<MESSAGE_ID>",
+        payload="<OPTION_OR_BUTTON_PAYLOAD>",
+        title="<USER_SELECTED_ICEBREAKER_OPTION_OR_CTA_BUTTON>",
+    )
+
+
+def test_instagram_reaction() -> None:
+    """An Instagram reaction is routed by the IG account id in entry.id."""
+    assert only(parse_meta(raw("instagram_webhook-reaction_1.json"), resolve)) == Reaction(
+        channel_id="ch-ig",
+        platform="instagram",
+        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
+        timestamp_ms=1569262485349,
+        platform_id="<MESSAGE_ID>:react:1569262485349",
+        message_id="<MESSAGE_ID>",
+        emoji="\u2764\ufe0f",
+    )
+
+
+def test_instagram_seen() -> None:
+    """messaging_seen (read.mid) is a read Status naming that message."""
+    assert only(parse_meta(raw("instagram_webhook-seen_1.json"), resolve)) == Status(
+        channel_id="ch-ig",
+        platform="instagram",
+        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
+        timestamp_ms=1569262485349,
+        platform_id="read:<MESSAGE_ID>",
+        status="read",
+        message_ids=("<MESSAGE_ID>",),
+    )
+
+
+# --- WhatsApp fixtures -------------------------------------------------------------------
+
+
+def test_whatsapp_text() -> None:
+    """A text message names the contact, uses wa_id as id and phone, and scales seconds."""
+    assert only(parse_meta(raw("whatsapp_webhook-text_1.json"), resolve)) == MessageReceived(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=SHEENA,
+        timestamp_ms=1749416383000,
+        platform_id=WAMID,
+        text="Does it come in another color?",
+    )
+
+
+def test_whatsapp_image() -> None:
+    """An image keeps media id, MIME type, caption and URL in one attachment."""
+    assert only(parse_meta(raw("whatsapp_webhook-image_1.json"), resolve)) == MessageReceived(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=SHEENA,
+        timestamp_ms=1744344496000,
+        platform_id=WAMID,
+        attachments=(
+            Attachment(
+                type="image",
+                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
+                media_id="1003383421387256",
+                mime_type="image/jpeg",
+                caption="Taj Mahal",
+            ),
+        ),
+    )
+
+
+def test_whatsapp_document() -> None:
+    """A document keeps its filename beside media id, MIME type and caption."""
+    assert only(parse_meta(raw("whatsapp_webhook-document_1.json"), resolve)) == MessageReceived(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=SHEENA,
+        timestamp_ms=1744344496000,
+        platform_id=WAMID,
+        attachments=(
+            Attachment(
+                type="document",
+                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
+                media_id="622684793477189",
+                mime_type="application/pdf",
+                caption="my receipt",
+                filename="receipt.pdf",
+            ),
+        ),
+    )
+
+
+def test_whatsapp_location() -> None:
+    """A location becomes a Location with all five fields."""
+    event = only(parse_meta(raw("whatsapp_webhook-location_1.json"), resolve))
+    assert event == MessageReceived(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=SHEENA,
+        timestamp_ms=1744344496000,
+        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
+        location=Location(
+            latitude=37.44221496582,
+            longitude=-122.16165924072,
+            name="Philz Coffee",
+            address="101 Forest Ave, Palo Alto, CA 94301",
+            url="https://philzcoffee.com/",
+        ),
+    )
+
+
+def test_whatsapp_interactive_button_reply_keys_on_bsuid() -> None:
+    """A button reply is a Postback; the customer is keyed on the BSUID, phone kept."""
+    result = parse_meta(raw("whatsapp_webhook-interactive-button-reply_1.json"), resolve)
+    assert only(result) == Postback(
+        channel_id="ch-wa-2",
+        platform="whatsapp",
+        customer=Customer(id="US.13491208655302741918", name="Test Name", phone="972987654321"),
+        timestamp_ms=1698266730000,
+        platform_id="wamid.xyzxyz",
+        payload="callback_data",
+        title="title",
+        source="button",
+    )
+
+
+def test_whatsapp_reaction_with_empty_emoji_is_unreact() -> None:
+    """An empty emoji means the customer withdrew the reaction."""
+    assert only(parse_meta(raw("whatsapp_webhook-reaction_1.json"), resolve)) == Reaction(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=SHEENA,
+        timestamp_ms=1749419544000,
+        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
+        message_id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
+        emoji=None,
+        action="unreact",
+    )
+
+
+def test_whatsapp_status_delivered() -> None:
+    """A delivered status names our wamid; its id adds the status so others stay distinct."""
+    result = parse_meta(raw("whatsapp_webhook-status-delivered_1.json"), resolve)
+    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MTE5MjVBOTE3MDk5QUVFM0YA"
+    assert only(result) == Status(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=Customer(id="16505551234", phone="16505551234"),
+        timestamp_ms=1750263773000,
+        platform_id=f"{wamid}:delivered",
+        status="delivered",
+        message_ids=(wamid,),
+    )
+
+
+def test_whatsapp_status_sent() -> None:
+    """A sent status becomes a sent Status for the recipient."""
+    result = parse_meta(raw("whatsapp_webhook-status-sent_1.json"), resolve)
+    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
+    assert only(result) == Status(
+        channel_id="ch-wa",
+        platform="whatsapp",
+        customer=Customer(id="16505551234", phone="16505551234"),
+        timestamp_ms=1750030073000,
+        platform_id=f"{wamid}:sent",
+        status="sent",
+        message_ids=(wamid,),
+    )
+
+
+def test_every_fixture_event_survives_the_wire() -> None:
+    """Each event from every Meta webhook fixture encodes and decodes back unchanged."""
+    names = sorted(
+        p.name
+        for p in FIXTURES.iterdir()
+        if p.name.startswith(("messenger_webhook-", "instagram_webhook-", "whatsapp_webhook-"))
+    )
+    assert len(names) == 18
+    decoded = 0
+    for name in names:
+        data = load(name)
+        if "object" in data:
+            payload = raw(name)
+        elif "field" in data:
+            payload = body("page", page_entry("PAGE-ID", data, key="changes"))
+        elif "messaging" in data:
+            payload = body("page", data)
+        else:
+            payload = body("page", page_entry("<PAGE_ID>", data))
+        result = parse_meta(payload, resolve)
+        assert result.ignored == [], name
+        for event in result.events:
+            assert EVENT_DECODER.decode(encode_event(event)) == event
+            decoded += 1
+    assert decoded == 18
+
+
+# --- Batching, routing, malformed input --------------------------------------------------
+
+
+def _text_item(sender: str, ts: int, mid: str, text: str = "hi") -> dict[str, Any]:
+    return {
+        "sender": {"id": sender},
+        "recipient": {"id": "PAGE"},
+        "timestamp": ts,
+        "message": {"mid": mid, "text": text},
+    }
+
+
+def test_batch_keeps_body_order_across_entries_and_lists() -> None:
+    """Several entries with several messaging, standby and changes items keep body order."""
+    routes = {("messenger", "P1"): "ch-1", ("messenger", "P2"): "ch-2"}
+    payload = body(
+        "page",
+        {
+            "id": "P1",
+            "time": 3,
+            "messaging": [_text_item("u1", 30, "m1"), _text_item("u2", 10, "m2")],
+            "standby": [_text_item("u3", 20, "m3")],
+        },
+        {
+            "id": "P2",
+            "time": 1,
+            "changes": [{"field": "messages", "value": _text_item("u4", 5, "m4")}],
+            "messaging": [_text_item("u5", 1, "m5")],
+        },
+        {"id": "P1", "time": 2, "messaging": [_text_item("u6", 2, "m6")]},
+    )
+    result = parse_meta(payload, lambda p, i: routes.get((p, i)))
+    assert result.ignored == []
+    assert [(e.channel_id, e.platform_id) for e in platform_events(result)] == [
+        ("ch-1", "m1"),
+        ("ch-1", "m2"),
+        ("ch-1", "m3"),
+        ("ch-2", "m4"),
+        ("ch-2", "m5"),
+        ("ch-1", "m6"),
+    ]
+
+
+def test_unknown_page_is_ignored_and_others_still_parse() -> None:
+    """Items of a page we do not serve are ignored one by one, with the page id only."""
+    payload = body(
+        "page",
+        page_entry("123", _text_item("u1", 1, "m1", "secret words"), _text_item("u2", 2, "m2")),
+        page_entry("111111", _text_item("u3", 3, "m3")),
+    )
+    result = parse_meta(payload, resolve)
+    assert ids(result) == ["m3"]
+    assert result.ignored == ["messenger: unknown page 123"] * 2
+    assert not any("secret" in reason or "u1" in reason for reason in result.ignored)
+
+
+def test_numeric_entry_id_is_routed() -> None:
+    """An entry id sent as a JSON number routes like its string form."""
+    result = parse_meta(body("page", page_entry(111111, _text_item("u1", 1, "m1"))), resolve)
+    assert only(result).channel_id == "ch-page"
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"", b'{"object": "page", "entry": [', b"\xff"])
+def test_malformed_json_raises_payload_error(payload: bytes) -> None:
+    """A body that is not JSON raises PayloadError."""
+    with pytest.raises(PayloadError):
+        parse_meta(payload, resolve)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[]", b'"page"', b"42", b"null", b'{"entry": []}', b'{"object": "page", "entry": {}}'],
+)
+def test_non_object_or_shapeless_json_raises_payload_error(payload: bytes) -> None:
+    """JSON that is not an object, or lacks object/entry, raises PayloadError."""
+    with pytest.raises(PayloadError):
+        parse_meta(payload, resolve)
+
+
+def test_unknown_object_is_ignored() -> None:
+    """A Meta object we do not handle is reported, not raised."""
+    result = parse_meta(body("user", {"id": "1", "changes": []}), resolve)
+    assert result == ParseResult(events=[], ignored=["meta: object user"])
+
+
+def test_bad_items_are_ignored_and_the_rest_parse() -> None:
+    """Each broken item gets its own reason; the valid ones around it still parse."""
+    items: list[Any] = [
+        "not an object",
+        {"recipient": {"id": "PAGE"}, "timestamp": 1, "message": {"mid": "x", "text": "t"}},
+        _text_item("u1", 5, "ok1"),
+        {"sender": {"id": "u2"}, "recipient": {"id": "PAGE"}, "reaction": {"emoji": "x"}},
+        {"sender": {"id": "u2"}, "timestamp": 7, "reaction": {"action": "react"}},
+        {"sender": {"id": "u2"}, "timestamp": 7, "optin": {"ref": "r"}},
+        {"sender": {"id": "u2"}, "timestamp": 7, "read": {}},
+        {"sender": {"id": "u2"}, "timestamp": 7, "delivery": {"mids": None}},
+        {"sender": {"id": "u2"}, "timestamp": 7, "message_edit": {"text": "t"}},
+        {"sender": {"id": "u2"}, "timestamp": 7},
+        _text_item("u3", 9, "ok2"),
+    ]
+    entry = {"id": "111111", "messaging": items}  # no entry.time: no fallback timestamp
+    result = parse_meta(body("page", entry, "junk", {"id": None, "messaging": []}), resolve)
+    assert ids(result) == ["ok1", "ok2"]
+    assert result.ignored == [
+        "messenger: item is not an object",
+        "messenger: item without sender",
+        "messenger: item without timestamp",
+        "messenger: reaction without mid",
+        "messenger: optin",
+        "messenger: read without watermark",
+        "messenger: delivery without watermark",
+        "messenger: edit without mid",
+        "messenger: empty item",
+        "messenger: entry is not an object",
+        "messenger: entry without items",
+    ]
+
+
+def test_wrong_types_inside_a_message_do_not_raise() -> None:
+    """Numbers, nulls and lists where strings or objects belong are skipped field by field."""
+    item = {
+        "sender": {"id": 987654321},
+        "timestamp": "1700000000123",
+        "message": {
+            "mid": 55,
+            "text": 12,
+            "attachments": [None, {"type": 3, "payload": "x"}],
+            "quick_reply": "nope",
+            "reply_to": [],
+        },
+    }
+    assert only(parse_meta(body("page", page_entry("111111", item)), resolve)) == MessageReceived(
+        channel_id="ch-page",
+        platform="messenger",
+        customer=Customer(id="987654321"),
+        timestamp_ms=1700000000123,
+        platform_id="55",
+        attachments=(Attachment(type="unknown"),),
+    )
+
+
+def test_item_without_timestamp_uses_entry_time() -> None:
+    """An item missing its timestamp takes the entry's time."""
+    item = {"sender": {"id": "u1"}, "message": {"mid": "m1", "text": "x"}}
+    event = only(parse_meta(body("page", page_entry("111111", item)), resolve))
+    assert event.timestamp_ms == 1700000000000
+
+
+def test_cyrillic_and_albanian_text_intact() -> None:
+    """Albanian ë, ç and Serbian ђ survive both \\u-escaped and raw UTF-8 bodies."""
+    text = "Përshëndetje, a keni çanta? Ђорђе пита: има ли ђон?"
+    escaped = body("page", page_entry("111111", _text_item("u1", 1, "m1", text)))
+    assert b"\\u00eb" in escaped
+    utf8 = json.dumps(
+        {"object": "page", "entry": [page_entry("111111", _text_item("u1", 1, "m1", text))]},
+        ensure_ascii=False,
+    ).encode()
+    for payload in (escaped, utf8):
+        assert only(parse_meta(payload, resolve)).text == text
+
+
+# --- More Messenger / Instagram shapes ---------------------------------------------------
+
+
+def _ig(*items: Any) -> bytes:
+    return body("instagram", page_entry("<YOUR_APP_USERS_INSTAGRAM_USER_ID>", *items))
+
+
+def _ig_head(n: int) -> dict[str, Any]:
+    return {
+        "sender": {"id": "IGSID"},
+        "recipient": {"id": "<YOUR_APP_USERS_INSTAGRAM_USER_ID>"},
+        "timestamp": T0 + n,
+    }
+
+
+def test_instagram_message_shapes() -> None:
+    """Story replies, inline replies, ad referrals, unsent, unsupported and edits map."""
+    items = [
+        {
+            **_ig_head(1),
+            "message": {
+                "mid": "m1",
+                "text": "nice",
+                "reply_to": {"story": {"url": "https://cdn/s.mp4", "id": 17}},
+            },
+        },
+        {**_ig_head(2), "message": {"mid": "m2", "text": "yes", "reply_to": {"mid": "m0"}}},
+        {
+            **_ig_head(3),
+            "message": {
+                "mid": "m3",
+                "text": "price?",
+                "referral": {
+                    "ad_id": "9",
+                    "source": "ADS",
+                    "type": "OPEN_THREAD",
+                    "ads_context_data": {"ad_title": "Summer sale"},
+                },
+            },
+        },
+        {**_ig_head(4), "message": {"mid": "m1", "is_deleted": True}},
+        {**_ig_head(5), "message": {"mid": "m5", "is_unsupported": True}},
+        {**_ig_head(6), "message_edit": {"mid": "m2", "text": "yes!", "num_edit": 1}},
+        {**_ig_head(7), "message": {"mid": "m7", "text": "me", "is_self": True}},
+    ]
+    result = parse_meta(_ig(*items), resolve)
+    common: dict[str, Any] = {
+        "channel_id": "ch-ig",
+        "platform": "instagram",
+        "customer": Customer(id="IGSID"),
+    }
+    assert result.events == [
+        MessageReceived(
+            **common,
+            timestamp_ms=T0 + 1,
+            platform_id="m1",
+            text="nice",
+            story_url="https://cdn/s.mp4",
+            story_id="17",
+        ),
+        MessageReceived(**common, timestamp_ms=T0 + 2, platform_id="m2", text="yes", reply_to="m0"),
+        MessageReceived(
+            **common, timestamp_ms=T0 + 3, platform_id="m3", text="price?", referral="Summer sale"
+        ),
+        MessageDeleted(**common, timestamp_ms=T0 + 4, platform_id="m1", message_id="m1"),
+        MessageReceived(**common, timestamp_ms=T0 + 5, platform_id="m5", unsupported="unsupported"),
+        MessageEdited(
+            **common, timestamp_ms=T0 + 6, platform_id="m2:edit:1", message_id="m2", text="yes!"
+        ),
+    ]
+    assert result.ignored == ["instagram: message to self"]
+
+
+def test_instagram_echo_on_messages_field() -> None:
+    """An Instagram echo (is_echo on the messages field) is about the recipient."""
+    item = {
+        "sender": {"id": "<YOUR_APP_USERS_INSTAGRAM_USER_ID>"},
+        "recipient": {"id": "IGSID"},
+        "timestamp": T0 + 9,
+        "message": {"mid": "e1", "text": "Thanks!", "is_echo": True},
+    }
+    assert only(parse_meta(_ig(item), resolve)) == MessageEcho(
+        channel_id="ch-ig",
+        platform="instagram",
+        customer=Customer(id="IGSID"),
+        timestamp_ms=T0 + 9,
+        platform_id="e1",
+        text="Thanks!",
+    )
+
+
+def test_reaction_unreact_and_name_only() -> None:
+    """Unreact drops the emoji; a reaction given only by name gets its emoji."""
+    items = [
+        {**_ig_head(1), "reaction": {"mid": "m1", "action": "unreact"}},
+        {**_ig_head(2), "reaction": {"mid": "m1", "action": "react", "reaction": "like"}},
+    ]
+    head: dict[str, Any] = {
+        "channel_id": "ch-ig",
+        "platform": "instagram",
+        "customer": Customer(id="IGSID"),
+        "message_id": "m1",
+    }
+    assert parse_meta(_ig(*items), resolve).events == [
+        Reaction(**head, timestamp_ms=T0 + 1, platform_id=f"m1:unreact:{T0 + 1}", action="unreact"),
+        Reaction(**head, timestamp_ms=T0 + 2, platform_id=f"m1:react:{T0 + 2}", emoji="👍"),
+    ]
+
+
+def test_messenger_delivery_and_referral_only() -> None:
+    """Deliveries carry mids and watermark; a lone referral is a text-less message."""
+    items = [
+        {
+            "sender": {"id": "u1"},
+            "timestamp": T0 + 50,
+            "delivery": {"mids": ["a", "b"], "watermark": 1458668856253},
+        },
+        {"sender": {"id": "u2"}, "timestamp": T0 + 51, "delivery": {"watermark": 1458668856253}},
+        {
+            "sender": {"id": "u1"},
+            "timestamp": T0 + 52,
+            "referral": {"ref": "spring", "source": "SHORTLINK", "type": "OPEN_THREAD"},
+        },
+    ]
+    result = parse_meta(body("page", page_entry("111111", *items)), resolve)
+    head: dict[str, Any] = {"channel_id": "ch-page", "platform": "messenger"}
+    assert result.events == [
+        Status(
+            **head,
+            customer=Customer(id="u1"),
+            timestamp_ms=T0 + 50,
+            platform_id="delivered:u1:1458668856253",
+            status="delivered",
+            message_ids=("a", "b"),
+            watermark_ms=1458668856253,
+        ),
+        Status(
+            **head,
+            customer=Customer(id="u2"),
+            timestamp_ms=T0 + 51,
+            platform_id="delivered:u2:1458668856253",
+            status="delivered",
+            watermark_ms=1458668856253,
+        ),
+        MessageReceived(
+            **head,
+            customer=Customer(id="u1"),
+            timestamp_ms=T0 + 52,
+            platform_id=f"referral:u1:{T0 + 52}",
+            referral="spring",
+        ),
+    ]
+
+
+def test_sticker_sent_twice_is_kept_once() -> None:
+    """During Meta's sticker transition the duplicate image attachment is dropped."""
+    url = "https://cdn/sticker.png"
+    item = _text_item("u1", 1, "m1")
+    item["message"] = {
+        "mid": "m1",
+        "sticker_id": 369239263222822,
+        "attachments": [
+            {"type": "image", "payload": {"url": url, "sticker_id": 369239263222822}},
+            {"type": "sticker", "payload": {"url": url}},
+        ],
+    }
+    event = only(parse_meta(body("page", page_entry("111111", item)), resolve))
+    assert event.attachments == (Attachment(type="sticker", url=url),)
+
+
+def test_change_that_is_not_messaging_is_ignored() -> None:
+    """A feed change in a Page entry is reported by field name, not parsed."""
+    change = {"field": "feed", "value": {"item": "comment", "message": "hello"}}
+    result = parse_meta(body("page", page_entry("111111", change, key="changes")), resolve)
+    assert result == ParseResult(events=[], ignored=["messenger: field feed"])
+
+
+def test_retries_produce_identical_ids() -> None:
+    """Parsing the same body twice yields the same platform ids, so retries dedupe."""
+    item = load("messenger_webhook-read_1.json")
+    payload = body("page", page_entry("<PAGE_ID>", item, load("messenger_webhook-reaction_1.json")))
+    assert parse_meta(payload, resolve) == parse_meta(payload, resolve)
+
+
+# --- More WhatsApp shapes ----------------------------------------------------------------
+
+
+def _wa_msg(mid: str, kind: str, ts: str = "1700000000", **fields: Any) -> dict[str, Any]:
+    return {"from": "16505551234", "id": mid, "timestamp": ts, "type": kind, **fields}
+
+
+CONTACTS = [{"profile": {"name": "Sheena Nelson"}, "wa_id": "16505551234"}]
+
+
+def test_whatsapp_message_types() -> None:
+    """Each WhatsApp message type maps to its event, in body order."""
+    messages = [
+        _wa_msg(
+            "w1",
+            "video",
+            context={"forwarded": True},
+            video={"id": "77", "mime_type": "video/mp4", "caption": "look"},
+        ),
+        _wa_msg("w2", "audio", audio={"id": "78", "mime_type": "audio/ogg", "voice": True}),
+        _wa_msg("w3", "sticker", sticker={"id": "79", "mime_type": "image/webp"}),
+        _wa_msg(
+            "w4",
+            "contacts",
+            contacts=[
+                {
+                    "name": {"first_name": "Chandler", "last_name": "Bing"},
+                    "phones": [{"phone": "+1 555-555-5555", "type": "CELL"}],
+                    "emails": [{"email": "c@example.com"}],
+                },
+                {"phones": [{"wa_id": "972987654321"}]},
+            ],
+        ),
+        _wa_msg(
+            "w5",
+            "interactive",
+            interactive={"type": "list_reply", "list_reply": {"id": "row-2", "title": "Blue"}},
+        ),
+        _wa_msg("w6", "button", button={"payload": "STOP", "text": "Stop promotions"}),
+        _wa_msg("w7", "reaction", reaction={"message_id": "wamid.out", "emoji": "😮"}),
+        _wa_msg("w8", "reaction", reaction={"message_id": "wamid.out"}),
+        _wa_msg("w9", "revoke", revoke={"original_message_id": "w1"}),
+        _wa_msg(
+            "w10",
+            "edit",
+            edit={
+                "original_message_id": "w2",
+                "message": {"type": "image", "image": {"caption": "new caption"}},
+            },
+        ),
+        _wa_msg(
+            "w11",
+            "text",
+            context={"from": "15550783881", "id": "wamid.ours"},
+            text={"body": "replied"},
+            referral={"source_url": "https://fb.me/ad", "headline": "Sale"},
+        ),
+        _wa_msg("w12", "order", order={"catalog_id": "1"}),
+        _wa_msg(
+            "w13",
+            "unsupported",
+            unsupported={"type": "poll"},
+            errors=[{"code": 131051, "title": "Message type unknown"}],
+        ),
+        _wa_msg("w14", "interactive", interactive={"type": "nfm_reply"}),
+        _wa_msg("w15", "system", system={"body": "changed", "type": "user_changed_number"}),
+        _wa_msg("w16", "location", location={"latitude": "x"}),
+    ]
+    result = parse_meta(wa_body({"contacts": CONTACTS, "messages": messages}), resolve)
+    head: dict[str, Any] = {
+        "channel_id": "ch-wa",
+        "platform": "whatsapp",
+        "customer": SHEENA,
+        "timestamp_ms": 1700000000000,
+    }
+    assert result.events == [
+        MessageReceived(
+            **head,
+            platform_id="w1",
+            forwarded=True,
+            attachments=(
+                Attachment(type="video", media_id="77", mime_type="video/mp4", caption="look"),
+            ),
+        ),
+        MessageReceived(
+            **head,
+            platform_id="w2",
+            attachments=(Attachment(type="audio", media_id="78", mime_type="audio/ogg"),),
+        ),
+        MessageReceived(
+            **head,
+            platform_id="w3",
+            attachments=(Attachment(type="sticker", media_id="79", mime_type="image/webp"),),
+        ),
+        MessageReceived(
+            **head,
+            platform_id="w4",
+            contacts=(
+                SharedContact(
+                    name="Chandler Bing", phones=("+1 555-555-5555",), emails=("c@example.com",)
+                ),
+                SharedContact(name="972987654321", phones=("972987654321",)),
+            ),
+        ),
+        Postback(**head, platform_id="w5", payload="row-2", title="Blue", source="list"),
+        Postback(
+            **head,
+            platform_id="w6",
+            payload="STOP",
+            title="Stop promotions",
+            source="template_button",
+        ),
+        Reaction(**head, platform_id="w7", message_id="wamid.out", emoji="😮"),
+        Reaction(**head, platform_id="w8", message_id="wamid.out", action="unreact"),
+        MessageDeleted(**head, platform_id="w9", message_id="w1"),
+        MessageEdited(**head, platform_id="w10", message_id="w2", text="new caption"),
+        MessageReceived(
+            **head,
+            platform_id="w11",
+            text="replied",
+            reply_to="wamid.ours",
+            referral="https://fb.me/ad",
+        ),
+        MessageReceived(**head, platform_id="w12", unsupported="order"),
+        MessageReceived(**head, platform_id="w13", unsupported="poll"),
+        MessageReceived(**head, platform_id="w14", unsupported="interactive.nfm_reply"),
+    ]
+    assert result.ignored == [
+        "whatsapp: system user_changed_number",
+        "whatsapp: location without coordinates",
+    ]
+
+
+def test_whatsapp_username_user_has_bsuid_and_no_phone() -> None:
+    """With wa_id empty the customer is keyed on from_user_id and has no phone."""
+    contacts = [
+        {"profile": {"name": "Pablo", "username": "@pablo"}, "wa_id": "", "user_id": "US.1"}
+    ]
+    message = {
+        "from": "",
+        "from_user_id": "US.1",
+        "id": "w1",
+        "timestamp": "1700000000",
+        "type": "text",
+        "text": {"body": "hola"},
+    }
+    event = only(parse_meta(wa_body({"contacts": contacts, "messages": [message]}), resolve))
+    assert event.customer == Customer(id="US.1", name="Pablo")
+
+
+def test_whatsapp_failed_status_and_value_errors() -> None:
+    """A failed status carries its errors; value-level errors are ignored with their code."""
+    status = {
+        "id": "wamid.out",
+        "status": "failed",
+        "timestamp": "1700000001",
+        "recipient_id": "16505551234",
+        "recipient_user_id": "US.7",
+        "errors": [
+            {
+                "code": 131047,
+                "title": "Re-engagement message",
+                "message": "Re-engagement message",
+                "error_data": {"details": "More than 24 hours have passed."},
+            }
+        ],
+    }
+    value = {
+        "statuses": [status, {**status, "status": "deleted"}],
+        "errors": [{"code": 130429, "title": "Rate limit hit"}],
+    }
+    result = parse_meta(wa_body(value), resolve)
+    assert result.events == [
+        Status(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            customer=Customer(id="US.7", phone="16505551234"),
+            timestamp_ms=1700000001000,
+            platform_id="wamid.out:failed",
+            status="failed",
+            message_ids=("wamid.out",),
+            errors=(
+                PlatformError(
+                    code=131047,
+                    title="Re-engagement message",
+                    detail="More than 24 hours have passed.",
+                ),
+            ),
+        )
+    ]
+    assert result.ignored == ["whatsapp: status deleted", "whatsapp: error 130429"]
+
+
+def test_whatsapp_statuses_of_one_message_are_distinct() -> None:
+    """sent, delivered and read of one wamid get three different platform ids."""
+    statuses = [
+        {"id": "w", "status": s, "timestamp": "1", "recipient_id": "1"}
+        for s in ("sent", "delivered", "read", "played")
+    ]
+    assert ids(parse_meta(wa_body({"statuses": statuses}), resolve)) == [
+        "w:sent",
+        "w:delivered",
+        "w:read",
+        "w:played",
+    ]
+
+
+def test_whatsapp_unknown_number_other_fields_and_echoes() -> None:
+    """Unknown numbers and other fields are ignored; smb_message_echoes become echoes."""
+    unknown = {
+        "field": "messages",
+        "value": {
+            "metadata": {"phone_number_id": "999"},
+            "messages": [_wa_msg("w1", "text", text={"body": "private"})],
+        },
+    }
+    account = {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}}
+    echoes = {
+        "field": "smb_message_echoes",
+        "value": {
+            "metadata": {"phone_number_id": "106540352242922"},
+            "message_echoes": [
+                {
+                    "from": "15550783881",
+                    "to": "+16505551234",
+                    "id": "wamid.echo",
+                    "timestamp": "1739321024",
+                    "type": "text",
+                    "text": {"body": "Here's the info"},
+                }
+            ],
+        },
+    }
+    payload = body(
+        "whatsapp_business_account", {"id": "1", "changes": [unknown, account, echoes]}, {"id": "2"}
+    )
+    result = parse_meta(payload, resolve)
+    assert result.events == [
+        MessageEcho(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            customer=Customer(id="16505551234", phone="16505551234"),
+            timestamp_ms=1739321024000,
+            platform_id="wamid.echo",
+            text="Here's the info",
+        )
+    ]
+    assert result.ignored == [
+        "whatsapp: unknown number 999",
+        "whatsapp: field account_update",
+        "whatsapp: entry without changes",
+    ]
+
+
+def test_whatsapp_bad_messages_are_ignored_one_by_one() -> None:
+    """A message without sender or timestamp is ignored; its neighbours still parse."""
+    messages: list[Any] = [
+        7,
+        {"id": "w1", "timestamp": "1", "type": "text", "text": {"body": "x"}},
+        _wa_msg("w2", "text", ts="soon", text={"body": "x"}),
+        _wa_msg("w3", "text", text={"body": "fine"}),
+        _wa_msg("w4", "reaction", reaction={}),
+    ]
+    # Two contacts: the one without an id cannot be guessed for a sender-less message.
+    contacts = [*CONTACTS, {"profile": {"name": "Other"}, "wa_id": "1"}]
+    result = parse_meta(wa_body({"contacts": contacts, "messages": messages}), resolve)
+    assert ids(result) == ["w3"]
+    assert result.ignored == [
+        "whatsapp: messages item is not an object",
+        "whatsapp: message without sender",
+        "whatsapp: message without timestamp",
+        "whatsapp: reaction without message_id",
+    ]

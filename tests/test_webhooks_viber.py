@@ -1,0 +1,336 @@
+"""Viber callback normaliser: recorded callbacks and every message type to typed events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.events import (
+    EVENT_DECODER,
+    Attachment,
+    Customer,
+    Location,
+    MessageReceived,
+    PlatformError,
+    SharedContact,
+    Status,
+    Subscription,
+    encode_event,
+)
+from relay.webhooks.viber import ParseResult, PayloadError, parse_viber
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+TOKEN = "4912661846655238145"  # above 2**53: a float would round it
+TS = 1457764197627
+CHANNEL = "ch-viber"
+
+
+def fixture(name: str) -> ParseResult:
+    return parse_viber((FIXTURES / name).read_bytes(), CHANNEL)
+
+
+def callback(**fields: Any) -> ParseResult:
+    """A callback body written as Viber does: raw UTF-8, numbers as JSON numbers."""
+    return parse_viber(json.dumps(fields, ensure_ascii=False).encode(), CHANNEL)
+
+
+def only(result: ParseResult) -> Any:
+    assert result.ignored == []
+    assert len(result.events) == 1
+    return result.events[0]
+
+
+def message(kind: str, **fields: Any) -> ParseResult:
+    return callback(
+        event="message",
+        timestamp=TS,
+        message_token=5000000000000000001,
+        sender={"id": "U1=", "name": "Ана"},
+        message={"type": kind, **fields},
+    )
+
+
+SENDER = Customer(id="U1=", name="Ана")
+
+
+def received(**fields: Any) -> MessageReceived:
+    return MessageReceived(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=SENDER,
+        timestamp_ms=TS,
+        platform_id="5000000000000000001",
+        **fields,
+    )
+
+
+# --- Fixtures ----------------------------------------------------------------------------
+
+
+def test_delivered() -> None:
+    """A delivered receipt names our message by its exact token."""
+    assert only(fixture("viber_callback-delivered_1.json")) == Status(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(id="01234567890A="),
+        timestamp_ms=TS,
+        platform_id=f"{TOKEN}:delivered",
+        status="delivered",
+        message_ids=(TOKEN,),
+    )
+
+
+def test_seen() -> None:
+    """A seen receipt is a read Status."""
+    assert only(fixture("viber_callback-seen_1.json")) == Status(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
+        timestamp_ms=TS,
+        platform_id=f"{TOKEN}:read",
+        status="read",
+        message_ids=(TOKEN,),
+    )
+
+
+def test_message_unicode() -> None:
+    """A text message keeps CJK text, sender name and avatar; the token is the id."""
+    assert only(fixture("viber_callback-message-unicode_1.json")) == MessageReceived(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(
+            id="01234567890A=",
+            name="ふで都急ぼちラり面関ごル期販ずラ否裁ぞるめ数努むや正記味てょ",
+            avatar_url="http://avatar_url",
+        ),
+        timestamp_ms=TS,
+        platform_id=TOKEN,
+        text=(
+            "批封廟根縄華勢田郎報株聞。変宝長独部鉱内出殺反提似惑金参勧車査真測。"
+            "見名基現画府日室事集百藤米。発目本当党考万名東拓学早職表治月佐。"
+            "町要静子呉遊推写間確長無読死覧件一盛治融。"
+        ),
+    )
+
+
+def test_subscribed() -> None:
+    """A subscription names the user with name and avatar."""
+    assert only(fixture("viber_callback-subscribed_1.json")) == Subscription(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(
+            id="jc9HsWTZ2Yf2NkRZ8KcNug==",
+            name="John McClane",
+            avatar_url="http://avatar.example.com",
+        ),
+        timestamp_ms=TS,
+        platform_id=TOKEN,
+        action="subscribed",
+    )
+
+
+def test_unsubscribed() -> None:
+    """An unsubscription has the user id only."""
+    assert only(fixture("viber_callback-unsubscribed_1.json")) == Subscription(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
+        timestamp_ms=TS,
+        platform_id=TOKEN,
+        action="unsubscribed",
+    )
+
+
+def test_webhook_check_is_ignored() -> None:
+    """The set_webhook check callback makes no event."""
+    assert fixture("viber_callback-webhook_1.json") == ParseResult(
+        events=[], ignored=["viber: webhook check"]
+    )
+
+
+def test_every_fixture_event_survives_the_wire() -> None:
+    """Each event from every Viber callback fixture encodes and decodes back unchanged."""
+    names = sorted(p.name for p in FIXTURES.glob("viber_callback-*.json"))
+    assert len(names) == 6
+    events = [event for name in names for event in fixture(name).events]
+    assert len(events) == 5
+    for event in events:
+        encoded = encode_event(event)
+        assert EVENT_DECODER.decode(encoded) == event
+        assert f'"{TOKEN}'.encode() in encoded
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token", ["4912661846655238145", "9007199254740993", "18446744073709551615", "1" * 30]
+)
+def test_huge_token_is_exact(token: str) -> None:
+    """Tokens past 2**53 (and past 2**64) come out digit for digit, never through a float."""
+    raw = (
+        b'{"event":"delivered","timestamp":1457764197627,"message_token":'
+        + token.encode()
+        + b',"user_id":"U1="}'
+    )
+    event = only(parse_viber(raw, CHANNEL))
+    assert event.message_ids == (token,)
+    assert event.platform_id == f"{token}:delivered"
+
+
+def test_float_token_is_not_trusted() -> None:
+    """A token that arrives as a float has lost digits, so a receipt without it is ignored."""
+    raw = b'{"event":"seen","timestamp":1457764197627,"message_token":4.9e18,"user_id":"U1="}'
+    assert parse_viber(raw, CHANNEL) == ParseResult(
+        events=[], ignored=["viber: seen without message_token"]
+    )
+
+
+# --- Message types -----------------------------------------------------------------------
+
+
+def test_text_in_albanian_and_serbian_intact() -> None:
+    """ë, ç and ђ arrive unchanged in a raw UTF-8 body."""
+    text = "Mirëdita! Sa kushton çanta? Ђурђевдан је."
+    assert only(message("text", text=text)) == received(text=text)
+
+
+def test_media_messages() -> None:
+    """Picture, video, file, sticker and url messages become attachments."""
+    cases: list[tuple[ParseResult, Attachment]] = [
+        (
+            message("picture", text="this one", media="https://dl/p.jpg", thumbnail="t"),
+            Attachment(type="image", url="https://dl/p.jpg", caption="this one"),
+        ),
+        (
+            message("video", media="https://dl/v.mp4", size=1000, duration=3),
+            Attachment(type="video", url="https://dl/v.mp4"),
+        ),
+        (
+            message("file", media="https://dl/f.pdf", file_name="price list.pdf", size=10),
+            Attachment(type="file", url="https://dl/f.pdf", filename="price list.pdf"),
+        ),
+        (
+            message("sticker", media="https://dl/s.png", sticker_id=46105),
+            Attachment(type="sticker", url="https://dl/s.png", media_id="46105"),
+        ),
+        (
+            message("url", media="https://shop.example/item/7"),
+            Attachment(type="url", url="https://shop.example/item/7"),
+        ),
+    ]
+    for result, attachment in cases:
+        assert only(result) == received(attachments=(attachment,))
+
+
+def test_location_and_contact_messages() -> None:
+    """A location becomes a Location; a contact card becomes a SharedContact."""
+    assert only(message("location", location={"lat": 41.3275, "lon": 19.8187})) == received(
+        location=Location(latitude=41.3275, longitude=19.8187)
+    )
+    assert only(
+        message("contact", contact={"name": "Ђорђе", "phone_number": "+381601234567"})
+    ) == received(contacts=(SharedContact(name="Ђорђе", phones=("+381601234567",)),))
+
+
+def test_unsupported_message_type() -> None:
+    """A rich_media message is kept as unsupported."""
+    assert only(message("rich_media", rich_media={"Type": "rich_media"})) == received(
+        unsupported="rich_media"
+    )
+
+
+def test_failed_receipt_carries_the_description() -> None:
+    """A failed callback is a failed Status with desc as the error detail, code 0."""
+    result = callback(
+        event="failed",
+        timestamp=TS,
+        message_token=int(TOKEN),
+        user_id="U1=",
+        desc="failure description",
+    )
+    assert only(result) == Status(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(id="U1="),
+        timestamp_ms=TS,
+        platform_id=f"{TOKEN}:failed",
+        status="failed",
+        message_ids=(TOKEN,),
+        errors=(PlatformError(code=0, detail="failure description"),),
+    )
+
+
+def test_conversation_started() -> None:
+    """Opening the chat is a Subscription with its deep-link context and subscribed flag."""
+    result = callback(
+        event="conversation_started",
+        timestamp=TS,
+        message_token=int(TOKEN),
+        type="open",
+        context="spring-sale",
+        user={"id": "U2=", "name": "Arbër", "avatar": "https://a/1.jpg", "country": "AL"},
+        subscribed=False,
+    )
+    assert only(result) == Subscription(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=Customer(id="U2=", name="Arbër", avatar_url="https://a/1.jpg"),
+        timestamp_ms=TS,
+        platform_id=TOKEN,
+        action="conversation_started",
+        context="spring-sale",
+        subscribed=False,
+    )
+
+
+# --- Malformed input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [b"{", b"", b"\xfe\xff", b"[1, 2]", b'"message"', b"7"])
+def test_not_a_json_object_raises_payload_error(payload: bytes) -> None:
+    """A body that is not a JSON object raises PayloadError."""
+    with pytest.raises(PayloadError):
+        parse_viber(payload, CHANNEL)
+
+
+def test_callback_without_event_raises_payload_error() -> None:
+    """An object without an event name has no usable structure."""
+    with pytest.raises(PayloadError):
+        parse_viber(b'{"timestamp": 1457764197627}', CHANNEL)
+
+
+def test_incomplete_callbacks_are_ignored() -> None:
+    """Missing sender, user, timestamp or coordinates give a reason instead of an event."""
+    cases: list[tuple[ParseResult, str]] = [
+        (
+            callback(event="message", timestamp=TS, message={"type": "text"}),
+            "viber: message without sender",
+        ),
+        (
+            callback(event="delivered", message_token=1, user_id="U"),
+            "viber: delivered without timestamp",
+        ),
+        (callback(event="seen", timestamp=TS, message_token=1), "viber: seen without user_id"),
+        (callback(event="subscribed", timestamp=TS, user="x"), "viber: subscribed without user"),
+        (message("location", location={"lat": "north"}), "viber: location without coordinates"),
+        (callback(event="client_status", timestamp=TS), "viber: event client_status"),
+    ]
+    for result, reason in cases:
+        assert result == ParseResult(events=[], ignored=[reason])
+
+
+def test_message_without_token_gets_a_stable_id() -> None:
+    """A message lacking its token still gets an id that repeats on retry."""
+    body = {
+        "event": "message",
+        "timestamp": TS,
+        "sender": {"id": "U1="},
+        "message": {"type": "text", "text": "a"},
+    }
+    first, second = callback(**body), callback(**body)
+    assert first == second
+    assert only(first).platform_id == f"message:U1=:{TS}"
