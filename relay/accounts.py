@@ -9,6 +9,7 @@ import msgspec
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import JSONBody
 
 from common.protocol import DeviceInfo, Login, RegisterDevice, Session, SignUp
 from relay.auth import Principal, provide_principal
@@ -62,7 +63,7 @@ async def _new_session(services: Services, user: UserRow) -> Session:
 
 
 @post("/signup", status_code=201)
-async def signup(data: SignUp, services: NamedDependency[Services]) -> Session:
+async def signup(data: JSONBody[SignUp], services: NamedDependency[Services]) -> Session:
     if not services.settings.signup_enabled:
         raise RelayError(403, "signup_disabled", "Sign-up is turned off on this relay.")
     user = await create_account(services, data)
@@ -70,7 +71,7 @@ async def signup(data: SignUp, services: NamedDependency[Services]) -> Session:
 
 
 @post("/login", status_code=200)
-async def login(data: Login, services: NamedDependency[Services]) -> Session:
+async def login(data: JSONBody[Login], services: NamedDependency[Services]) -> Session:
     user = await services.store.user_by_email(data.email)
     # Verify against a real hash even for an unknown e-mail, so timing does not tell.
     encoded = user.password_hash if user else _DUMMY_HASH
@@ -89,7 +90,9 @@ async def logout(
 
 @post("/password", status_code=204, dependencies={"principal": Provide(provide_principal)})
 async def change_password(
-    data: PasswordChange, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    data: JSONBody[PasswordChange],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> None:
     user = await services.store.user(principal.business_id, principal.user_id)
     if user is None or not await asyncio.to_thread(
@@ -105,7 +108,9 @@ async def change_password(
 
 @post("/devices", status_code=201, dependencies={"principal": Provide(provide_principal)})
 async def register_device(
-    data: RegisterDevice, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    data: JSONBody[RegisterDevice],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> DeviceInfo:
     name = data.name.strip()[:100] or "Desktop"
     device = await services.store.create_device(principal.business_id, name)
@@ -134,7 +139,10 @@ async def end_session(
 
 
 # A fixed hash of a random password: login timing is the same for unknown e-mails.
-_DUMMY_HASH = "$argon2id$v=19$m=19456,t=2,p=1$yFGmilutzxgWy1t8IYxxNg$IcI6HU5Wg62f7Onx2hSzm1R40Ml3vfaxY33NkgDjilI"
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1$yFGmilutzxgWy1t8IYxxNg"
+    "$IcI6HU5Wg62f7Onx2hSzm1R40Ml3vfaxY33NkgDjilI"
+)
 
 
 def accounts_router(rate_per_minute: int) -> Router:

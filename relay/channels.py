@@ -7,6 +7,7 @@ import uuid
 
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 
 from common.events import ChannelChanged
 from common.protocol import ChannelInfo, ConnectChannel
@@ -72,7 +73,9 @@ def _fields(data: ConnectChannel) -> tuple[str, dict[str, str]]:
 
 @post("/", status_code=201)
 async def connect(
-    data: ConnectChannel, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    data: JSONBody[ConnectChannel],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> ChannelInfo:
     external_id, secrets = _fields(data)
     channel_id = uuid.uuid4().hex
@@ -131,7 +134,9 @@ async def list_channels(
 
 @get("/{channel_id:str}")
 async def show_channel(
-    channel_id: str, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    channel_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> ChannelInfo:
     row = await services.store.channel(principal.business_id, channel_id)
     if row is None:
@@ -141,7 +146,9 @@ async def show_channel(
 
 @delete("/{channel_id:str}", status_code=204)
 async def disconnect(
-    channel_id: str, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    channel_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> None:
     row = await services.store.channel(principal.business_id, channel_id)
     if row is None:

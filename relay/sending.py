@@ -8,6 +8,7 @@ import logging
 import msgspec
 from litestar import Router, post
 from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from common.channels import TEXT_LIMITS, Platform, window_state
 from common.events import ChannelChanged, Customer, MessageSent, SendFailed
@@ -79,7 +80,9 @@ def _replay(claim: SendClaim) -> SendResult:
 
 @post("/", status_code=200)
 async def send_reply(
-    data: SendReply, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    data: JSONBody[SendReply],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
 ) -> SendResult:
     row = await services.store.channel(principal.business_id, data.channel_id)
     if row is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Router, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from common.events import PlatformEvent
 from relay.directory import decode_credentials
@@ -74,7 +75,9 @@ async def meta_events(request: Request[Any, Any, Any], services: NamedDependency
 
 
 @post("/viber/{channel_id:str}", status_code=200, media_type=MediaType.TEXT)
-async def viber_events(channel_id: str, request: Request[Any, Any, Any], services: Services) -> str:
+async def viber_events(
+    channel_id: FromPath[str], request: Request[Any, Any, Any], services: NamedDependency[Services]
+) -> str:
     row = await services.store.channel_by_id(channel_id)
     if row is None or row.platform != "viber":
         WEBHOOKS.labels("viber", "unknown_channel").inc()
