@@ -11,26 +11,35 @@ import pytest
 from relay.app import create_app
 from relay.settings import Settings
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph
-from tests.fakes.server import ServedApp, serve_app
+from tests.fakes.server import AppFactory, ServedApp, serve_app
+from tests.fakes.viber import FakeViber
 from tests.relay_helpers import APP_SECRET, TEST_KEYS, VERIFY_TOKEN
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PAGE_TOKEN = "EAAG-page-token-1234567890"
 WA_TOKEN = "EAAG-whatsapp-token-1234567890"
+VIBER_TOKEN = "4453b6ac12345678-e02c5f12174805f9-daec9cbb5448c51f"
 
 
 @pytest.fixture
 def fake_graph() -> Iterator[tuple[FakeGraph, ServedApp]]:
     """A fake Graph API on a free port that accepts the test tokens."""
-    fake = FakeGraph({PAGE_TOKEN, WA_TOKEN}, instagram_ids={"17841400000000001"},
-                     whatsapp_numbers={"106540352242922"})
+    fake = FakeGraph(
+        {PAGE_TOKEN, WA_TOKEN},
+        instagram_ids={"17841400000000001"},
+        whatsapp_numbers={"106540352242922"},
+    )
     with serve_app(fake.app) as served:
         yield fake, served
 
 
-def relay_settings(tmp_path: Path, graph_url: str = "http://127.0.0.1:9", viber_url: str = "http://127.0.0.1:9",
-                   **overrides: object) -> Settings:
+def relay_settings(
+    tmp_path: Path,
+    graph_url: str = "http://127.0.0.1:9",
+    viber_url: str = "http://127.0.0.1:9",
+    **overrides: object,
+) -> Settings:
     """Settings for a test relay: its own database, fixed keys, cheap password hashing."""
     values: dict[str, object] = {
         "database_url": f"sqlite:///{tmp_path / 'relay.db'}",
@@ -50,8 +59,30 @@ def relay_settings(tmp_path: Path, graph_url: str = "http://127.0.0.1:9", viber_
 
 
 @pytest.fixture
-def relay(tmp_path: Path, fake_graph: tuple[FakeGraph, ServedApp]) -> Iterator[ServedApp]:
-    """A real relay on a free port, sending to the fake Graph API."""
-    settings = relay_settings(tmp_path, graph_url=f"{fake_graph[1].url}/{GRAPH_VERSION}")
-    with serve_app(create_app(settings)) as served:
+def fake_viber() -> Iterator[tuple[FakeViber, ServedApp]]:
+    """A fake Viber bot API that knows the test bot token."""
+    fake = FakeViber({VIBER_TOKEN})
+    with serve_app(fake.app) as served:
+        yield fake, served
+
+
+@pytest.fixture
+def relay(
+    tmp_path: Path,
+    fake_graph: tuple[FakeGraph, ServedApp],
+    fake_viber: tuple[FakeViber, ServedApp],
+) -> Iterator[ServedApp]:
+    """A real relay on a free port, sending to the fake Graph and Viber APIs."""
+
+    def build(base_url: str) -> object:
+        return create_app(
+            relay_settings(
+                tmp_path,
+                graph_url=f"{fake_graph[1].url}/{GRAPH_VERSION}",
+                viber_url=f"{fake_viber[1].url}/pa",
+                public_url=base_url,
+            )
+        )
+
+    with serve_app(AppFactory(build)) as served:
         yield served

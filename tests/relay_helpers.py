@@ -54,39 +54,78 @@ class Account:
             return result
 
 
-def sign_up(base_url: str, email: str | None = None, password: str = "correct horse battery") -> Account:
+def sign_up(
+    base_url: str, email: str | None = None, password: str = "correct horse battery"
+) -> Account:
     email = email or f"owner-{uuid.uuid4().hex[:8]}@example.com"
     with httpx.Client(base_url=base_url, timeout=30) as c:
-        r = c.post("/v1/signup", json={"business_name": "Kafe Prishtina", "name": "Arta",
-                                       "email": email, "password": password})
+        r = c.post(
+            "/v1/signup",
+            json={
+                "business_name": "Kafe Prishtina",
+                "name": "Arta",
+                "email": email,
+                "password": password,
+            },
+        )
         assert r.status_code == 201, r.text
         session = r.json()
-        d = c.post("/v1/devices", json={"name": "Laptop"},
-                   headers={"Authorization": f"Bearer {session['token']}"})
+        d = c.post(
+            "/v1/devices",
+            json={"name": "Laptop"},
+            headers={"Authorization": f"Bearer {session['token']}"},
+        )
         assert d.status_code == 201, d.text
     return Account(base_url, session["token"], session["business_id"], d.json()["id"])
 
 
-def post_meta(base_url: str, payload: dict[str, Any] | bytes, *, secret: str = APP_SECRET,
-              signature: str | None = None) -> httpx.Response:
+def post_meta(
+    base_url: str,
+    payload: dict[str, Any] | bytes,
+    *,
+    secret: str = APP_SECRET,
+    signature: str | None = None,
+) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json",
-               "X-Hub-Signature-256": signature if signature is not None else sign_meta(body, secret)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": signature if signature is not None else sign_meta(body, secret),
+    }
     return httpx.post(f"{base_url}/webhooks/meta", content=body, headers=headers, timeout=30)
 
 
-def post_viber(base_url: str, channel_id: str, payload: dict[str, Any] | bytes, token: str
-               ) -> httpx.Response:
+def post_viber(
+    base_url: str, channel_id: str, payload: dict[str, Any] | bytes, token: str
+) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return httpx.post(f"{base_url}/webhooks/viber/{channel_id}", content=body, timeout=30,
-                      headers={"X-Viber-Content-Signature": sign_viber(body, token)})
+    return httpx.post(
+        f"{base_url}/webhooks/viber/{channel_id}",
+        content=body,
+        timeout=30,
+        headers={"X-Viber-Content-Signature": sign_viber(body, token)},
+    )
 
 
-def messenger_text(page_id: str, psid: str, mid: str, text: str, ts: int = 1_700_000_000_000
-                   ) -> dict[str, Any]:
-    return {"object": "page", "entry": [{"id": page_id, "time": ts, "messaging": [{
-        "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": ts,
-        "message": {"mid": mid, "text": text}}]}]}
+def messenger_text(
+    page_id: str, psid: str, mid: str, text: str, ts: int = 1_700_000_000_000
+) -> dict[str, Any]:
+    return {
+        "object": "page",
+        "entry": [
+            {
+                "id": page_id,
+                "time": ts,
+                "messaging": [
+                    {
+                        "sender": {"id": psid},
+                        "recipient": {"id": page_id},
+                        "timestamp": ts,
+                        "message": {"mid": mid, "text": text},
+                    }
+                ],
+            }
+        ],
+    }
 
 
 class StreamClient:
@@ -100,9 +139,12 @@ class StreamClient:
         import asyncio
 
         raw = await asyncio.wait_for(self.ws.recv(), timeout)
-        return SERVER_FRAME_DECODER.decode(raw)
+        frame: ServerFrame = SERVER_FRAME_DECODER.decode(raw)
+        return frame
 
-    async def events(self, count: int, timeout: float = 10, ack_every: int = 256) -> list[EventFrame]:
+    async def events(
+        self, count: int, timeout: float = 10, ack_every: int = 256
+    ) -> list[EventFrame]:
         """Read ``count`` events, acknowledging as a real device does (the relay stops
         sending once too many are unacknowledged)."""
         got: list[EventFrame] = []
@@ -123,8 +165,9 @@ def ws_url(base_url: str) -> str:
 
 
 @asynccontextmanager
-async def open_stream(account: Account, cursor: int = 0, token: str | None = None
-                      ) -> AsyncIterator[StreamClient]:
+async def open_stream(
+    account: Account, cursor: int = 0, token: str | None = None
+) -> AsyncIterator[StreamClient]:
     async with websockets.connect(
         ws_url(account.base_url),
         additional_headers={"Authorization": f"Bearer {token or account.token}"},

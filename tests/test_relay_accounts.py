@@ -12,7 +12,9 @@ def test_signup_login_logout_round_trip(relay: ServedApp) -> None:
     """A new owner can sign up, log in again, and a logged-out token stops working."""
     account = sign_up(relay.url, email="arta@example.com")
     with httpx.Client(base_url=relay.url) as c:
-        r = c.post("/v1/login", json={"email": "ARTA@example.com", "password": "correct horse battery"})
+        r = c.post(
+            "/v1/login", json={"email": "ARTA@example.com", "password": "correct horse battery"}
+        )
         assert r.status_code == 200
         token = r.json()["token"]
         assert token != account.token
@@ -27,8 +29,12 @@ def test_signup_login_logout_round_trip(relay: ServedApp) -> None:
 def test_wrong_password_and_unknown_email_get_the_same_answer(relay: ServedApp) -> None:
     """Login failures do not reveal whether an e-mail has an account."""
     sign_up(relay.url, email="besa@example.com")
-    wrong = httpx.post(f"{relay.url}/v1/login", json={"email": "besa@example.com", "password": "nope nope nope"})
-    unknown = httpx.post(f"{relay.url}/v1/login", json={"email": "who@example.com", "password": "nope nope nope"})
+    wrong = httpx.post(
+        f"{relay.url}/v1/login", json={"email": "besa@example.com", "password": "nope nope nope"}
+    )
+    unknown = httpx.post(
+        f"{relay.url}/v1/login", json={"email": "who@example.com", "password": "nope nope nope"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
 
@@ -36,10 +42,17 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(relay: ServedApp) 
 def test_duplicate_email_and_weak_password_are_refused(relay: ServedApp) -> None:
     """Sign-up names the problem: a taken e-mail, a short password."""
     sign_up(relay.url, email="dardan@example.com")
-    body = {"business_name": "B", "name": "D", "email": "dardan@example.com", "password": "long enough pw"}
+    body = {
+        "business_name": "B",
+        "name": "D",
+        "email": "dardan@example.com",
+        "password": "long enough pw",
+    }
     r = httpx.post(f"{relay.url}/v1/signup", json=body)
     assert r.status_code == 409 and r.json()["error"]["code"] == "email_taken"
-    r = httpx.post(f"{relay.url}/v1/signup", json={**body, "email": "new@example.com", "password": "short"})
+    r = httpx.post(
+        f"{relay.url}/v1/signup", json={**body, "email": "new@example.com", "password": "short"}
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password"
 
 
@@ -47,14 +60,35 @@ def test_password_change_ends_other_sessions(relay: ServedApp) -> None:
     """After a password change the old password fails and other sessions are revoked."""
     account = sign_up(relay.url, email="era@example.com")
     with httpx.Client(base_url=relay.url) as c:
-        other = c.post("/v1/login", json={"email": "era@example.com", "password": "correct horse battery"}).json()
-        r = c.post("/v1/password", headers=account.headers,
-                   json={"current_password": "correct horse battery", "new_password": "a new long password"})
+        other = c.post(
+            "/v1/login", json={"email": "era@example.com", "password": "correct horse battery"}
+        ).json()
+        r = c.post(
+            "/v1/password",
+            headers=account.headers,
+            json={
+                "current_password": "correct horse battery",
+                "new_password": "a new long password",
+            },
+        )
         assert r.status_code == 204
-        assert c.get("/v1/devices", headers={"Authorization": f"Bearer {other['token']}"}).status_code == 401
+        assert (
+            c.get("/v1/devices", headers={"Authorization": f"Bearer {other['token']}"}).status_code
+            == 401
+        )
         assert c.get("/v1/devices", headers=account.headers).status_code == 200
-        assert c.post("/v1/login", json={"email": "era@example.com", "password": "correct horse battery"}).status_code == 401
-        assert c.post("/v1/login", json={"email": "era@example.com", "password": "a new long password"}).status_code == 200
+        assert (
+            c.post(
+                "/v1/login", json={"email": "era@example.com", "password": "correct horse battery"}
+            ).status_code
+            == 401
+        )
+        assert (
+            c.post(
+                "/v1/login", json={"email": "era@example.com", "password": "a new long password"}
+            ).status_code
+            == 200
+        )
 
 
 def test_devices_are_listed_per_business(relay: ServedApp) -> None:

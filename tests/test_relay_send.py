@@ -27,23 +27,34 @@ def _now_ms() -> int:
 
 def _shop(relay: ServedApp) -> tuple[Account, str]:
     account = sign_up(relay.url)
-    channel = account.connect(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN, name="Kafe")
+    channel = account.connect(
+        platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN, name="Kafe"
+    )
     return account, channel["id"]
 
 
 def _send(account: Account, channel_id: str, **fields: Any) -> httpx.Response:
-    body = {"channel_id": channel_id, "recipient_id": "PSID1", "text": "Hello!",
-            "idempotency_key": uuid.uuid4().hex, **fields}
+    body = {
+        "channel_id": channel_id,
+        "recipient_id": "PSID1",
+        "text": "Hello!",
+        "idempotency_key": uuid.uuid4().hex,
+        **fields,
+    }
     with account.client() as c:
         return c.post("/v1/messages", json=body)
 
 
 def _customer_wrote(relay: ServedApp, ago_ms: int = 0, mid: str = "in-1") -> None:
-    r = post_meta(relay.url, messenger_text("PAGE1", "PSID1", mid, "A je hapur sot?", _now_ms() - ago_ms))
+    r = post_meta(
+        relay.url, messenger_text("PAGE1", "PSID1", mid, "A je hapur sot?", _now_ms() - ago_ms)
+    )
     assert r.status_code == 200
 
 
-async def test_webhook_to_stream_to_send_reaches_the_platform(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+async def test_webhook_to_stream_to_send_reaches_the_platform(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """End to end: a customer message streams to the device, whose reply reaches Graph exactly."""
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
@@ -56,12 +67,19 @@ async def test_webhook_to_stream_to_send_reaches_the_platform(relay: ServedApp, 
         result = r.json()
         (sent,) = await stream.events(1)
     assert isinstance(sent.event, MessageSent)
-    assert sent.event.text == "Po, deri në 22:00." and sent.event.platform_id == result["platform_message_id"]
+    assert (
+        sent.event.text == "Po, deri në 22:00."
+        and sent.event.platform_id == result["platform_message_id"]
+    )
     assert sent.seq == result["seq"]
     (request,) = fake.requests
     assert request.method == "POST" and request.path == "/v25.0/PAGE1/messages"
-    assert request.json == {"recipient": {"id": "PSID1"}, "messaging_type": "RESPONSE",
-                            "message": {"text": "Po, deri në 22:00."}, "reply_to": {"mid": "m-42"}}
+    assert request.json == {
+        "recipient": {"id": "PSID1"},
+        "messaging_type": "RESPONSE",
+        "message": {"text": "Po, deri në 22:00."},
+        "reply_to": {"mid": "m-42"},
+    }
     assert PAGE_TOKEN in request.headers.get("authorization", "") + json.dumps(request.query)
 
 
@@ -81,20 +99,30 @@ def test_same_idempotency_key_sends_once(relay: ServedApp, fake_graph: FakeGraph
     assert len(fake.requests) == 1
 
 
-def test_one_automatic_reply_per_message_however_many_devices_ask(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+def test_one_automatic_reply_per_message_however_many_devices_ask(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """Concurrent automatic replies to one inbound message: exactly one goes out."""
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
     _customer_wrote(relay, mid="m-auto")
     with ThreadPoolExecutor(8) as pool:
-        answers = list(pool.map(lambda _: _send(account, channel_id, automatic=True, in_reply_to="m-auto"), range(8)))
+        answers = list(
+            pool.map(
+                lambda _: _send(account, channel_id, automatic=True, in_reply_to="m-auto"), range(8)
+            )
+        )
     codes = sorted(a.status_code for a in answers)
     assert codes.count(200) == 1, [a.text for a in answers]
-    assert all(a.json()["error"]["code"] == "already_replied" for a in answers if a.status_code != 200)
+    assert all(
+        a.json()["error"]["code"] == "already_replied" for a in answers if a.status_code != 200
+    )
     assert len(fake.requests) == 1
 
 
-async def test_closed_window_is_refused_and_logged(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+async def test_closed_window_is_refused_and_logged(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """With no message from the customer in 7 days nothing is sent and every device sees why."""
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
@@ -108,8 +136,10 @@ async def test_closed_window_is_refused_and_logged(relay: ServedApp, fake_graph:
     assert isinstance(failed, SendFailed) and failed.error == "window_closed"
 
 
-def test_human_agent_tag_only_for_approved_replies(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
-    """Two days after the customer wrote, a person's reply carries HUMAN_AGENT; an automatic one is refused."""
+def test_human_agent_tag_only_for_approved_replies(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
+    """Two days on, a person's reply goes with HUMAN_AGENT; an automatic one is refused."""
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
     _customer_wrote(relay, ago_ms=2 * DAY_MS, mid="old")
@@ -122,7 +152,9 @@ def test_human_agent_tag_only_for_approved_replies(relay: ServedApp, fake_graph:
     assert request.json["messaging_type"] == "MESSAGE_TAG" and request.json["tag"] == "HUMAN_AGENT"
 
 
-def test_text_over_the_channel_limit_is_refused_before_sending(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+def test_text_over_the_channel_limit_is_refused_before_sending(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """Messenger takes 2000 characters; a longer reply is refused with too_long."""
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
@@ -132,9 +164,11 @@ def test_text_over_the_channel_limit_is_refused_before_sending(relay: ServedApp,
     assert fake.requests == []
 
 
-async def test_invalid_token_marks_the_channel_for_reconnecting(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
-    """Graph error 190 becomes token_invalid, and the channel turns needs_reconnect for every device."""
-    fake, _ = fake_graph
+async def test_invalid_token_marks_the_channel_for_reconnecting(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
+    """Graph error 190 is token_invalid and the channel turns needs_reconnect for every device."""
+    del fake_graph  # only its presence matters: the relay sends there
     account = sign_up(relay.url)
     channel = account.connect(platform="messenger", page_id="PAGE1", access_token="revoked-token")
     _customer_wrote(relay)
@@ -159,32 +193,73 @@ def test_transient_failure_is_retried(relay: ServedApp, fake_graph: FakeGraphSer
     assert len(fake.requests) == 2
 
 
-def test_whatsapp_reply_uses_the_cloud_api_shape(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+def test_whatsapp_reply_uses_the_cloud_api_shape(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """A WhatsApp reply is a Cloud API text message to the customer's number, with context."""
     fake, _ = fake_graph
     account = sign_up(relay.url)
-    channel = account.connect(platform="whatsapp", phone_number_id="106540352242922",
-                              business_account_id="102290129340398", access_token=WA_TOKEN)
-    inbound = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
-        "field": "messages", "value": {"messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "38344000000", "phone_number_id": "106540352242922"},
-        "contacts": [{"profile": {"name": "Blerim"}, "wa_id": "38344123456"}],
-        "messages": [{"from": "38344123456", "id": "wamid.IN1", "timestamp": str(_now_ms() // 1000),
-                      "type": "text", "text": {"body": "Sa kushton?"}}]}}]}]}
+    channel = account.connect(
+        platform="whatsapp",
+        phone_number_id="106540352242922",
+        business_account_id="102290129340398",
+        access_token=WA_TOKEN,
+    )
+    inbound = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "38344000000",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "contacts": [{"profile": {"name": "Blerim"}, "wa_id": "38344123456"}],
+                            "messages": [
+                                {
+                                    "from": "38344123456",
+                                    "id": "wamid.IN1",
+                                    "timestamp": str(_now_ms() // 1000),
+                                    "type": "text",
+                                    "text": {"body": "Sa kushton?"},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
     assert post_meta(relay.url, inbound).status_code == 200
     with account.client() as c:
-        r = c.post("/v1/messages", json={"channel_id": channel["id"], "recipient_id": "38344123456",
-                                         "text": "10 €", "reply_to": "wamid.IN1",
-                                         "idempotency_key": uuid.uuid4().hex})
+        r = c.post(
+            "/v1/messages",
+            json={
+                "channel_id": channel["id"],
+                "recipient_id": "38344123456",
+                "text": "10 €",
+                "reply_to": "wamid.IN1",
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        )
     assert r.status_code == 200, r.text
     (request,) = fake.requests
     assert request.path == "/v25.0/106540352242922/messages"
     assert request.headers["authorization"] == f"Bearer {WA_TOKEN}"
     assert request.json["messaging_product"] == "whatsapp" and request.json["to"] == "38344123456"
-    assert request.json["text"]["body"] == "10 €" and request.json["context"] == {"message_id": "wamid.IN1"}
+    assert request.json["text"]["body"] == "10 €" and request.json["context"] == {
+        "message_id": "wamid.IN1"
+    }
 
 
-def test_businesses_cannot_touch_each_others_channels(relay: ServedApp, fake_graph: FakeGraphServer) -> None:
+def test_businesses_cannot_touch_each_others_channels(
+    relay: ServedApp, fake_graph: FakeGraphServer
+) -> None:
     """Another business can neither list, read, send through nor disconnect a channel."""
     fake, _ = fake_graph
     owner, channel_id = _shop(relay)
@@ -204,7 +279,9 @@ def test_businesses_cannot_touch_each_others_channels(relay: ServedApp, fake_gra
 def test_credentials_never_leave_in_clear(relay: ServedApp, tmp_path: Path) -> None:
     """No response shows a token and the database holds it only encrypted."""
     account = sign_up(relay.url)
-    channel = account.connect(platform="messenger", page_id="PAGE9", access_token="EAAG-super-secret-token")
+    channel = account.connect(
+        platform="messenger", page_id="PAGE9", access_token="EAAG-super-secret-token"
+    )
     assert "super-secret" not in json.dumps(channel)
     with account.client() as c:
         listing = c.get("/v1/channels").text
@@ -225,4 +302,7 @@ async def test_disconnect_erases_pending_events(relay: ServedApp) -> None:
         frames = await stream.events(2)
     kinds = [f.event.status for f in frames]  # type: ignore[union-attr]
     assert kinds == ["connected", "disconnected"]
-    assert post_meta(relay.url, messenger_text("PAGE1", "PSID1", "gone-2", "hello?")).status_code == 200
+    assert (
+        post_meta(relay.url, messenger_text("PAGE1", "PSID1", "gone-2", "hello?")).status_code
+        == 200
+    )

@@ -127,7 +127,7 @@ def test_subscribed() -> None:
             avatar_url="http://avatar.example.com",
         ),
         timestamp_ms=TS,
-        platform_id=TOKEN,
+        platform_id=f"{TOKEN}:subscribed",
         action="subscribed",
     )
 
@@ -139,7 +139,7 @@ def test_unsubscribed() -> None:
         platform="viber",
         customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
         timestamp_ms=TS,
-        platform_id=TOKEN,
+        platform_id=f"{TOKEN}:unsubscribed",
         action="unsubscribed",
     )
 
@@ -280,7 +280,7 @@ def test_conversation_started() -> None:
         platform="viber",
         customer=Customer(id="U2=", name="Arbër", avatar_url="https://a/1.jpg"),
         timestamp_ms=TS,
-        platform_id=TOKEN,
+        platform_id=f"{TOKEN}:conversation_started",
         action="conversation_started",
         context="spring-sale",
         subscribed=False,

@@ -125,7 +125,8 @@ def _callback(root: Mapping[str, Any], event: str, channel_id: str) -> Event | s
         platform="viber",
         customer=customer,
         timestamp_ms=timestamp_ms,
-        platform_id=token or f"{event}:{customer.id}:{timestamp_ms}",
+        # The action is part of the id: a subscribe and an unsubscribe are two facts.
+        platform_id=f"{token}:{action}" if token else f"{event}:{customer.id}:{timestamp_ms}",
         action=action,
         context=as_str(root.get("context")),
         subscribed=subscribed if isinstance(subscribed, bool) else None,

@@ -11,7 +11,17 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["ServedApp", "serve_app"]
+__all__ = ["AppFactory", "ServedApp", "serve_app"]
+
+
+class AppFactory:
+    """Wraps ``build(base_url) -> app`` so ``serve_app`` can hand it its own address."""
+
+    def __init__(self, build: Any) -> None:
+        self.build = build
+
+    def __call__(self, base_url: str) -> Any:
+        return self.build(base_url)
 
 
 class ServedApp:
@@ -29,12 +39,18 @@ class ServedApp:
 
 
 @contextmanager
-def serve_app(app: Any, *, ws: str = "websockets-sansio") -> Iterator[ServedApp]:
-    """Serve ``app`` until the block ends; the server runs its own event loop in a thread."""
+def serve_app(app: Any, *, ws: str = "websockets-sansio", port: int = 0) -> Iterator[ServedApp]:
+    """Serve ``app`` until the block ends; the server runs its own event loop in a thread.
+
+    ``app`` may also be a callable taking the server's base URL and returning the app,
+    for apps that must know their own address (a relay registering webhooks).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
+    if isinstance(app, AppFactory):
+        app = app(f"http://127.0.0.1:{port}")
     config = uvicorn.Config(app, log_level="warning", ws=ws, lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
