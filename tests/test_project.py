@@ -1,0 +1,70 @@
+"""Project-wide promises: layering, documentation that stays true."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from relay.settings import ENV_PREFIX, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_common_loads_neither_qt_nor_litestar() -> None:
+    """Importing common/ pulls in no Qt and no web framework (it is the shared contract)."""
+    code = (
+        "import sys, common.events, common.protocol, common.channels;"
+        "banned = ('PySide6', 'litestar', 'relay', 'desktop');"
+        "bad = [m for m in sys.modules if m.split('.')[0] in banned];"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == ""
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_packages_keep_their_layers() -> None:
+    """relay/ and desktop/ never import each other; desktop/core/ never imports Qt."""
+    for path in (ROOT / "relay").rglob("*.py"):
+        assert "desktop" not in _imports(path), path
+    for path in (ROOT / "desktop").rglob("*.py"):
+        assert "relay" not in _imports(path), path
+    for path in (ROOT / "desktop" / "core").rglob("*.py"):
+        assert not {"PySide6", "qasync"} & _imports(path), path
+
+
+def test_every_relay_setting_is_documented() -> None:
+    """docs/relay.md lists every environment variable the relay reads."""
+    doc = (ROOT / "docs" / "relay.md").read_text()
+    for field in dataclasses.fields(Settings):
+        if field.name != "extra":
+            assert f"{ENV_PREFIX}{field.name.upper()}" in doc, field.name
+
+
+def test_readme_quick_start_has_two_commands() -> None:
+    """The README opens with a quick start whose first code block is exactly two commands."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1]
+    block = re.search(r"```\n(.*?)```", section, re.S)
+    assert block is not None
+    lines = [line for line in block.group(1).splitlines() if line.strip()]
+    assert len(lines) == 2
+    assert "pytest" in lines[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert lines[1].strip() in ci
