@@ -19,12 +19,14 @@ from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
 from relay.errors import EXCEPTION_HANDLERS, RelayError
+from relay.plans import load_plans, load_prices
 from relay.send import PlatformUrls
 from relay.sending import sending_router
 from relay.services import Services
 from relay.settings import Settings
 from relay.store import open_store
 from relay.stream import stream
+from relay.usage import usage_router
 from relay.webhooks.routes import webhooks_router
 
 __all__ = ["create_app"]
@@ -74,6 +76,8 @@ def create_app(settings: Settings) -> Litestar:
                 directory=directory,
                 http=http,
                 urls=PlatformUrls(graph=settings.graph_base_url, viber=settings.viber_base_url),
+                plans=load_plans(settings.plans),
+                prices=load_prices(settings.ai_prices),
             )
             store.on_commit(services.wakeups.notify)
             app.state.services = services
@@ -97,6 +101,7 @@ def create_app(settings: Settings) -> Litestar:
             channels_router(),
             webhooks_router(),
             sending_router(),
+            usage_router(),
             stream,
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},

@@ -30,13 +30,31 @@ class RelayError(Exception):
     """An error with a stable ``code`` the desktop can act on and a plain-words message."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, retry_after_s: float | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        limit: float | None = None,
+        resets_on: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.retry_after_s = retry_after_s
+        self.limit = limit
+        self.resets_on = resets_on
+
+    def body(self) -> ApiError:
+        return ApiError(
+            code=self.code,
+            message=self.message,
+            retry_after_s=self.retry_after_s,
+            limit=self.limit,
+            resets_on=self.resets_on,
+        )
 
 
 def _body(status: int, error: ApiError) -> Response[ErrorBody]:
@@ -47,9 +65,7 @@ def _body(status: int, error: ApiError) -> Response[ErrorBody]:
 
 
 def _relay_error(_: Request[Any, Any, Any], exc: RelayError) -> Response[ErrorBody]:
-    return _body(
-        exc.status, ApiError(code=exc.code, message=exc.message, retry_after_s=exc.retry_after_s)
-    )
+    return _body(exc.status, exc.body())
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from common.events import (
     Event,
     MessageReceived,
+    MessageSent,
     PlatformEvent,
     Postback,
     Reaction,
@@ -39,7 +40,16 @@ def record(business_id: str, event: PlatformEvent) -> NewEvent:
         customer_id=event.customer.id,
         dedupe_key=f"{kind}:{event.platform_id}" if event.platform_id else None,
         inbound=isinstance(event, _INBOUND),
+        usage_metric=_usage_metric(event),
     )
+
+
+def _usage_metric(event: PlatformEvent) -> str | None:
+    if isinstance(event, MessageReceived):
+        return "inbound_messages"
+    if isinstance(event, MessageSent):
+        return "outbound_auto" if event.automatic else "outbound_manual"
+    return None
 
 
 def system_event(business_id: str, event: SystemEvent) -> NewEvent:

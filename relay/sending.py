@@ -22,6 +22,7 @@ from relay.send import OutboundText, send_with_retry
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow, SendClaim
+from relay.usage import check_quota, warn_if_crossed
 
 __all__ = ["sending_router"]
 
@@ -102,6 +103,7 @@ async def send_reply(
             f"The reply has {len(data.text)} characters; {platform} allows {limit}.",
         )
 
+    await check_quota(services, principal.business_id, "outbound_messages")
     fingerprint = _fingerprint(data)
     claim = await services.store.claim_send(
         principal.business_id,
@@ -210,6 +212,7 @@ async def _deliver(
         msgspec.json.encode(_Sent(message_id, tag)),
         record(principal.business_id, sent),
     )
+    await warn_if_crossed(services, principal.business_id, "outbound_messages")
     return SendResult(send_id=send_id, platform_message_id=message_id, seq=seq, tag=tag)
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from relay.crypto import Keyring, PasswordHasher
 from relay.directory import ChannelDirectory
+from relay.plans import Plan
 from relay.send import PlatformUrls
 from relay.settings import Settings
 from relay.store import Store
@@ -59,4 +60,6 @@ class Services:
     directory: ChannelDirectory
     http: httpx.AsyncClient
     urls: PlatformUrls
+    plans: dict[str, Plan] = field(default_factory=dict)
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     wakeups: Wakeups = field(default_factory=Wakeups)

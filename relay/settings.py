@@ -64,6 +64,18 @@ class Settings:
     """Argon2id memory cost (OWASP's minimum); lowered only in tests."""
     password_iterations: int = 2
     """Argon2id time cost."""
+    ai_upstream_url: str = ""
+    """OpenAI-compatible base URL the AI gateway forwards to (empty: gateway off)."""
+    ai_upstream_key: str = ""
+    """The operator's key for the AI upstream; never shown to a desktop."""
+    ai_timeout_s: float = 60.0
+    """Time limit for one upstream AI call."""
+    ai_prices: str = ""
+    """JSON ``{"model": [input, output]}`` in USD per million tokens (added to the defaults)."""
+    plans: str = ""
+    """JSON ``{"plan": {"outbound_messages": N, "ai_tokens": N, "ai_cost_usd": X}}``, 0 = none."""
+    default_plan: str = "free"
+    """The plan every business is on unless the operator sets another."""
     log_level: str = "INFO"
     """Python log level name."""
     log_json: bool = True

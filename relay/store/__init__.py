@@ -1,4 +1,4 @@
-"""The relay's storage: one interface, an SQLite implementation (PostgreSQL to follow)."""
+"""The relay's storage: one interface, with SQLite and PostgreSQL implementations."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from relay.store.base import (
     SessionRow,
     Store,
     StoredEvent,
+    UsageRow,
     UserRow,
 )
+from relay.store.postgres import PostgresStore
 from relay.store.sqlite import SqliteStore
 
 __all__ = [
@@ -20,18 +22,22 @@ __all__ = [
     "Conflict",
     "DeviceRow",
     "NewEvent",
+    "PostgresStore",
     "SendClaim",
     "SessionRow",
     "SqliteStore",
     "Store",
     "StoredEvent",
+    "UsageRow",
     "UserRow",
     "open_store",
 ]
 
 
 async def open_store(database_url: str) -> Store:
-    """Open the store a ``database_url`` names; only ``sqlite:///PATH`` so far."""
+    """Open the store a ``database_url`` names: ``sqlite:///PATH`` or ``postgresql://...``."""
     if database_url.startswith("sqlite:///"):
         return await SqliteStore.open(database_url.removeprefix("sqlite:///"))
-    raise ValueError("unsupported database URL (expected sqlite:///PATH)")
+    if database_url.startswith(("postgresql://", "postgres://")):
+        return await PostgresStore.open(database_url)
+    raise ValueError("unsupported database URL (expected sqlite:///PATH or postgresql://...)")

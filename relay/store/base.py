@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -15,6 +15,7 @@ __all__ = [
     "SessionRow",
     "Store",
     "StoredEvent",
+    "UsageRow",
     "UserRow",
 ]
 
@@ -78,6 +79,8 @@ class NewEvent:
     customer_id: str | None = None
     dedupe_key: str | None = None
     inbound: bool = False
+    #: Usage counter this event adds one to when stored (e.g. ``inbound_messages``).
+    usage_metric: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,16 @@ class StoredEvent:
     id: str
     stored_at_ms: int
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """One counter of one business, channel (``""`` for none) and UTC day."""
+
+    channel_id: str
+    day: str
+    metric: str
+    value: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +193,15 @@ class Store(Protocol):
 
     async def release_send(self, send_id: str) -> None:
         """Forget a claim whose send failed transiently, so the same key may try again."""
+
+    # usage
+    async def add_usage(
+        self, business_id: str, channel_id: str, deltas: Mapping[str, float], now_ms: int
+    ) -> None:
+        """Add to today's (UTC) counters, atomically under any concurrency."""
+
+    async def usage(self, business_id: str, first_day: str, last_day: str) -> list[UsageRow]:
+        """Counters for days ``first_day``..``last_day`` (``YYYY-MM-DD``, inclusive)."""
+
+    async def claim_warning(self, business_id: str, key: str) -> bool:
+        """True the first time ``key`` is claimed for the business (one warning per level)."""

@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,10 +26,11 @@ from relay.store.base import (
     SendClaim,
     SessionRow,
     StoredEvent,
+    UsageRow,
     UserRow,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "utc_day"]
 
 T = TypeVar("T")
 
@@ -68,6 +69,11 @@ CREATE TABLE IF NOT EXISTS sends (
     id TEXT PRIMARY KEY, business_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
     channel_id TEXT NOT NULL, auto_reply_to TEXT, state TEXT NOT NULL, result BLOB, seq INTEGER,
     created_at_ms INTEGER NOT NULL, UNIQUE (business_id, key));
+CREATE TABLE IF NOT EXISTS usage (
+    business_id TEXT NOT NULL, channel_id TEXT NOT NULL, day TEXT NOT NULL, metric TEXT NOT NULL,
+    value REAL NOT NULL, PRIMARY KEY (business_id, day, channel_id, metric)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage_warnings (
+    business_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (business_id, key)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS sends_one_auto ON sends(channel_id, auto_reply_to)
     WHERE auto_reply_to IS NOT NULL;
 """
@@ -492,6 +498,31 @@ class SqliteStore:
     async def release_send(self, send_id: str) -> None:
         await self._writer.submit(lambda c: c.execute("DELETE FROM sends WHERE id = ?", (send_id,)))
 
+    # ---- usage ----------------------------------------------------------------------
+
+    async def add_usage(
+        self, business_id: str, channel_id: str, deltas: Mapping[str, float], now_ms: int
+    ) -> None:
+        await self._writer.submit(lambda c: _add_usage(c, business_id, channel_id, deltas, now_ms))
+
+    async def usage(self, business_id: str, first_day: str, last_day: str) -> list[UsageRow]:
+        rows = self._read(
+            "SELECT channel_id, day, metric, value FROM usage"
+            " WHERE business_id = ? AND day BETWEEN ? AND ? ORDER BY day, channel_id, metric",
+            (business_id, first_day, last_day),
+        )
+        return [UsageRow(*r) for r in rows]
+
+    async def claim_warning(self, business_id: str, key: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO usage_warnings (business_id, key) VALUES (?, ?)",
+                (business_id, key),
+            )
+            return cur.rowcount == 1
+
+        return await self._writer.submit(op)
+
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[int | None]:
     now = _now_ms()
@@ -511,6 +542,8 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list
             (e.id, e.business_id, e.channel_id, e.customer_id, e.kind, now, e.payload),
         )
         seqs.append(cur.lastrowid)
+        if e.usage_metric is not None:
+            _add_usage(conn, e.business_id, e.channel_id or "", {e.usage_metric: 1}, now)
         if e.inbound and e.channel_id and e.customer_id:
             conn.execute(
                 "INSERT INTO contacts (channel_id, customer_id, last_inbound_ms) VALUES (?, ?, ?)"
@@ -519,6 +552,25 @@ def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list
                 (e.channel_id, e.customer_id, e.timestamp_ms),
             )
     return seqs
+
+
+def utc_day(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
+
+
+def _add_usage(
+    conn: sqlite3.Connection,
+    business_id: str,
+    channel_id: str,
+    deltas: Mapping[str, float],
+    now_ms: int,
+) -> None:
+    day = utc_day(now_ms)
+    conn.executemany(
+        "INSERT INTO usage (business_id, channel_id, day, metric, value) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT DO UPDATE SET value = value + excluded.value",
+        [(business_id, channel_id, day, metric, value) for metric, value in deltas.items()],
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:

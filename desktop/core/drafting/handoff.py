@@ -1,0 +1,86 @@
+"""Reading the conversation to answer, and the hand-offs decided before any drafting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from desktop.core.drafting.intents import handoff_topic, wants_human
+from desktop.core.drafting.language import detect_language
+from desktop.core.drafting.models import Draft, DraftRequest, Turn, Usage
+
+__all__ = [
+    "ASKED_FOR_PERSON",
+    "conversation_language",
+    "early_handoff",
+    "handoff_draft",
+    "pending_customer_text",
+]
+
+ASKED_FOR_PERSON = "customer asked for a person"
+
+
+def pending_customer_text(turns: Sequence[Turn]) -> str:
+    """The customer's messages since the business last wrote, joined by newlines."""
+    pending: list[str] = []
+    for turn in reversed(turns):
+        if turn.role == "business":
+            break
+        pending.append(turn.text)
+    return "\n".join(reversed(pending)).strip()
+
+
+def conversation_language(turns: Sequence[Turn]) -> str:
+    """The language of the customer's latest messages, or of earlier ones when those are mute.
+
+    "ok 👍" says nothing; the conversation before it usually does. "und" if none does.
+    """
+    latest = detect_language(pending_customer_text(turns))
+    if latest != "und":
+        return latest
+    for turn in reversed(turns):
+        if turn.role == "customer":
+            language = detect_language(turn.text)
+            if language != "und":
+                return language
+    return "und"
+
+
+def handoff_draft(
+    request: DraftRequest,
+    *,
+    language: str,
+    drafter: Literal["llm", "extractive"],
+    reason: str,
+    error: str | None = None,
+    usage: Usage | None = None,
+) -> Draft:
+    """A draft that hands the conversation to a person, carrying the shop's hand-off text."""
+    return Draft(
+        reply=request.profile.handoff_message,
+        language=language,
+        drafter=drafter,
+        handoff=True,
+        handoff_reason=reason,
+        usage=usage,
+        error=error,
+    )
+
+
+def early_handoff(
+    request: DraftRequest, *, language: str, drafter: Literal["llm", "extractive"]
+) -> Draft | None:
+    """A hand-off decided from the customer's words alone (no model call), or None."""
+    text = pending_customer_text(request.turns)
+    if not text:
+        return handoff_draft(
+            request, language=language, drafter=drafter, reason="no customer message to answer"
+        )
+    if wants_human(text):
+        return handoff_draft(request, language=language, drafter=drafter, reason=ASKED_FOR_PERSON)
+    topic = handoff_topic(text, request.profile.handoff_topics)
+    if topic is not None:
+        return handoff_draft(
+            request, language=language, drafter=drafter, reason=f"handoff topic: {topic}"
+        )
+    return None

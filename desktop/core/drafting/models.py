@@ -1,0 +1,86 @@
+"""What a drafter is asked (profile, conversation, retrieved chunks) and what it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from common.channels import Platform
+from desktop.core.kb.models import SearchHit
+
+__all__ = ["BusinessProfile", "Draft", "DraftRequest", "Drafter", "Turn", "Usage"]
+
+
+class BusinessProfile(msgspec.Struct, frozen=True, kw_only=True):
+    """The shop as the assistant presents it, and the rules it must keep."""
+
+    name: str
+    #: Hand-off text sent or shown when a person must take over (the shop writes it).
+    handoff_message: str
+    #: Text for messages that arrive outside opening hours.
+    away_message: str
+    tone: str = "friendly and concise"
+    #: Languages the shop answers in, preferred first.
+    languages: tuple[str, ...] = ("sq", "sr", "en")
+    #: Opening hours as the shop writes them ("Mon–Sat 9–20").
+    hours: str | None = None
+    #: The shop's own rules for replies ("Never give discounts by chat").
+    rules: tuple[str, ...] = ()
+    #: Topics a person always handles (see ``intents.TOPIC_PATTERNS`` for the known ones).
+    handoff_topics: tuple[str, ...] = ("refund", "complaint")
+
+
+class Turn(msgspec.Struct, frozen=True, kw_only=True):
+    """One message of the conversation."""
+
+    role: Literal["customer", "business"]
+    text: str
+    timestamp_ms: int
+
+
+class DraftRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a drafter needs: turns oldest first; the trailing customer turns are answered."""
+
+    profile: BusinessProfile
+    platform: Platform
+    turns: Sequence[Turn]
+    hits: Sequence[SearchHit]
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    """Tokens a draft used (all calls for it together) and what they cost."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    model: str
+
+
+class Draft(msgspec.Struct, frozen=True, kw_only=True):
+    """A proposed reply, with what it rests on and whether a person must take over.
+
+    ``language`` is the reply's language (for the LLM drafter, the customer's; "und" when
+    it could not be told). ``grounded`` means it cites at least one retrieved chunk.
+    ``handoff_reason`` says why a person is needed, in words for the owner; ``error`` keeps
+    the technical cause when the drafter fell back because something failed (None when
+    nothing failed).
+    """
+
+    reply: str
+    language: str
+    drafter: Literal["llm", "extractive"]
+    cited_chunk_ids: tuple[str, ...] = ()
+    confidence: float = 0.0
+    handoff: bool = False
+    handoff_reason: str | None = None
+    grounded: bool = False
+    usage: Usage | None = None
+    error: str | None = None
+
+
+class Drafter(Protocol):
+    """Anything that turns a request into a draft; it never raises for a bad answer or outage."""
+
+    async def draft(self, request: DraftRequest) -> Draft: ...

@@ -1,0 +1,186 @@
+"""Usage metering, plans and limits: what each business used, and holding it to its plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import msgspec
+from litestar import Router, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+
+from common.events import UsageWarning
+from relay.auth import Principal, provide_principal
+from relay.errors import RelayError
+from relay.ingest import system_event
+from relay.plans import Limit, Plan
+from relay.services import Services, now_ms
+from relay.store.sqlite import utc_day
+
+__all__ = ["METRICS", "UsageReport", "check_quota", "usage_router", "warn_if_crossed"]
+
+log = logging.getLogger("clientora.relay.usage")
+
+#: Counters kept per business, channel and UTC day.
+METRICS: Final = (
+    "inbound_messages",
+    "outbound_auto",
+    "outbound_manual",
+    "ai_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+WARN_AT: Final = (0.8, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthUsage:
+    outbound_messages: float
+    ai_tokens: float
+    ai_cost_usd: float
+    resets_on: str
+
+    def used(self, name: Limit) -> float:
+        return float(getattr(self, name))
+
+
+def _month_bounds(today: dt.date) -> tuple[str, str, str]:
+    first = today.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    last = following - dt.timedelta(days=1)
+    return first.isoformat(), last.isoformat(), following.isoformat()
+
+
+async def month_usage(services: Services, business_id: str) -> MonthUsage:
+    today = dt.date.fromisoformat(utc_day(now_ms()))
+    first, last, resets = _month_bounds(today)
+    totals: dict[str, float] = {}
+    for row in await services.store.usage(business_id, first, last):
+        totals[row.metric] = totals.get(row.metric, 0.0) + row.value
+    return MonthUsage(
+        outbound_messages=totals.get("outbound_auto", 0) + totals.get("outbound_manual", 0),
+        ai_tokens=totals.get("prompt_tokens", 0) + totals.get("completion_tokens", 0),
+        ai_cost_usd=totals.get("cost_usd", 0),
+        resets_on=resets,
+    )
+
+
+def plan_for(services: Services) -> Plan:
+    return services.plans.get(services.settings.default_plan, Plan())
+
+
+async def check_quota(services: Services, business_id: str, *limits: Limit) -> None:
+    """Refuse with ``quota_exceeded`` (limit and reset date named) when a limit is used up."""
+    plan = plan_for(services)
+    usage = await month_usage(services, business_id)
+    for name in limits:
+        limit = plan.limit(name)
+        if limit and usage.used(name) >= limit:
+            raise RelayError(
+                429,
+                "quota_exceeded",
+                f"This month's {name.replace('_', ' ')} limit ({limit:g}) is used up; "
+                f"it resets on {usage.resets_on}.",
+                limit=limit,
+                resets_on=usage.resets_on,
+            )
+
+
+async def warn_if_crossed(services: Services, business_id: str, *limits: Limit) -> None:
+    """Send a usage warning to every device the first time 80 % and 100 % are reached."""
+    plan = plan_for(services)
+    usage = await month_usage(services, business_id)
+    for name in limits:
+        limit = plan.limit(name)
+        if not limit:
+            continue
+        share = usage.used(name) / limit
+        for level in WARN_AT:
+            key = f"{usage.resets_on}:{name}:{level}"
+            if share >= level and await services.store.claim_warning(business_id, key):
+                log.info(
+                    "usage warning",
+                    extra={"business_id": business_id, "metric": name, "level": level},
+                )
+                await services.store.append(
+                    [
+                        system_event(
+                            business_id,
+                            UsageWarning(
+                                timestamp_ms=now_ms(),
+                                metric=name,
+                                used=usage.used(name),
+                                limit=limit,
+                                share=round(share, 3),
+                                resets_on=usage.resets_on,
+                            ),
+                        )
+                    ]
+                )
+
+
+class UsageReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Counters grouped as asked, plus this month's use against the plan."""
+
+    rows: list[dict[str, str | float]]
+    plan: Plan
+    month: dict[str, float]
+    resets_on: str
+
+
+@get("/usage")
+async def read_usage(
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+    first: FromQuery[str | None] = None,
+    last: FromQuery[str | None] = None,
+    group: FromQuery[Literal["day", "channel", "metric", "day_channel"]] = "day",
+) -> UsageReport:
+    """Usage by date range (``first``/``last`` as YYYY-MM-DD, default this month)."""
+    today = dt.date.fromisoformat(utc_day(now_ms()))
+    month_first, month_last, _ = _month_bounds(today)
+    try:
+        first_day = dt.date.fromisoformat(first or month_first).isoformat()
+        last_day = dt.date.fromisoformat(last or month_last).isoformat()
+    except ValueError:
+        raise RelayError(400, "bad_request", "Dates must look like 2026-11-29.") from None
+    grouped: dict[tuple[str, ...], dict[str, float]] = {}
+    for row in await services.store.usage(principal.business_id, first_day, last_day):
+        key = {
+            "day": (row.day,),
+            "channel": (row.channel_id,),
+            "metric": (),
+            "day_channel": (row.day, row.channel_id),
+        }[group]
+        bucket = grouped.setdefault(key, {})
+        bucket[row.metric] = bucket.get(row.metric, 0.0) + row.value
+    names = {
+        "day": ("day",),
+        "channel": ("channel_id",),
+        "metric": (),
+        "day_channel": ("day", "channel_id"),
+    }[group]
+    rows: list[dict[str, str | float]] = [
+        {**dict(zip(names, key, strict=True)), **values} for key, values in sorted(grouped.items())
+    ]
+    usage = await month_usage(services, principal.business_id)
+    return UsageReport(
+        rows=rows,
+        plan=plan_for(services),
+        month={
+            "outbound_messages": usage.outbound_messages,
+            "ai_tokens": usage.ai_tokens,
+            "ai_cost_usd": round(usage.ai_cost_usd, 6),
+        },
+        resets_on=usage.resets_on,
+    )
+
+
+def usage_router() -> Router:
+    return Router(
+        "/v1", route_handlers=[read_usage], dependencies={"principal": Provide(provide_principal)}
+    )
