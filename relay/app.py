@@ -19,6 +19,7 @@ from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
 from relay.errors import EXCEPTION_HANDLERS, RelayError
+from relay.gateway import gateway_router
 from relay.plans import load_plans, load_prices
 from relay.send import PlatformUrls
 from relay.sending import sending_router
@@ -102,6 +103,7 @@ def create_app(settings: Settings) -> Litestar:
             webhooks_router(),
             sending_router(),
             usage_router(),
+            gateway_router(),
             stream,
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
