@@ -28,6 +28,7 @@ from relay.settings import Settings
 from relay.store import open_store
 from relay.stream import stream
 from relay.usage import usage_router
+from relay.webchat import webchat_router
 from relay.webhooks.routes import webhooks_router
 
 __all__ = ["create_app"]
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> Litestar:
             sending_router(),
             usage_router(),
             gateway_router(),
+            webchat_router(),
             stream,
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},

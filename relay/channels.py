@@ -30,6 +30,7 @@ _REQUIRED: dict[str, tuple[str, tuple[str, ...]]] = {
     "instagram": ("account_id", ("access_token",)),
     "whatsapp": ("phone_number_id", ("access_token", "business_account_id")),
     "viber": ("", ("auth_token",)),
+    "webchat": ("", ()),
 }
 
 
@@ -79,8 +80,8 @@ async def connect(
 ) -> ChannelInfo:
     external_id, secrets = _fields(data)
     channel_id = uuid.uuid4().hex
-    if data.platform == "viber":
-        # Viber's own id for the bot is not needed: each bot has its own webhook path.
+    if data.platform in ("viber", "webchat"):
+        # These are addressed by our channel id: each has its own webhook or page path.
         external_id = channel_id
     key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
     try:

@@ -11,6 +11,7 @@ import httpx
 from relay.crypto import Keyring, PasswordHasher
 from relay.directory import ChannelDirectory
 from relay.plans import Plan
+from relay.ratelimit import VisitorLimiter
 from relay.send import PlatformUrls
 from relay.settings import Settings
 from relay.store import Store
@@ -63,3 +64,4 @@ class Services:
     plans: dict[str, Plan] = field(default_factory=dict)
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     wakeups: Wakeups = field(default_factory=Wakeups)
+    webchat_limiter: VisitorLimiter = field(default_factory=VisitorLimiter)

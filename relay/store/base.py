@@ -175,6 +175,10 @@ class Store(Protocol):
     async def events_after(self, business_id: str, after: int, limit: int) -> list[StoredEvent]: ...
     async def head(self, business_id: str) -> int: ...
     async def last_inbound(self, channel_id: str, customer_id: str) -> int | None: ...
+    async def customer_events(
+        self, channel_id: str, customer_id: str, after: int, limit: int
+    ) -> list[StoredEvent]:
+        """One customer's events on one channel (the web-chat page's history)."""
 
     # sends
     async def claim_send(

@@ -442,6 +442,16 @@ class SqliteStore:
         rows = self._read("SELECT MAX(seq) FROM events WHERE business_id = ?", (business_id,))
         return int(rows[0][0] or 0)
 
+    async def customer_events(
+        self, channel_id: str, customer_id: str, after: int, limit: int
+    ) -> list[StoredEvent]:
+        rows = self._read(
+            "SELECT seq, id, stored_at_ms, payload FROM events"
+            " WHERE channel_id = ? AND customer_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (channel_id, customer_id, after, limit),
+        )
+        return [StoredEvent(*r) for r in rows]
+
     async def last_inbound(self, channel_id: str, customer_id: str) -> int | None:
         rows = self._read(
             "SELECT last_inbound_ms FROM contacts WHERE channel_id = ? AND customer_id = ?",
