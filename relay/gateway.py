@@ -78,8 +78,10 @@ async def _prepare(
         principal = await authenticate(services, bearer_token(request))
         await check_quota(services, principal.business_id, *_AI_LIMITS)
     except RelayError as exc:
-        kind = "insufficient_quota" if exc.code == "quota_exceeded" else "invalid_request_error"
-        return _openai_error(exc.status, exc.message, kind, exc.code)
+        if exc.code == "quota_exceeded":
+            # OpenAI's own code for an exhausted budget: clients already know it.
+            return _openai_error(429, exc.message, "insufficient_quota", "insufficient_quota")
+        return _openai_error(exc.status, exc.message, "invalid_request_error", exc.code)
     try:
         body = msgspec.json.decode(await request.body())
     except msgspec.DecodeError:

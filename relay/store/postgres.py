@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS events (
     business_id TEXT NOT NULL, seq BIGINT NOT NULL, id TEXT NOT NULL, channel_id TEXT,
     customer_id TEXT, kind TEXT NOT NULL, stored_at_ms BIGINT NOT NULL, payload BYTEA NOT NULL,
     PRIMARY KEY (business_id, seq));
-CREATE INDEX IF NOT EXISTS events_channel ON events(channel_id, customer_id);
+CREATE INDEX IF NOT EXISTS events_customer ON events(channel_id, customer_id, seq);
 CREATE TABLE IF NOT EXISTS dedupe (
     channel_id TEXT NOT NULL, key TEXT NOT NULL, created_at_ms BIGINT NOT NULL,
     PRIMARY KEY (channel_id, key));
@@ -244,11 +244,14 @@ class PostgresStore:
                     raise
         raise AssertionError("unreachable")
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        return list(await self._pool.fetch(sql, *args))
+    async def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return list(await self._pool.fetch(sql, *params))
 
-    async def _execute(self, sql: str, *args: Any) -> str:
-        return str(await self._pool.execute(sql, *args))
+    async def _fetchval(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return await self._pool.fetchval(sql, *params)
+
+    async def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> str:
+        return str(await self._pool.execute(sql, *params))
 
     # ---- accounts -------------------------------------------------------------------
 
@@ -285,7 +288,7 @@ class PostgresStore:
     async def user_by_email(self, email: str) -> UserRow | None:
         rows = await self._fetch(
             "SELECT id, business_id, name, email, password_hash FROM users WHERE email = $1",
-            email.strip().lower(),
+            (email.strip().lower(),),
         )
         return UserRow(*rows[0]) if rows else None
 
@@ -293,47 +296,41 @@ class PostgresStore:
         rows = await self._fetch(
             "SELECT id, business_id, name, email, password_hash FROM users"
             " WHERE id = $1 AND business_id = $2",
-            user_id,
-            business_id,
+            (user_id, business_id),
         )
         return UserRow(*rows[0]) if rows else None
 
     async def set_password(self, business_id: str, user_id: str, password_hash: str) -> None:
         await self._execute(
             "UPDATE users SET password_hash = $1 WHERE id = $2 AND business_id = $3",
-            password_hash,
-            user_id,
-            business_id,
+            (password_hash, user_id, business_id),
         )
 
     async def create_session(self, token_hash: str, user: UserRow, expires_at_ms: int) -> None:
         await self._execute(
             "INSERT INTO sessions (token_hash, user_id, business_id, expires_at_ms)"
             " VALUES ($1, $2, $3, $4)",
-            token_hash,
-            user.id,
-            user.business_id,
-            expires_at_ms,
+            (token_hash, user.id, user.business_id, expires_at_ms),
         )
 
     async def session(self, token_hash: str, now_ms: int) -> SessionRow | None:
         rows = await self._fetch(
             "SELECT user_id, business_id, expires_at_ms FROM sessions"
             " WHERE token_hash = $1 AND NOT revoked AND expires_at_ms > $2",
-            token_hash,
-            now_ms,
+            (token_hash, now_ms),
         )
         return SessionRow(*rows[0]) if rows else None
 
     async def revoke_session(self, token_hash: str) -> None:
-        await self._execute("UPDATE sessions SET revoked = TRUE WHERE token_hash = $1", token_hash)
+        await self._execute(
+            "UPDATE sessions SET revoked = TRUE WHERE token_hash = $1", (token_hash,)
+        )
 
     async def revoke_user_sessions(self, user_id: str, keep: str | None = None) -> int:
         status = await self._execute(
             "UPDATE sessions SET revoked = TRUE WHERE user_id = $1"
             " AND token_hash IS DISTINCT FROM $2 AND NOT revoked",
-            user_id,
-            keep,
+            (user_id, keep),
         )
         return _count(status)
 
@@ -344,10 +341,7 @@ class PostgresStore:
         await self._execute(
             "INSERT INTO devices (id, business_id, name, cursor, created_at_ms)"
             " VALUES ($1, $2, $3, 0, $4)",
-            device.id,
-            business_id,
-            name,
-            device.created_at_ms,
+            (device.id, business_id, name, device.created_at_ms),
         )
         return device
 
@@ -355,8 +349,7 @@ class PostgresStore:
         rows = await self._fetch(
             "SELECT id, business_id, name, cursor, created_at_ms FROM devices"
             " WHERE id = $1 AND business_id = $2",
-            device_id,
-            business_id,
+            (device_id, business_id),
         )
         return DeviceRow(*rows[0]) if rows else None
 
@@ -364,16 +357,14 @@ class PostgresStore:
         rows = await self._fetch(
             "SELECT id, business_id, name, cursor, created_at_ms FROM devices"
             " WHERE business_id = $1 ORDER BY created_at_ms, id",
-            business_id,
+            (business_id,),
         )
         return [DeviceRow(*r) for r in rows]
 
     async def advance_cursor(self, business_id: str, device_id: str, seq: int) -> None:
         await self._execute(
             "UPDATE devices SET cursor = GREATEST(cursor, $1) WHERE id = $2 AND business_id = $3",
-            seq,
-            device_id,
-            business_id,
+            (seq, device_id, business_id),
         )
 
     # ---- channels -------------------------------------------------------------------
@@ -403,15 +394,17 @@ class PostgresStore:
             await self._execute(
                 f"INSERT INTO channels ({_CHANNEL_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                row.id,
-                business_id,
-                platform,
-                external_id,
-                name,
-                row.status,
-                key_id,
-                secret,
-                row.created_at_ms,
+                (
+                    row.id,
+                    business_id,
+                    platform,
+                    external_id,
+                    name,
+                    row.status,
+                    key_id,
+                    secret,
+                    row.created_at_ms,
+                ),
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"this {platform} account is already connected") from None
@@ -421,21 +414,20 @@ class PostgresStore:
         rows = await self._fetch(
             f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE business_id = $1"
             " ORDER BY created_at_ms, id",
-            business_id,
+            (business_id,),
         )
         return [ChannelRow(*r) for r in rows]
 
     async def channel(self, business_id: str, channel_id: str) -> ChannelRow | None:
         rows = await self._fetch(
             f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1 AND business_id = $2",
-            channel_id,
-            business_id,
+            (channel_id, business_id),
         )
         return ChannelRow(*rows[0]) if rows else None
 
     async def channel_by_id(self, channel_id: str) -> ChannelRow | None:
         rows = await self._fetch(
-            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1", channel_id
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = $1", (channel_id,)
         )
         return ChannelRow(*rows[0]) if rows else None
 
@@ -447,9 +439,7 @@ class PostgresStore:
     async def set_channel_status(self, business_id: str, channel_id: str, status: str) -> None:
         await self._execute(
             "UPDATE channels SET status = $1 WHERE id = $2 AND business_id = $3",
-            status,
-            channel_id,
-            business_id,
+            (status, channel_id, business_id),
         )
 
     async def replace_secret(
@@ -457,10 +447,7 @@ class PostgresStore:
     ) -> None:
         await self._execute(
             "UPDATE channels SET key_id = $1, secret = $2 WHERE id = $3 AND business_id = $4",
-            key_id,
-            secret,
-            channel_id,
-            business_id,
+            (key_id, secret, channel_id, business_id),
         )
 
     async def delete_channel(
@@ -504,23 +491,31 @@ class PostgresStore:
         rows = await self._fetch(
             "SELECT seq, id, stored_at_ms, payload FROM events"
             " WHERE business_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            business_id,
-            after,
-            limit,
+            (business_id, after, limit),
         )
         return [StoredEvent(*r) for r in rows]
 
     async def head(self, business_id: str) -> int:
-        value = await self._pool.fetchval(
-            "SELECT MAX(seq) FROM events WHERE business_id = $1", business_id
+        value = await self._fetchval(
+            "SELECT MAX(seq) FROM events WHERE business_id = $1", (business_id,)
         )
         return int(value or 0)
 
+    async def customer_events(
+        self, channel_id: str, customer_id: str, after: int, limit: int
+    ) -> list[StoredEvent]:
+        # A channel belongs to one business, so its events share one numbering.
+        rows = await self._fetch(
+            "SELECT seq, id, stored_at_ms, payload FROM events"
+            " WHERE channel_id = $1 AND customer_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            (channel_id, customer_id, after, limit),
+        )
+        return [StoredEvent(*r) for r in rows]
+
     async def last_inbound(self, channel_id: str, customer_id: str) -> int | None:
-        value = await self._pool.fetchval(
+        value = await self._fetchval(
             "SELECT last_inbound_ms FROM contacts WHERE channel_id = $1 AND customer_id = $2",
-            channel_id,
-            customer_id,
+            (channel_id, customer_id),
         )
         return None if value is None else int(value)
 
@@ -538,34 +533,26 @@ class PostgresStore:
         # claim to commit or roll back, and a claim released in between is tried again.
         for _ in range(_CLAIM_TRIES):
             send_id = _new_id()
-            inserted = await self._pool.fetchval(
+            inserted = await self._fetchval(
                 "INSERT INTO sends (id, business_id, key, fingerprint, channel_id,"
                 " auto_reply_to, state, created_at_ms)"
                 " VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)"
                 " ON CONFLICT DO NOTHING RETURNING id",
-                send_id,
-                business_id,
-                key,
-                fingerprint,
-                channel_id,
-                auto_reply_to,
-                _now_ms(),
+                (send_id, business_id, key, fingerprint, channel_id, auto_reply_to, _now_ms()),
             )
             if inserted is not None:
                 return SendClaim(send_id, "new", fingerprint, None)
             rows = await self._fetch(
                 "SELECT id, state, fingerprint, result, seq FROM sends"
                 " WHERE business_id = $1 AND key = $2",
-                business_id,
-                key,
+                (business_id, key),
             )
             if rows:
                 return SendClaim(*rows[0])
             if auto_reply_to is not None:
-                taken = await self._pool.fetchval(
+                taken = await self._fetchval(
                     "SELECT 1 FROM sends WHERE channel_id = $1 AND auto_reply_to = $2",
-                    channel_id,
-                    auto_reply_to,
+                    (channel_id, auto_reply_to),
                 )
                 if taken is not None:
                     return SendClaim("", "already_replied", fingerprint, None)
@@ -590,7 +577,7 @@ class PostgresStore:
         return seq
 
     async def release_send(self, send_id: str) -> None:
-        await self._execute("DELETE FROM sends WHERE id = $1", send_id)
+        await self._execute("DELETE FROM sends WHERE id = $1", (send_id,))
 
     # ---- usage ----------------------------------------------------------------------
 
@@ -605,18 +592,15 @@ class PostgresStore:
             "SELECT channel_id, day, metric, value FROM usage"
             " WHERE business_id = $1 AND day BETWEEN $2 AND $3"
             ' ORDER BY day, channel_id COLLATE "C", metric COLLATE "C"',
-            business_id,
-            first_day,
-            last_day,
+            (business_id, first_day, last_day),
         )
         return [UsageRow(*r) for r in rows]
 
     async def claim_warning(self, business_id: str, key: str) -> bool:
-        claimed = await self._pool.fetchval(
+        claimed = await self._fetchval(
             "INSERT INTO usage_warnings (business_id, key) VALUES ($1, $2)"
             " ON CONFLICT DO NOTHING RETURNING TRUE",
-            business_id,
-            key,
+            (business_id, key),
         )
         return claimed is not None
 
