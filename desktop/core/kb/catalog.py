@@ -1,0 +1,228 @@
+"""Item metadata in a small SQLite file beside the LanceDB folder (``items.sqlite3``).
+
+LanceDB holds the chunks (what search reads); this file holds one row per item (what the
+owner edits and lists) and a few settings. Writes go to LanceDB first and then here, so
+a crash between the two leaves orphan chunks, which ``KnowledgeBase.open`` removes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import msgspec
+
+from .models import ItemInfo, ItemType
+
+__all__ = ["Catalog", "ItemRecord"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    item_id TEXT PRIMARY KEY,
+    item_type TEXT NOT NULL,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    alternatives TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    price TEXT,
+    valid_from TEXT,
+    valid_until TEXT,
+    source TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT '',
+    extra TEXT NOT NULL DEFAULT '{}',
+    chunks INTEGER NOT NULL DEFAULT 0,
+    sample TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_source ON items (source);
+CREATE INDEX IF NOT EXISTS items_type ON items (item_type);
+"""
+_COLUMNS = (
+    "item_id, item_type, title, body, alternatives, tags, price, valid_from, valid_until, "
+    "source, fingerprint, extra, chunks, sample, created_at, updated_at"
+)
+_LIST = msgspec.json.Decoder(list[str])
+_EXTRA = msgspec.json.Decoder(dict[str, str])
+
+
+class ItemRecord(msgspec.Struct, kw_only=True):
+    """One item row. ``extra`` holds per-type bookkeeping (web: etag, last-modified, simhash)."""
+
+    item_id: str
+    item_type: ItemType
+    title: str
+    body: str = ""
+    alternatives: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    price: str | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    source: str = ""
+    fingerprint: str = ""
+    extra: dict[str, str] = msgspec.field(default_factory=dict)
+    chunks: int = 0
+    sample: str = ""
+    created_at: datetime = msgspec.field(default_factory=lambda: datetime.now(UTC))
+    updated_at: datetime = msgspec.field(default_factory=lambda: datetime.now(UTC))
+
+    def info(self) -> ItemInfo:
+        return ItemInfo(
+            item_id=self.item_id,
+            item_type=self.item_type,
+            title=self.title,
+            text=self.body,
+            alternatives=self.alternatives,
+            tags=self.tags,
+            price=self.price,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            source=self.source,
+            chunks=self.chunks,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+def _row(r: ItemRecord) -> tuple[object, ...]:
+    enc = msgspec.json.encode
+    return (
+        r.item_id,
+        r.item_type,
+        r.title,
+        r.body,
+        enc(list(r.alternatives)).decode(),
+        enc(list(r.tags)).decode(),
+        r.price,
+        r.valid_from.isoformat() if r.valid_from else None,
+        r.valid_until.isoformat() if r.valid_until else None,
+        r.source,
+        r.fingerprint,
+        enc(r.extra).decode(),
+        r.chunks,
+        r.sample,
+        r.created_at.isoformat(),
+        r.updated_at.isoformat(),
+    )
+
+
+def _record(row: sqlite3.Row) -> ItemRecord:
+    return ItemRecord(
+        item_id=row["item_id"],
+        item_type=row["item_type"],
+        title=row["title"],
+        body=row["body"],
+        alternatives=tuple(_LIST.decode(row["alternatives"])),
+        tags=tuple(_LIST.decode(row["tags"])),
+        price=row["price"],
+        valid_from=date.fromisoformat(row["valid_from"]) if row["valid_from"] else None,
+        valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
+        source=row["source"],
+        fingerprint=row["fingerprint"],
+        extra=_EXTRA.decode(row["extra"]),
+        chunks=row["chunks"],
+        sample=row["sample"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+class Catalog:
+    """Synchronous and quick (indexed point queries, batched writes): called on the loop."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def put(self, records: Sequence[ItemRecord]) -> None:
+        """Insert or replace ``records`` in one transaction."""
+        marks = ", ".join("?" * len(_COLUMNS.split(",")))
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO items ({_COLUMNS}) VALUES ({marks})",
+                [_row(r) for r in records],
+            )
+
+    def delete(self, item_ids: Iterable[str]) -> int:
+        ids = list(item_ids)
+        with self._db:
+            self._db.execute("BEGIN")
+            cur = self._db.executemany("DELETE FROM items WHERE item_id = ?", [(i,) for i in ids])
+        return cur.rowcount
+
+    def get(self, item_id: str) -> ItemRecord | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM items WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def existing(self, item_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(item_ids), 500):
+            part = item_ids[i : i + 500]
+            marks = ", ".join("?" * len(part))
+            rows = self._db.execute(f"SELECT item_id FROM items WHERE item_id IN ({marks})", part)
+            found.update(r[0] for r in rows)
+        return found
+
+    def by_source(self, source: str) -> ItemRecord | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM items WHERE source = ? LIMIT 1", (source,)
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def records(self, item_type: ItemType | None = None) -> list[ItemRecord]:
+        if item_type is None:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY created_at, item_id")
+        else:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM items WHERE item_type = ? ORDER BY created_at, item_id",
+                (item_type,),
+            )
+        return [_record(r) for r in rows]
+
+    def all_ids(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT item_id FROM items")}
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
+
+    def has_dated(self) -> bool:
+        """Whether any item has a validity window, i.e. search needs a date filter."""
+        row = self._db.execute(
+            "SELECT 1 FROM items WHERE valid_from IS NOT NULL OR valid_until IS NOT NULL LIMIT 1"
+        ).fetchone()
+        return row is not None
+
+    def has_tags(self) -> bool:
+        """Whether any item has tags, i.e. the tags field is worth a query."""
+        row = self._db.execute("SELECT 1 FROM items WHERE tags != '[]' LIMIT 1").fetchone()
+        return row is not None
+
+    def samples(self, limit: int = 2000) -> list[str]:
+        """Text samples of the most recent items, for language detection."""
+        rows = self._db.execute(
+            "SELECT sample FROM items ORDER BY updated_at DESC LIMIT ?", (limit,)
+        )
+        return [r[0] for r in rows]

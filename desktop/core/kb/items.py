@@ -1,0 +1,104 @@
+"""Items to chunk rows: what each kind of item stores and how it is searched."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date
+
+import msgspec
+
+from .catalog import ItemRecord
+from .chunking import ChunkDraft
+from .models import SearchHit
+from .store import NO_END, ChunkRow
+from .text import normalize_for_search
+
+__all__ = ["chunk_rows", "embedding_text", "offer_text", "sample_of"]
+
+
+def offer_text(
+    description: str, price: str | None, valid_from: date | None, valid_until: date | None
+) -> str:
+    """The text a drafter sees for an offer: the description plus its price and dates."""
+    lines = [description.strip()]
+    if price:
+        lines.append(f"Price: {price}")
+    if valid_from and valid_until:
+        lines.append(f"Valid: {valid_from.isoformat()} to {valid_until.isoformat()}")
+    elif valid_until:
+        lines.append(f"Valid until: {valid_until.isoformat()}")
+    elif valid_from:
+        lines.append(f"Valid from: {valid_from.isoformat()}")
+    return "\n".join(line for line in lines if line)
+
+
+def sample_of(*texts: str) -> str:
+    """A short sample kept in the catalog for language detection."""
+    return " ".join(t for t in texts if t)[:1500]
+
+
+def _chunk_id(item_id: str, parts: Sequence[object], used: set[str]) -> str:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).hexdigest()
+    chunk_id = f"{item_id}#{digest}"
+    n = 2
+    while chunk_id in used:  # identical chunks in one item (a repeated disclaimer)
+        chunk_id = f"{item_id}#{digest}-{n}"
+        n += 1
+    used.add(chunk_id)
+    return chunk_id
+
+
+def chunk_rows(record: ItemRecord, drafts: Sequence[ChunkDraft] = ()) -> list[ChunkRow]:
+    """Chunk rows for an item: FAQs and offers are one chunk each, documents and pages many.
+
+    FAQ: title field = question + alternative phrasings, tags field = tags, and the "all"
+    field adds the answer. Documents and pages: title field = title + heading path.
+    """
+    valid_from = record.valid_from.toordinal() if record.valid_from else 0
+    valid_until = record.valid_until.toordinal() if record.valid_until else NO_END
+    tags = " ".join(record.tags)
+    used: set[str] = set()
+    pieces: list[tuple[str, Sequence[str], str, tuple[str, ...], int | None]]
+    if record.item_type == "faq":
+        pieces = [(record.title, list(record.alternatives), record.body, (), None)]
+    elif record.item_type == "offer":
+        text = offer_text(record.body, record.price, record.valid_from, record.valid_until)
+        pieces = [(record.title, [], text, (), None)]
+    else:
+        pieces = [(record.title, [], d.text, d.heading_path, d.page) for d in drafts]
+    rows = []
+    for title, alternatives, text, heading_path, page in pieces:
+        title_field = "\n".join([title, *heading_path, *alternatives])
+        f_title = normalize_for_search(title_field)
+        f_tags = normalize_for_search(tags)
+        chunk_id = _chunk_id(record.item_id, (title_field, text, tags, page), used)
+        hit = SearchHit(
+            chunk_id=chunk_id,
+            item_id=record.item_id,
+            item_type=record.item_type,
+            title=title,
+            text=text,
+            heading_path=tuple(heading_path),
+            source=record.source,
+            page=page,
+        )
+        rows.append(
+            ChunkRow(
+                chunk_id=chunk_id,
+                item_id=record.item_id,
+                item_type=record.item_type,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                f_title=f_title,
+                f_tags=f_tags,
+                f_all="\n".join(x for x in (f_title, f_tags, normalize_for_search(text)) if x),
+                payload=msgspec.json.encode(hit).decode(),
+            )
+        )
+    return rows
+
+
+def embedding_text(row: ChunkRow) -> str:
+    """What is embedded for a chunk: every searchable field (rebuildable from stored rows)."""
+    return row.f_all

@@ -1,0 +1,99 @@
+"""Drafts the assistant proposes: add (superseding older ones), edit, discard."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+import msgspec
+
+from .changes import Change, ConversationChanged, DraftChanged
+from .conversations import UnknownConversation
+from .models import NewDraft
+
+__all__ = ["DraftNotPending", "add_draft", "discard_draft", "edit_draft"]
+
+_ENCODER: Final = msgspec.json.Encoder()
+
+
+class DraftNotPending(LookupError):
+    """The draft does not exist or is no longer pending (approved, sent, discarded...)."""
+
+
+def add_draft(conn: sqlite3.Connection, new: NewDraft, now_ms: int) -> tuple[int, list[Change]]:
+    """Store a pending draft; the conversation's older pending drafts become superseded."""
+    if (
+        conn.execute("SELECT 1 FROM conversations WHERE id = ?", (new.conversation_id,)).fetchone()
+        is None
+    ):
+        raise UnknownConversation(new.conversation_id)
+    state = "shadow" if new.shadow else "pending"
+    superseded = conn.execute(
+        "UPDATE drafts SET state = 'superseded', updated_at_ms = ?"
+        " WHERE conversation_id = ? AND state = ? RETURNING id",
+        (now_ms, new.conversation_id, state),
+    ).fetchall()
+    row = conn.execute(
+        "INSERT INTO drafts (conversation_id, for_message_id, text, language, cited_chunk_ids,"
+        " confidence, grounded, handoff, handoff_reason, hold_reason, state, drafter, model,"
+        " error, prompt_tokens, completion_tokens, cost_usd, created_at_ms, updated_at_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            new.conversation_id,
+            new.for_message_id,
+            new.text,
+            new.language,
+            _ENCODER.encode(new.cited_chunk_ids).decode(),
+            new.confidence,
+            new.grounded,
+            new.handoff,
+            new.handoff_reason,
+            new.hold_reason,
+            state,
+            new.drafter,
+            new.model,
+            new.error,
+            new.prompt_tokens,
+            new.completion_tokens,
+            new.cost_usd,
+            now_ms,
+            now_ms,
+        ),
+    ).fetchone()
+    draft_id = int(row[0])
+    changes: list[Change] = [
+        DraftChanged(conversation_id=new.conversation_id, draft_id=int(r[0])) for r in superseded
+    ]
+    changes.append(DraftChanged(conversation_id=new.conversation_id, draft_id=draft_id))
+    changes.append(ConversationChanged(conversation_id=new.conversation_id))
+    return draft_id, changes
+
+
+def _pending(conn: sqlite3.Connection, draft_id: int) -> int:
+    row = conn.execute(
+        "SELECT conversation_id FROM drafts WHERE id = ? AND state = 'pending'", (draft_id,)
+    ).fetchone()
+    if row is None:
+        raise DraftNotPending(draft_id)
+    return int(row[0])
+
+
+def edit_draft(conn: sqlite3.Connection, draft_id: int, text: str, now_ms: int) -> list[Change]:
+    """Save the owner's edit of a pending draft's text."""
+    conversation_id = _pending(conn, draft_id)
+    conn.execute(
+        "UPDATE drafts SET text = ?, updated_at_ms = ? WHERE id = ?", (text, now_ms, draft_id)
+    )
+    return [DraftChanged(conversation_id=conversation_id, draft_id=draft_id)]
+
+
+def discard_draft(conn: sqlite3.Connection, draft_id: int, now_ms: int) -> list[Change]:
+    conversation_id = _pending(conn, draft_id)
+    conn.execute(
+        "UPDATE drafts SET state = 'discarded', updated_at_ms = ? WHERE id = ?",
+        (now_ms, draft_id),
+    )
+    return [
+        DraftChanged(conversation_id=conversation_id, draft_id=draft_id),
+        ConversationChanged(conversation_id=conversation_id),
+    ]

@@ -1,0 +1,219 @@
+"""Outbound message rows through their life: queued, sending, sent or failed.
+
+A reply is written here (status ``queued``, with its idempotency key) before any attempt
+to send it, so it survives a crash or an offline relay; ``desktop.core.outbox`` moves it on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .changes import Change, ConversationChanged, DraftChanged
+from .conversations import UnknownConversation
+from .drafts import DraftNotPending
+from .events import STATUS_RANK, EventWriter
+from .models import Author
+
+__all__ = [
+    "NotRequeueable",
+    "mark_sending",
+    "queue_outbound",
+    "record_failed",
+    "record_retry",
+    "record_sent",
+    "requeue",
+]
+
+
+class NotRequeueable(LookupError):
+    """Only a failed outbound message can be queued again."""
+
+
+def queue_outbound(
+    conn: sqlite3.Connection,
+    *,
+    conversation_id: int,
+    text: str,
+    idempotency_key: str,
+    author: Author,
+    automatic: bool,
+    draft_id: int | None,
+    reply_to: str | None,
+    in_reply_to_id: int | None,
+    device_id: str | None,
+    now_ms: int,
+) -> tuple[int, list[Change]]:
+    """Write a reply as queued; approving a draft links it, a hand-written reply pauses."""
+    if (
+        conn.execute("SELECT 1 FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+        is None
+    ):
+        raise UnknownConversation(conversation_id)
+    writer = EventWriter(conn, device_id, now_ms)
+    row = conn.execute(
+        "INSERT INTO messages (conversation_id, direction, author, kind, text, status,"
+        " idempotency_key, automatic, device_id, reply_to, in_reply_to_id, draft_id,"
+        " timestamp_ms, created_at_ms, updated_at_ms)"
+        " VALUES (?, 'out', ?, 'message', ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            conversation_id,
+            author,
+            text,
+            idempotency_key,
+            automatic,
+            device_id,
+            reply_to,
+            in_reply_to_id,
+            draft_id,
+            now_ms,
+            now_ms,
+            now_ms,
+        ),
+    ).fetchone()
+    message_id = int(row[0])
+    if draft_id is not None:
+        approved = conn.execute(
+            "UPDATE drafts SET state = 'approved', message_id = ?, updated_at_ms = ?"
+            " WHERE id = ? AND conversation_id = ? AND state = 'pending'",
+            (message_id, now_ms, draft_id, conversation_id),
+        )
+        if approved.rowcount == 0:
+            raise DraftNotPending(draft_id)
+        writer.changes.append(DraftChanged(conversation_id=conversation_id, draft_id=draft_id))
+    if not automatic:
+        conn.execute("UPDATE conversations SET unread = 0 WHERE id = ?", (conversation_id,))
+    if author == "owner" and draft_id is None and not automatic:
+        # The owner wrote this by hand: the assistant steps back until handed the reins.
+        conn.execute(
+            "UPDATE conversations SET assistant_paused = 1, paused_reason = 'owner_reply',"
+            " paused_by_message_id = ? WHERE id = ?",
+            (message_id, conversation_id),
+        )
+    writer.added(conversation_id, message_id, inbound=False)
+    return message_id, writer.changes
+
+
+def _conversation_of(conn: sqlite3.Connection, message_id: int) -> int | None:
+    row = conn.execute(
+        "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def mark_sending(conn: sqlite3.Connection, message_id: int, now_ms: int) -> bool:
+    """Mark a queued message as being sent; False if it is no longer waiting to go."""
+    cursor = conn.execute(
+        "UPDATE messages SET status = 'sending', updated_at_ms = ?"
+        " WHERE id = ? AND status IN ('queued', 'sending')",
+        (now_ms, message_id),
+    )
+    return cursor.rowcount > 0
+
+
+def record_sent(
+    conn: sqlite3.Connection,
+    message_id: int,
+    *,
+    send_id: str,
+    platform_message_id: str | None,
+    tag: str | None,
+    now_ms: int,
+) -> list[Change]:
+    """The relay sent it; merge the row the stream may already have made for this send."""
+    conversation_id = _conversation_of(conn, message_id)
+    if conversation_id is None:
+        return []  # erased meanwhile
+    writer = EventWriter(conn, None, now_ms)
+    twin = conn.execute(
+        "SELECT id, status, platform_id, timestamp_ms FROM messages WHERE send_id = ? AND id != ?",
+        (send_id, message_id),
+    ).fetchone()
+    status = "sent"
+    timestamp_ms = None
+    if twin is not None:
+        # The MessageSent event arrived first and was stored as its own row: fold it in.
+        twin_id, twin_status, twin_platform_id, timestamp_ms = twin
+        if STATUS_RANK.get(twin_status, 0) > STATUS_RANK[status]:
+            status = twin_status
+        platform_message_id = platform_message_id or twin_platform_id
+        conn.execute("DELETE FROM messages WHERE id = ?", (twin_id,))
+        writer.changes.append(ConversationChanged(conversation_id=conversation_id))
+    conn.execute(
+        "UPDATE messages SET send_id = ?, platform_id = COALESCE(?, platform_id), tag = ?,"
+        " status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE ? END,"
+        " error_code = NULL, error_message = NULL, next_attempt_ms = NULL,"
+        " timestamp_ms = COALESCE(?, timestamp_ms), updated_at_ms = ? WHERE id = ?",
+        (send_id, platform_message_id, tag, status, timestamp_ms, now_ms, message_id),
+    )
+    writer.draft_sent(conversation_id, message_id)
+    automatic = conn.execute(
+        "SELECT automatic FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()[0]
+    writer.business_replied(conversation_id, seen=not automatic)
+    writer.touched(conversation_id, message_id)
+    return writer.changes
+
+
+def record_retry(
+    conn: sqlite3.Connection,
+    message_id: int,
+    *,
+    code: str,
+    message: str,
+    next_attempt_ms: int,
+    now_ms: int,
+) -> list[Change]:
+    """The send did not get through this time: back to queued, with the reason shown."""
+    conversation_id = _conversation_of(conn, message_id)
+    if conversation_id is None:
+        return []
+    cursor = conn.execute(
+        "UPDATE messages SET status = 'queued', attempts = attempts + 1, error_code = ?,"
+        " error_message = ?, next_attempt_ms = ?, updated_at_ms = ?"
+        " WHERE id = ? AND status IN ('queued', 'sending')",
+        (code, message, next_attempt_ms, now_ms, message_id),
+    )
+    if cursor.rowcount == 0:
+        return []  # the stream already settled it
+    writer = EventWriter(conn, None, now_ms)
+    writer.touched(conversation_id, message_id)
+    return writer.changes
+
+
+def record_failed(
+    conn: sqlite3.Connection, message_id: int, *, code: str, message: str, now_ms: int
+) -> list[Change]:
+    """The send failed for good: keep the message, marked failed with the reason."""
+    conversation_id = _conversation_of(conn, message_id)
+    if conversation_id is None:
+        return []
+    cursor = conn.execute(
+        "UPDATE messages SET status = 'failed', error_code = ?, error_message = ?,"
+        " next_attempt_ms = NULL, updated_at_ms = ?"
+        " WHERE id = ? AND status IN ('queued', 'sending', 'failed')",
+        (code, message, now_ms, message_id),
+    )
+    if cursor.rowcount == 0:
+        return []
+    writer = EventWriter(conn, None, now_ms)
+    writer.touched(conversation_id, message_id)
+    return writer.changes
+
+
+def requeue(
+    conn: sqlite3.Connection, message_id: int, idempotency_key: str, now_ms: int
+) -> list[Change]:
+    """Queue a failed message again under a new key (the old key's failure is final)."""
+    conversation_id = _conversation_of(conn, message_id)
+    cursor = conn.execute(
+        "UPDATE messages SET status = 'queued', idempotency_key = ?, send_id = NULL,"
+        " attempts = 0, error_code = NULL, error_message = NULL, next_attempt_ms = NULL,"
+        " updated_at_ms = ? WHERE id = ? AND status = 'failed' AND direction = 'out'"
+        " AND text IS NOT NULL",
+        (idempotency_key, now_ms, message_id),
+    )
+    if cursor.rowcount == 0 or conversation_id is None:
+        raise NotRequeueable(message_id)
+    writer = EventWriter(conn, None, now_ms)
+    writer.touched(conversation_id, message_id)
+    return writer.changes

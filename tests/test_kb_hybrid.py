@@ -1,0 +1,218 @@
+"""Hybrid search with a real (fake) embeddings server: vectors, fusion, failures, re-embedding."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import lancedb
+import numpy as np
+import pytest
+
+from desktop.core.kb import (
+    EmbeddingError,
+    FaqInput,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    OpenAIEmbedder,
+)
+from tests.fakes.embeddings import FakeEmbeddings, serve_embeddings
+
+DIMS = 32
+FAQS = [
+    ("How much does delivery cost?", "Delivery costs 2 euro inside Kosovo."),
+    ("When are you open?", "We are open every day from 9 to 20."),
+    ("Can I return shoes?", "Shoes can be returned within 14 days with the receipt."),
+    ("Do you sell gift cards?", "Gift cards of 20, 50 and 100 euro are sold in the shop."),
+]
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeEmbeddings, str]]:
+    with serve_embeddings(dims=DIMS) as served:
+        yield served
+
+
+@pytest.fixture
+async def embedder(fake: tuple[FakeEmbeddings, str]) -> AsyncIterator[OpenAIEmbedder]:
+    client = OpenAIEmbedder(
+        base_url=fake[1], api_key="sk-test", model="fake-embedding", dims=DIMS, max_retries=0
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def kb(tmp_path: Path, embedder: OpenAIEmbedder) -> AsyncIterator[KnowledgeBase]:
+    base = await KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
+    for question, answer in FAQS:
+        await base.add_faq(question, answer, item_id=question)
+    yield base
+    await base.close()
+
+
+async def stored_vectors(path: Path) -> list[list[float] | None]:
+    db = await lancedb.connect_async(str(path / "lance"))
+    table = await db.open_table("chunks")
+    return [r["vector"] for r in await table.query().select(["vector"]).to_list()]
+
+
+async def test_chunks_get_vectors_and_search_is_hybrid(
+    kb: KnowledgeBase, fake: tuple[FakeEmbeddings, str]
+) -> None:
+    """Every chunk has a vector from the server; auto search fuses vector and BM25 ranks."""
+    server, _ = fake
+    vectors = await stored_vectors(kb.path)
+    assert len(vectors) == len(FAQS)
+    assert all(v is not None and len(v) == DIMS for v in vectors)
+    assert kb.vectors_ready
+    request = server.requests[0]
+    assert (request.model, request.encoding_format) == ("fake-embedding", "base64")
+    assert request.authorization == "Bearer sk-test"
+    hits = await kb.search("delivery cost")
+    assert hits[0].title == "How much does delivery cost?"
+    assert all(h.score <= 2 / 61 for h in hits)  # reciprocal-rank-fusion scores
+    assert server.requests[-1].inputs == ["delivery cost"]
+
+
+async def test_vector_mode_ranks_by_similarity(kb: KnowledgeBase) -> None:
+    """Vector-only search returns the nearest chunk with a cosine-similarity score."""
+    hits = await kb.search("returned shoes receipt", mode="vector", k=2)
+    assert hits[0].title == "Can I return shoes?"
+    assert 0 < hits[0].score <= 1
+    fts_hits = await kb.search("returned shoes receipt", mode="fts")
+    assert fts_hits[0].title == "Can I return shoes?"
+
+
+async def test_embedding_error_on_add_is_clear_and_changes_nothing(
+    kb: KnowledgeBase, fake: tuple[FakeEmbeddings, str]
+) -> None:
+    """A failing embeddings server makes add_faq raise a readable error; nothing is stored."""
+    server, _ = fake
+    server.fail_next(500, message="model overloaded")
+    with pytest.raises(EmbeddingError, match="answered HTTP 500: model overloaded"):
+        await kb.add_faq("Do you deliver to Albania?", "Yes, in three days.")
+    assert len(await kb.list_items()) == len(FAQS)
+    assert len(await stored_vectors(kb.path)) == len(FAQS)
+    server.fail_next(429, message="rate limited")
+    with pytest.raises(EmbeddingError, match="HTTP 429"):
+        await kb.add_faqs([FaqInput(question="q", answer="a")])
+
+
+async def test_query_embedding_failure_falls_back_to_full_text(
+    kb: KnowledgeBase, fake: tuple[FakeEmbeddings, str]
+) -> None:
+    """If the query cannot be embedded, hybrid search still answers from full text."""
+    server, _ = fake
+    server.fail_next(503)
+    hits = await kb.search("gift cards")
+    assert hits[0].title == "Do you sell gift cards?"
+    assert hits[0].score > 2 / 61  # a BM25 score: the fallback path
+    server.fail_next(503)
+    with pytest.raises(EmbeddingError, match="HTTP 503"):
+        await kb.search("gift cards", mode="vector")
+
+
+async def test_unreachable_server_is_a_clear_error_and_fts_base_still_works(
+    tmp_path: Path,
+) -> None:
+    """An embedder pointing at a closed port fails clearly; the base opened without it searches."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    embedder = OpenAIEmbedder(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="k", model="m", dims=DIMS, max_retries=0
+    )
+    kb = await KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
+    try:
+        with pytest.raises(
+            EmbeddingError, match=f"cannot reach the embedding server at http://127.0.0.1:{port}/v1"
+        ):
+            await kb.add_faq("Q?", "A.")
+    finally:
+        await kb.close()
+        await embedder.aclose()
+    kb = await KnowledgeBase.open(tmp_path / "kb")
+    try:
+        await kb.add_faq("Parking?", "Free parking behind the shop.")
+        assert (await kb.search("parking"))[0].title == "Parking?"
+        with pytest.raises(KnowledgeBaseError, match="needs an embedding model"):
+            await kb.search("parking", mode="hybrid")
+    finally:
+        await kb.close()
+
+
+async def test_import_with_failing_embedder_reports_per_file(
+    kb: KnowledgeBase, fake: tuple[FakeEmbeddings, str], tmp_path: Path
+) -> None:
+    """A file whose chunks cannot be embedded fails with the server's message; others import."""
+    server, _ = fake
+    (tmp_path / "a.txt").write_text("Gift wrapping is free.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Parking is behind the shop.", encoding="utf-8")
+    server.fail_next(500, message="boom")
+    report = await kb.import_file(tmp_path)
+    assert [(Path(r.source).name, r.ok, r.message) for r in report.items] == [
+        ("a.txt", False, "not imported: the embedding server answered HTTP 500: boom"),
+        ("b.txt", True, "imported: 1 chunks"),
+    ]
+
+
+async def test_model_change_needs_reembed(
+    tmp_path: Path, kb: KnowledgeBase, fake: tuple[FakeEmbeddings, str]
+) -> None:
+    """Reopening with another vector size falls back to full text until reembed()."""
+    await kb.close()
+    wider = OpenAIEmbedder(base_url=fake[1], api_key="k", model="wide", dims=48, max_retries=0,
+                           send_dimensions=True)  # fmt: skip
+    reopened = await KnowledgeBase.open(kb.path, embedder=wider)
+    try:
+        ready = [reopened.vectors_ready]
+        assert (await reopened.search("open every day"))[0].title == "When are you open?"
+        assert await reopened.reembed() == len(FAQS)
+        ready.append(reopened.vectors_ready)
+        assert ready == [False, True]
+        vectors = await stored_vectors(kb.path)
+        assert {len(v) for v in vectors if v is not None} == {48}
+        hits = await reopened.search("open every day", mode="vector")
+        assert hits[0].title == "When are you open?"
+        assert fake[0].requests[-1].dimensions == 48
+    finally:
+        await reopened.close()
+        await wider.aclose()
+
+
+async def test_embedder_batches_requests(fake: tuple[FakeEmbeddings, str]) -> None:
+    """Texts are sent in batches and come back in order."""
+    server, url = fake
+    client = OpenAIEmbedder(base_url=url, api_key="k", model="m", dims=DIMS, batch_size=3,
+                            max_retries=0)  # fmt: skip
+    try:
+        texts = [f"text number {i}" for i in range(10)]
+        vectors = await client.embed(texts)
+    finally:
+        await client.aclose()
+    assert [len(r.inputs) for r in server.requests] == [3, 3, 3, 1]
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.allclose(vector, server.vector(text), atol=1e-6)
+
+
+async def test_fake_server_speaks_float_and_base64(fake: tuple[FakeEmbeddings, str]) -> None:
+    """The fake answers both encodings with the same little-endian float32 vectors."""
+    server, url = fake
+    async with httpx.AsyncClient() as client:
+        as_float = await client.post(url + "/embeddings", json={"model": "m", "input": "hi there"})
+        as_b64 = await client.post(
+            url + "/embeddings",
+            json={"model": "m", "input": ["hi there"], "encoding_format": "base64"},
+        )
+        bad = await client.post(url + "/embeddings", json={"model": "m", "input": [""]})
+    floats = as_float.json()["data"][0]["embedding"]
+    decoded = np.frombuffer(base64.b64decode(as_b64.json()["data"][0]["embedding"]), "<f4")
+    assert len(floats) == DIMS
+    assert np.allclose(floats, decoded)
+    assert bad.status_code == 400
+    assert [r.encoding_format for r in server.requests] == ["float", "base64"]  # 400s unrecorded
