@@ -6,39 +6,22 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from common.protocol import ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
-from desktop.core.credentials import EncryptedFileCredentials
 from desktop.core.drafting import AIConfig
 from desktop.core.engine import Engine
-from tests.conftest import PAGE_TOKEN
+from tests.engine_helpers import open_engine, wait_for
 from tests.fakes.graph import FakeGraph
 from tests.fakes.openai import ChatRequest, FakeOpenAI, ServedOpenAI, serve_fake_openai
 from tests.fakes.server import ServedApp
 from tests.relay_helpers import messenger_text, post_meta
 
 FakeGraphServer = tuple[FakeGraph, ServedApp]
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 15
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -50,14 +33,7 @@ def model() -> Iterator[ServedOpenAI]:
 @pytest.fixture
 async def engine(tmp_path: Path, relay: ServedApp) -> AsyncIterator[Engine]:
     """A desktop engine signed up to the test relay, with a Messenger page connected."""
-    engine = await Engine.open(
-        tmp_path / "desktop", credentials=EncryptedFileCredentials(tmp_path / "secrets")
-    )
-    engine.settings = msgspec.structs.replace(engine.settings, settle_s=0.2)
-    await engine.sign_up(relay.url, "Kafe Prishtina", "Arta", "arta@example.com", "a long password")
-    await engine.connect_channel(
-        ConnectChannel(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN, name="Kafe")
-    )
+    engine = await open_engine(tmp_path / "desktop", relay.url)
     await engine.kb.add_faq(
         "A jeni të hapur të dielën?",
         "Po, të dielën jemi hapur 10:00–18:00.",
@@ -132,7 +108,7 @@ async def test_manual_mode_waits_for_approval(
     fake, _ = fake_graph
     now = time.time_ns() // 1_000_000
     post_meta(relay.url, messenger_text("PAGE1", "PSID8", "m-1", "A jeni të hapur të dielën?", now))
-    await wait_for(lambda: engine.store.pending_drafts())
+    await wait_for(engine.store.pending_drafts)
     (draft,) = await engine.store.pending_drafts()
     assert "10:00–18:00" in draft.text and draft.drafter == "extractive"
     await asyncio.sleep(0.3)

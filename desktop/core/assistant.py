@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: Turns of history given to the drafter.
 HISTORY = 20
+#: The hand-off or away message goes out at most this often per conversation.
+COURTESY_EVERY_MS = 12 * 3600 * 1000
 BUDGET_HOLD = "The AI budget is used up: an answer from the knowledge base waits for you."
 
 
@@ -80,6 +82,8 @@ class Assistant:
         # conversation -> its latest silent shadow draft, scored when the owner replies
         self._shadow: dict[int, tuple[int, str | None]] = {}
         self._scoring: set[asyncio.Task[None]] = set()
+        # conversation -> when the hand-off or away message last went out automatically
+        self._courtesy_sent: dict[int, int] = {}
 
     def start(self) -> None:
         if self._unsubscribe is None:
@@ -168,7 +172,7 @@ class Assistant:
         if latest and latest[-1].id != answering.id and not force:
             return None
         text = draft.reply if draft.reply.strip() else settings.profile.handoff_message
-        decision = self._decide(conversation, draft, hold, settings)
+        decision, facts = self._decide(conversation, draft, hold, settings)
         topic = next((h.title for h in hits if h.chunk_id in draft.cited_chunk_ids), None)
         stored = await self.store.add_draft(
             NewDraft(
@@ -193,6 +197,8 @@ class Assistant:
         )
         if decision.action == "send":
             await self.outbox.send(conversation_id, text, draft_id=stored.id, automatic=True)
+        elif policy.mode == "auto" and decision.action == "wait" and facts.window_open:
+            await self._courtesy(conversation_id, answering.id, draft, facts, settings)
         elif policy.mode == "shadow":
             self._shadow[conversation_id] = (stored.id, topic)
         log.info(
@@ -233,7 +239,7 @@ class Assistant:
 
     def _decide(
         self, conversation: Conversation, draft: Draft, hold: str | None, settings: AppSettings
-    ) -> Decision:
+    ) -> tuple[Decision, Facts]:
         now = self._clock()
         window = window_state(conversation.platform, conversation.last_inbound_ms, now, human=False)
         facts = Facts(
@@ -244,8 +250,31 @@ class Assistant:
         )
         decision = decide(settings.policy(conversation.channel_id), draft, facts)
         if hold is not None and decision.action == "send":
-            return Decision("wait", hold)
-        return decision
+            return Decision("wait", hold), facts
+        return decision, facts
+
+    async def _courtesy(
+        self,
+        conversation_id: int,
+        message_id: int,
+        draft: Draft,
+        facts: Facts,
+        settings: AppSettings,
+    ) -> None:
+        """In auto mode, tell a waiting customer a person will answer (once in a while)."""
+        if facts.owner_took_over or not facts.within_limits:
+            return
+        if draft.handoff:
+            text = settings.profile.handoff_message
+        elif not facts.open_now:
+            text = settings.profile.away_message
+        else:
+            return
+        now = self._clock()
+        if now - self._courtesy_sent.get(conversation_id, 0) < COURTESY_EVERY_MS:
+            return
+        self._courtesy_sent[conversation_id] = now
+        await self.outbox.send(conversation_id, text, automatic=True, in_reply_to_id=message_id)
 
     # ---- shadow mode: compare the silent draft with what the owner sent ------------------
 
