@@ -216,3 +216,34 @@ async def test_fake_server_speaks_float_and_base64(fake: tuple[FakeEmbeddings, s
     assert np.allclose(floats, decoded)
     assert bad.status_code == 400
     assert [r.encoding_format for r in server.requests] == ["float", "base64"]  # 400s unrecorded
+
+
+async def test_vector_index_is_built_past_ten_thousand_chunks(tmp_path: Path) -> None:
+    """Past 10k chunks with vectors, upkeep builds an IVF_PQ index and search still works."""
+    with serve_embeddings(dims=8) as (_, url):
+        embedder = OpenAIEmbedder(base_url=url, api_key="k", model="m", dims=8, max_retries=0)
+        kb = await KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
+        try:
+            await kb.add_faqs(
+                FaqInput(question=f"Question {i} about item{i}?", answer=f"Answer {i}.")
+                for i in range(10_050)
+            )
+            await kb.wait_idle()
+            db = await lancedb.connect_async(str(kb.path / "lance"))
+            table = await db.open_table("chunks")
+            indices = {tuple(i.columns): i.index_type for i in await table.list_indices()}
+            assert indices[("vector",)] == "IvfPq"
+            hits = await kb.search("question about item4321", k=3)
+            assert hits[0].title == "Question 4321 about item4321?"
+        finally:
+            await kb.close()
+            await embedder.aclose()
+
+
+async def test_probe_dims_reports_the_model_width(fake: tuple[FakeEmbeddings, str]) -> None:
+    """probe_dims asks the server for one vector and returns its width, whatever dims says."""
+    client = OpenAIEmbedder(base_url=fake[1], api_key="k", model="m", dims=0, max_retries=0)
+    try:
+        assert await client.probe_dims() == DIMS
+    finally:
+        await client.aclose()

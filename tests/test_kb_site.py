@@ -167,7 +167,7 @@ async def send_huge(send: Callable[[Message], Awaitable[None]]) -> None:
         pass
 
 
-LIMITS = CrawlLimits(max_pages=40, max_depth=3, concurrency=2, timeout_s=0.5,
+LIMITS = CrawlLimits(max_pages=40, max_depth=3, concurrency=2, timeout_s=1.0,
                      max_redirects=3, max_bytes=1_000_000)  # fmt: skip
 
 
@@ -208,7 +208,7 @@ async def test_site_import_follows_sitemaps_and_links_within_the_rules(
     assert results["/private/x"] == (False, "blocked by robots.txt")
     assert results["/loop1"] == (False, "more than 3 redirects (a redirect loop?)")
     assert results["/missing"] == (False, "HTTP 404")
-    assert results["/slow"] == (False, "timed out after 0.5 s")
+    assert results["/slow"] == (False, "timed out after 1 s")
     assert results["/huge"] == (False, "skipped: page too large (over 1,000,000 bytes)")
     assert results["/file"] == (False, "skipped: not an HTML page (application/pdf)")
     assert results["/offsite"] == (False, "redirects to another site (http://other.example/x)")

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
-import msgspec
 import numpy as np
 import pyarrow as pa
 
@@ -21,7 +20,7 @@ from .catalog import Catalog, ItemRecord
 from .chunking import ChunkDraft
 from .embeddings import Embedder
 from .errors import EmbeddingError, ItemNotFoundError, KnowledgeBaseError
-from .items import chunk_rows, embedding_text, sample_of
+from .items import chunk_rows, embedding_text, faq_record, offer_record
 from .language import Analyzer, analyzer_for, detect_language
 from .models import (
     CrawlLimits,
@@ -33,10 +32,10 @@ from .models import (
     SearchHit,
     SearchMode,
 )
-from .ranking import reciprocal_rank_fusion
+from .search import SearchPlan, run_search
 from .sources import import_files, import_site, resync_sites
 from .store import FTS_FIELDS, VECTOR_INDEX_MIN_ROWS, ChunkRow, ChunkStore
-from .text import normalize_for_search, sanitize_query
+from .text import sanitize_query
 
 __all__ = ["UNSET", "KnowledgeBase"]
 
@@ -58,13 +57,6 @@ UNSET = _Unset.UNSET
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _clean(text: str) -> str:
-    return text.strip()
-
-
-_PAYLOAD = msgspec.json.Decoder(SearchHit)
 
 
 class KnowledgeBase:
@@ -362,7 +354,7 @@ class KnowledgeBase:
 
         An existing ``item_id`` is replaced, so re-importing a list does not duplicate it.
         """
-        record = self._faq_record(
+        record = faq_record(
             FaqInput(
                 question=question,
                 answer=answer,
@@ -374,21 +366,6 @@ class KnowledgeBase:
         await self._put(record)
         return record.item_id
 
-    def _faq_record(self, faq: FaqInput) -> ItemRecord:
-        question, answer = _clean(faq.question), _clean(faq.answer)
-        if not question or not answer:
-            raise ValueError("a FAQ needs both a question and an answer")
-        alternatives = tuple(a for a in (_clean(x) for x in faq.alternatives) if a)
-        return ItemRecord(
-            item_id=faq.item_id or uuid.uuid4().hex,
-            item_type="faq",
-            title=question,
-            body=answer,
-            alternatives=alternatives,
-            tags=tuple(t for t in (_clean(x) for x in faq.tags) if t),
-            sample=sample_of(question, answer),
-        )
-
     async def add_faqs(
         self, rows: Iterable[FaqInput], *, batch_size: int = BULK_BATCH
     ) -> list[str]:
@@ -397,7 +374,7 @@ class KnowledgeBase:
         ids: list[str] = []
         batch: dict[str, ItemRecord] = {}
         for faq in rows:
-            record = self._faq_record(faq)
+            record = faq_record(faq)
             batch[record.item_id] = record
             ids.append(record.item_id)
             if len(batch) >= batch_size:
@@ -438,36 +415,11 @@ class KnowledgeBase:
         item_id: str | None = None,
     ) -> str:
         """Add an offer (one chunk); outside ``valid_from``..``valid_until`` it is never found."""
-        record = self._offer_record(
+        record = offer_record(
             item_id or uuid.uuid4().hex, title, description, price, valid_from, valid_until
         )
         await self._put(record)
         return record.item_id
-
-    def _offer_record(
-        self,
-        item_id: str,
-        title: str,
-        description: str,
-        price: str | None,
-        valid_from: date | None,
-        valid_until: date | None,
-    ) -> ItemRecord:
-        title, description = _clean(title), _clean(description)
-        if not title:
-            raise ValueError("an offer needs a title")
-        if valid_from and valid_until and valid_from > valid_until:
-            raise ValueError("an offer cannot end before it starts")
-        return ItemRecord(
-            item_id=item_id,
-            item_type="offer",
-            title=title,
-            body=description,
-            price=_clean(price) or None if price else None,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            sample=sample_of(title, description),
-        )
 
     def _require(self, item_id: str, item_type: ItemType) -> ItemRecord:
         record = self._catalog.get(item_id)
@@ -488,7 +440,7 @@ class KnowledgeBase:
     ) -> ItemInfo:
         """Change a FAQ; its chunk (and vector) is rewritten in the same step."""
         old = self._require(item_id, "faq")
-        record = self._faq_record(
+        record = faq_record(
             FaqInput(
                 question=old.title if question is None else question,
                 answer=old.body if answer is None else answer,
@@ -512,7 +464,7 @@ class KnowledgeBase:
     ) -> ItemInfo:
         """Change an offer; pass None to clear price or dates, leave out to keep them."""
         old = self._require(item_id, "offer")
-        record = self._offer_record(
+        record = offer_record(
             item_id,
             old.title if title is None else title,
             old.body if description is None else description,
@@ -603,14 +555,6 @@ class KnowledgeBase:
             self._tagged = self._catalog.has_tags()
         return [f for f in FTS_FIELDS if f != "f_tags" or self._tagged]
 
-    async def _hits(self, ranked: Sequence[tuple[int, float]]) -> list[SearchHit]:
-        payloads = await self._store.payloads([rowid for rowid, _ in ranked])
-        return [
-            msgspec.structs.replace(_PAYLOAD.decode(payloads[rowid]), score=float(score))
-            for rowid, score in ranked
-            if rowid in payloads
-        ]
-
     async def search(
         self, query: str, *, k: int = 8, today: date | None = None, mode: SearchMode = "auto"
     ) -> list[SearchHit]:
@@ -629,49 +573,19 @@ class KnowledgeBase:
             raise KnowledgeBaseError(
                 "vector search needs an embedding model whose vectors are current (reembed())"
             )
+        plan = SearchPlan(
+            query=query,
+            text=text,
+            k=k,
+            where=self._validity_filter(today or date.today()),
+            fields=self._fts_fields(),
+            mode=mode if use_vectors else "fts",
+        )
+        embedder = self.embedder if use_vectors else None
         try:
-            ranked = await self._rank(query, text, k, today or date.today(), use_vectors, mode)
-            return await self._hits(ranked)
+            return await run_search(self._store, embedder, plan)
         except (OSError, RuntimeError, ValueError) as exc:
             # Row ids are read in one table version and fetched in the next; a compaction
             # in between invalidates them. Rare, and a second try sees a stable table.
             log.info("search retried after %s", exc)
-            ranked = await self._rank(query, text, k, today or date.today(), use_vectors, mode)
-            return await self._hits(ranked)
-
-    async def _rank(
-        self, query: str, text: str, k: int, today: date, use_vectors: bool, mode: SearchMode
-    ) -> list[tuple[int, float]]:
-        """The final (row id, score) list: BM25, cosine similarity, or fused ranks."""
-        where = self._validity_filter(today)
-        fields = self._fts_fields()
-        depth = max(3 * k, 30)
-        if not use_vectors:
-            return (await self._store.fts(text, depth, where, fields))[:k]
-        assert self.embedder is not None
-        fts = None
-        if mode != "vector":
-            fts = asyncio.ensure_future(self._store.fts(text, depth, where, fields))
-        try:
-            try:
-                embedded = await self.embedder.embed([normalize_for_search(query[:2000])])
-            except Exception as exc:
-                if fts is None:
-                    if isinstance(exc, EmbeddingError):
-                        raise
-                    raise EmbeddingError(f"query embedding failed: {exc}") from exc
-                log.warning("query embedding failed (%s); full-text results only", exc)
-                return (await fts)[:k]
-            nearest = await self._store.vector(embedded[0], depth, where)
-            if fts is None:
-                return [(rowid, 1.0 - distance) for rowid, distance in nearest[:k]]
-            lexical = await fts
-        finally:
-            if fts is not None:
-                if not fts.done():
-                    fts.cancel()
-                await asyncio.wait({fts})
-                if not fts.cancelled():
-                    fts.exception()  # retrieved: no "never retrieved" noise
-        fused = reciprocal_rank_fusion([r for r, _ in lexical], [r for r, _ in nearest])
-        return fused[:k]
+            return await run_search(self._store, embedder, plan)

@@ -64,6 +64,10 @@ class OpenAIEmbedder:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def probe_dims(self) -> int:
+        """Embed one word and return the model's vector width (settings UI, benchmarks)."""
+        return len((await self._request(["probe"]))[0])
+
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors for ``texts``; raises EmbeddingError with a message fit for the owner."""
         batches = [
@@ -73,6 +77,15 @@ class OpenAIEmbedder:
         return [vector for batch in results for vector in batch]
 
     async def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        vectors = await self._request(texts)
+        wrong = next((len(v) for v in vectors if len(v) != self.dims), None)
+        if wrong is not None:
+            raise EmbeddingError(
+                f"model {self.model!r} returned {wrong}-dimensional vectors, not {self.dims}"
+            )
+        return vectors
+
+    async def _request(self, texts: list[str]) -> list[list[float]]:
         inputs = [(t[:MAX_INPUT_CHARS] if t.strip() else "-") for t in texts]
         async with self._limit:
             try:
@@ -101,13 +114,7 @@ class OpenAIEmbedder:
             raise EmbeddingError(
                 f"the embedding server returned {len(data)} vectors for {len(inputs)} texts"
             )
-        vectors = [d.embedding for d in data]
-        if any(len(v) != self.dims for v in vectors):
-            got = next(len(v) for v in vectors if len(v) != self.dims)
-            raise EmbeddingError(
-                f"model {self.model!r} returned {got}-dimensional vectors, not {self.dims}"
-            )
-        return vectors
+        return [d.embedding for d in data]
 
 
 def _message(exc: openai.APIStatusError) -> str:

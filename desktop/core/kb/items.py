@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from datetime import date
 
@@ -10,11 +11,53 @@ import msgspec
 
 from .catalog import ItemRecord
 from .chunking import ChunkDraft
-from .models import SearchHit
+from .models import FaqInput, SearchHit
 from .store import NO_END, ChunkRow
 from .text import normalize_for_search
 
-__all__ = ["chunk_rows", "embedding_text", "offer_text", "sample_of"]
+__all__ = ["chunk_rows", "embedding_text", "faq_record", "offer_record", "offer_text", "sample_of"]
+
+
+def faq_record(faq: FaqInput) -> ItemRecord:
+    """A FAQ's catalog record; a new random id unless the input names one."""
+    question, answer = faq.question.strip(), faq.answer.strip()
+    if not question or not answer:
+        raise ValueError("a FAQ needs both a question and an answer")
+    return ItemRecord(
+        item_id=faq.item_id or uuid.uuid4().hex,
+        item_type="faq",
+        title=question,
+        body=answer,
+        alternatives=tuple(a.strip() for a in faq.alternatives if a.strip()),
+        tags=tuple(t.strip() for t in faq.tags if t.strip()),
+        sample=sample_of(question, answer),
+    )
+
+
+def offer_record(
+    item_id: str,
+    title: str,
+    description: str,
+    price: str | None,
+    valid_from: date | None,
+    valid_until: date | None,
+) -> ItemRecord:
+    """An offer's catalog record, checked: it needs a title and must not end before it starts."""
+    title, description = title.strip(), description.strip()
+    if not title:
+        raise ValueError("an offer needs a title")
+    if valid_from and valid_until and valid_from > valid_until:
+        raise ValueError("an offer cannot end before it starts")
+    return ItemRecord(
+        item_id=item_id,
+        item_type="offer",
+        title=title,
+        body=description,
+        price=(price or "").strip() or None,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        sample=sample_of(title, description),
+    )
 
 
 def offer_text(

@@ -1,0 +1,85 @@
+"""Ranking a query: per-field BM25, vector similarity, or both fused; then the hits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+
+from .embeddings import Embedder
+from .errors import EmbeddingError
+from .models import SearchHit, SearchMode
+from .ranking import reciprocal_rank_fusion
+from .store import ChunkStore
+from .text import normalize_for_search
+
+__all__ = ["SearchPlan", "run_search"]
+
+log = logging.getLogger(__name__)
+
+_PAYLOAD = msgspec.json.Decoder(SearchHit)
+
+
+class SearchPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """One search: ``text`` is the sanitised query for FTS, ``query`` the original."""
+
+    query: str
+    text: str
+    k: int
+    where: str | None
+    fields: list[str]
+    mode: SearchMode  # "fts", "vector" or "hybrid" (auto already resolved)
+
+    @property
+    def depth(self) -> int:
+        """How many candidates each ranked list contributes before fusion or summing."""
+        return max(3 * self.k, 30)
+
+
+async def run_search(
+    store: ChunkStore, embedder: Embedder | None, plan: SearchPlan
+) -> list[SearchHit]:
+    """Rank, then read the payloads of the final k rows only."""
+    ranked = await _rank(store, embedder, plan)
+    payloads = await store.payloads([rowid for rowid, _ in ranked])
+    return [
+        msgspec.structs.replace(_PAYLOAD.decode(payloads[rowid]), score=float(score))
+        for rowid, score in ranked
+        if rowid in payloads
+    ]
+
+
+async def _rank(
+    store: ChunkStore, embedder: Embedder | None, plan: SearchPlan
+) -> list[tuple[int, float]]:
+    """(row id, score) best first: summed BM25, cosine similarity, or fused ranks."""
+    k, depth = plan.k, plan.depth
+    if plan.mode == "fts" or embedder is None:
+        return (await store.fts(plan.text, depth, plan.where, plan.fields))[:k]
+    # The FTS query runs while the query is being embedded (an HTTP round trip).
+    fts = None
+    if plan.mode != "vector":
+        fts = asyncio.ensure_future(store.fts(plan.text, depth, plan.where, plan.fields))
+    try:
+        try:
+            embedded = await embedder.embed([normalize_for_search(plan.query[:2000])])
+        except Exception as exc:
+            if fts is None:
+                if isinstance(exc, EmbeddingError):
+                    raise
+                raise EmbeddingError(f"query embedding failed: {exc}") from exc
+            log.warning("query embedding failed (%s); full-text results only", exc)
+            return (await fts)[:k]
+        nearest = await store.vector(embedded[0], depth, plan.where)
+        if fts is None:
+            return [(rowid, 1.0 - distance) for rowid, distance in nearest[:k]]
+        lexical = await fts
+    finally:
+        if fts is not None:
+            if not fts.done():
+                fts.cancel()
+            await asyncio.wait({fts})
+            if not fts.cancelled():
+                fts.exception()  # retrieved: no "never retrieved" noise
+    return reciprocal_rank_fusion([r for r, _ in lexical], [r for r, _ in nearest])[:k]
