@@ -216,11 +216,17 @@ class ChannelChanged(SystemEvent, frozen=True, tag="channel"):
 
 
 class CustomerErased(SystemEvent, frozen=True, tag="customer_erased"):
-    """Erase this customer's data everywhere; ``request_id`` ties it to the receipt."""
+    """Erase this customer's data everywhere; ``request_id`` ties it to the receipt.
+
+    The relay keeps no trace of whom it erased, so it sends ``customer_id`` empty and
+    ``customer_hash`` = hex SHA-256 of ``f"{channel_id}:{customer_id}"``: a device
+    matches its own customers by that hash.
+    """
 
     channel_id: str
     customer_id: str
     request_id: str
+    customer_hash: str = ""
 
 
 class UsageWarning(SystemEvent, frozen=True, tag="usage_warning"):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -18,9 +19,12 @@ from relay.accounts import accounts_router
 from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
+from relay.erasure import erasure_router, meta_deletion_router
 from relay.errors import EXCEPTION_HANDLERS, RelayError
 from relay.gateway import gateway_router
+from relay.pages import pages_router
 from relay.plans import load_plans, load_prices
+from relay.retention import keep_retaining
 from relay.send import PlatformUrls
 from relay.sending import sending_router
 from relay.services import Services
@@ -83,9 +87,18 @@ def create_app(settings: Settings) -> Litestar:
             )
             store.on_commit(services.wakeups.notify)
             app.state.services = services
+            retention = (
+                asyncio.get_running_loop().create_task(keep_retaining(services), name="retention")
+                if settings.retention_interval_s > 0
+                else None
+            )
             try:
                 yield
             finally:
+                if retention is not None:
+                    retention.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await retention
                 await store.close()
 
     prometheus = PrometheusConfig(
@@ -106,6 +119,9 @@ def create_app(settings: Settings) -> Litestar:
             usage_router(),
             gateway_router(),
             webchat_router(),
+            erasure_router(),
+            meta_deletion_router(),
+            pages_router(),
             stream,
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},

@@ -57,7 +57,23 @@ class Settings:
     stream_page: int = 256
     """Events read from the log per page while replaying."""
     dedupe_ttl_s: int = 7 * 24 * 3600
-    """How long a platform message id is remembered for dropping duplicates."""
+    """How long a platform message id (and a send's idempotency key) is remembered."""
+    retention_days: int = 7
+    """Days an event acknowledged by every device of its business is kept after it was stored."""
+    unacked_max_days: int = 30
+    """Days after which an event no device acknowledged is dropped anyway (logged as a warning)."""
+    retention_interval_s: float = 600.0
+    """How often retention runs (also once at start); 0 turns the background task off."""
+    retention_batch: int = 500
+    """Rows retention deletes per transaction, so other writes never wait long behind it."""
+    operator_name: str = ""
+    """Who runs this relay (the data controller named on ``/privacy``)."""
+    operator_email: str = ""
+    """Where people write about their data (shown on ``/privacy`` and ``/data-deletion``)."""
+    operator_address: str = ""
+    """The operator's postal address, shown on ``/privacy``."""
+    privacy_extra: str = ""
+    """Extra privacy-policy text (plain text; blank lines separate paragraphs)."""
     login_rate_per_minute: int = 20
     """Login and sign-up attempts allowed per client address per minute."""
     password_memory_kib: int = 19 * 1024

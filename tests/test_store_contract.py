@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from relay.store import (
     UserRow,
     open_store,
 )
+from relay.store.base import DeletionRequestRow, RetentionCounts, RetentionCutoffs
 from tests.pg import pg_schema
 
 # A guard against a hang, never a measured time.
@@ -759,3 +761,262 @@ async def test_open_store_opens_postgres_urls(pg_dsn: str) -> None:
             assert isinstance(opened, PostgresStore)
         finally:
             await opened.close()
+
+
+# ---- erasure ------------------------------------------------------------------------------
+
+
+def key_of(kind: str, payload: bytes) -> str | None:
+    """These tests store an event's dedupe key as ``k-<its text>``."""
+    return f"k-{payload.decode()}" if kind == "message_received" else None
+
+
+async def test_erasing_a_customer_removes_their_traces_only(store: Store) -> None:
+    """Their events, contact, dedupe keys and sends on that channel go; everything else stays."""
+    user = await business(store)
+    biz = user.business_id
+    shop = await channel(store, biz)
+    other = await channel(store, biz)
+
+    def said(text: str, customer: str, where: str = shop) -> NewEvent:
+        return event(
+            biz, text, channel_id=where, customer_id=customer, dedupe_key=f"k-{text}", inbound=True
+        )
+
+    await store.append([said("a1", "cust-1"), said("b1", "cust-2"), event(biz, "system")])
+    await store.append([said("a2", "cust-1", other)])
+    # A key that embeds the id but whose event is not in the log any more.
+    await store.append([event(biz, "x", channel_id=shop, dedupe_key="webchat:cust-1:old")])
+    claim = await store.claim_send(biz, "send-1", "fp", shop, None)
+    await store.finish_send(claim.send_id, True, b"ok", said("reply", "cust-1"))
+    notice = event(biz, "erased")
+    row = await store.erase_customer(biz, shop, "cust-1", "req-1", notice, key_of)
+    assert row is not None
+    assert (row.events, row.contacts, row.dedupe_keys, row.sends) == (2, 1, 3, 1)
+    assert (row.business_name, row.platform, row.channel_name) == ("Shop", "messenger", "Page")
+    assert texts(await store.events_after(biz, 0, 10)) == ["b1", "system", "a2", "x", "erased"]
+    assert await store.last_inbound(shop, "cust-1") is None
+    assert await store.last_inbound(other, "cust-1") is not None
+    assert await store.customer_events(shop, "cust-1", 0, 10) == []
+    [again] = await store.append([said("a1", "cust-1")])
+    assert again is not None
+    assert await store.append([said("b1", "cust-2"), said("a2", "cust-1", other)]) == [None, None]
+    assert (await store.claim_send(biz, "send-1", "fp", shop, None)).state == "new"
+    assert await store.erasure(biz, "req-1") == row
+    assert await store.erasure(_id(), "req-1") is None
+
+
+async def test_erasing_on_another_businesss_channel_does_nothing(store: Store) -> None:
+    """A channel of another business is refused (None) and nothing of it is touched."""
+    ann = await business(store)
+    bob = await business(store)
+    shop = await channel(store, ann.business_id)
+    await store.append(
+        [event(ann.business_id, "a", channel_id=shop, customer_id="c", inbound=True)]
+    )
+    notice = event(bob.business_id, "erased")
+    assert await store.erase_customer(bob.business_id, shop, "c", "req-1", notice, key_of) is None
+    assert texts(await store.events_after(ann.business_id, 0, 10)) == ["a"]
+    assert await store.events_after(bob.business_id, 0, 10) == []
+    assert await store.erasure(bob.business_id, "req-1") is None
+
+
+async def test_an_erasure_needs_a_customer_id(store: Store) -> None:
+    """An empty customer id would match every key: it is refused outright."""
+    user = await business(store)
+    shop = await channel(store, user.business_id)
+    with pytest.raises(ValueError, match="customer id"):
+        await store.erase_customer(user.business_id, shop, "", "r", event(user.business_id), key_of)
+
+
+async def test_erasure_confirmations_are_per_business_and_first_wins(store: Store) -> None:
+    """Only the business's own devices confirm its erasures; a second report is ignored."""
+    ann = await business(store)
+    bob = await business(store)
+    laptop = await store.create_device(ann.business_id, "Laptop")
+    intruder = await store.create_device(bob.business_id, "Other")
+    shop = await channel(store, ann.business_id)
+    await store.erase_customer(ann.business_id, shop, "c", "req-1", event(ann.business_id), key_of)
+    assert await store.confirm_erasure(ann.business_id, "req-1", laptop.id, b'{"n":1}', 5)
+    assert await store.confirm_erasure(ann.business_id, "req-1", laptop.id, b'{"n":9}', 6)
+    assert not await store.confirm_erasure(bob.business_id, "req-1", intruder.id, b"{}", 7)
+    assert not await store.confirm_erasure(ann.business_id, "req-1", intruder.id, b"{}", 7)
+    assert not await store.confirm_erasure(ann.business_id, "nope", laptop.id, b"{}", 7)
+    rows = await store.erasure_confirmations(ann.business_id, "req-1")
+    assert [(r.device_id, r.device_name, r.confirmed_at_ms, r.counts) for r in rows] == [
+        (laptop.id, "Laptop", 5, b'{"n":1}')
+    ]
+    assert await store.erasure_confirmations(bob.business_id, "req-1") == []
+
+
+async def test_channels_with_a_customer_are_found_across_businesses(store: Store) -> None:
+    """A platform deletion request finds every channel, of any business, that holds the id."""
+    ann = await business(store)
+    bob = await business(store)
+    a = await channel(store, ann.business_id)
+    b = await channel(store, bob.business_id)
+    c = await channel(store, bob.business_id)
+    await store.append(
+        [
+            event(ann.business_id, "1", channel_id=a, customer_id="u-1", inbound=True),
+            event(bob.business_id, "2", channel_id=c, customer_id="u-2"),
+        ]
+    )
+    await store.append([event(bob.business_id, "3", channel_id=b, customer_id="u-1")])
+    found = await store.channels_with_customer("u-1", ["messenger", "instagram"])
+    assert sorted(row.id for row in found) == sorted([a, b])
+    assert await store.channels_with_customer("u-1", ["whatsapp"]) == []
+    assert await store.channels_with_customer("nobody", ["messenger"]) == []
+
+
+async def test_deletion_requests_and_their_erasures_are_found_by_code(store: Store) -> None:
+    """A deletion request's summary and the erasures it caused are found by its code."""
+    user = await business(store)
+    shop = await channel(store, user.business_id)
+    row = await store.erase_customer(
+        user.business_id, shop, "c", "req-1", event(user.business_id), key_of, "CODE1"
+    )
+    await store.add_deletion_request(DeletionRequestRow("CODE1", 1_000, 1, 0))
+    assert await store.deletion_request("CODE1") == DeletionRequestRow("CODE1", 1_000, 1, 0)
+    assert await store.deletion_request("CODE2") is None
+    assert await store.erasures_for_request("CODE1") == [row]
+    assert await store.erasures_for_request("CODE2") == []
+
+
+async def test_deleting_a_business_erases_all_of_it(store: Store) -> None:
+    """Users, sessions, devices, channels, events, keys, sends, usage and erasures all go."""
+    ann = await business(store, "ann@example.com")
+    bob = await business(store)
+    biz = ann.business_id
+    await store.create_session("tok", ann, 10**15)
+    await store.create_session("bob-tok", bob, 10**15)
+    device = await store.create_device(biz, "Laptop")
+    shop = await channel(store, biz, "PAGE-A")
+    kept = await channel(store, bob.business_id)
+    await store.append(
+        [
+            event(biz, "a", channel_id=shop, customer_id="c", dedupe_key="k", inbound=True),
+            event(bob.business_id, "b", channel_id=kept, customer_id="c", inbound=True),
+        ]
+    )
+    await store.add_usage(biz, shop, {"inbound_messages": 1}, NOV_29)
+    await store.claim_send(biz, "send-1", "fp", shop, None)
+    await store.claim_warning(biz, "2026-11:80")
+    await store.erase_customer(biz, shop, "x", "req-1", event(biz), key_of)
+    assert await store.delete_business(biz)
+    assert await store.user_by_email("ann@example.com") is None
+    assert await store.session("tok", 0) is None
+    assert await store.device(biz, device.id) is None
+    assert await store.channels(biz) == []
+    assert await store.channel_by_id(shop) is None
+    assert await store.events_after(biz, 0, 10) == []
+    assert await store.head(biz) == 0
+    assert await store.last_inbound(shop, "c") is None
+    assert await store.usage(biz, "2000-01-01", "2999-12-31") == []
+    assert await store.erasure(biz, "req-1") is None
+    assert await store.claim_warning(biz, "2026-11:80")
+    assert not await store.delete_business(biz)
+    # The other business is untouched, and the e-mail and page can be used again.
+    assert await store.session("bob-tok", 0) is not None
+    assert texts(await store.events_after(bob.business_id, 0, 10)) == ["b"]
+    again = await business(store, "ann@example.com")
+    await channel(store, again.business_id, "PAGE-A")
+    [seq] = await store.append([event(again.business_id, channel_id=shop, dedupe_key="k")])
+    assert seq is not None
+
+
+async def test_listeners_hear_erasures_and_deleted_accounts(store: Store) -> None:
+    """An erasure's event and a deleted account wake the business's listeners."""
+    user = await business(store)
+    biz = user.business_id
+    shop = await channel(store, biz)
+    heard: list[set[str]] = []
+    store.on_commit(heard.append)
+    await store.erase_customer(biz, shop, "c", "req-1", event(biz), key_of)
+    assert heard[-1] == {biz}
+    heard.clear()
+    await store.delete_business(biz)
+    assert heard[-1] == {biz}
+
+
+# ---- retention ----------------------------------------------------------------------------
+
+FAR_PAST = 0
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def cutoffs(
+    acked: int = FAR_PAST, unacked: int = FAR_PAST, keys: int = FAR_PAST, contacts: int = FAR_PAST
+) -> RetentionCutoffs:
+    return RetentionCutoffs(
+        acked_before_ms=acked,
+        unacked_before_ms=unacked,
+        keys_before_ms=keys,
+        contacts_before_ms=contacts,
+    )
+
+
+async def test_events_every_device_acknowledged_expire(store: Store) -> None:
+    """Past the cutoff, events at or below every device's cursor go; the rest wait."""
+    user = await business(store)
+    biz = user.business_id
+    first = await store.create_device(biz, "Laptop")
+    second = await store.create_device(biz, "Phone")
+    seqs = [s for s in await store.append([event(biz, t) for t in ("1", "2", "3")]) if s]
+    await store.advance_cursor(biz, first.id, seqs[2])
+    await store.advance_cursor(biz, second.id, seqs[1])
+    later = wall_ms() + 1_000
+    assert await store.expire(cutoffs(acked=FAR_PAST), 100) == RetentionCounts()
+    assert await store.expire(cutoffs(acked=later), 100) == RetentionCounts(acked_events=2)
+    assert texts(await store.events_after(biz, 0, 10)) == ["3"]
+    assert await store.expire(cutoffs(acked=later, unacked=later), 100) == RetentionCounts(
+        unacked_events=1
+    )
+    assert await store.events_after(biz, 0, 10) == []
+
+
+async def test_a_business_without_devices_keeps_its_events_until_the_unacked_cutoff(
+    store: Store,
+) -> None:
+    """With no device to acknowledge them, events wait for the never-acknowledged cutoff."""
+    user = await business(store)
+    biz = user.business_id
+    await store.append([event(biz, "waiting")])
+    later = wall_ms() + 1_000
+    assert await store.expire(cutoffs(acked=later), 100) == RetentionCounts()
+    assert texts(await store.events_after(biz, 0, 10)) == ["waiting"]
+    assert (await store.expire(cutoffs(unacked=later), 100)).unacked_events == 1
+
+
+async def test_retention_deletes_in_small_batches(store: Store) -> None:
+    """A batch smaller than the backlog still removes all of it, batch after batch."""
+    user = await business(store)
+    biz = user.business_id
+    device = await store.create_device(biz, "Laptop")
+    seqs = [s for s in await store.append([event(biz, str(i)) for i in range(7)]) if s]
+    await store.advance_cursor(biz, device.id, seqs[-1])
+    counts = await store.expire(cutoffs(acked=wall_ms() + 1_000), 2)
+    assert counts.acked_events == 7
+    assert await store.events_after(biz, 0, 10) == []
+
+
+async def test_keys_sends_and_contacts_expire(store: Store) -> None:
+    """Old dedupe keys, send keys and window contacts go; a repeat is then stored again."""
+    user = await business(store)
+    biz = user.business_id
+    shop = await channel(store, biz)
+    await store.append(
+        [event(biz, "a", channel_id=shop, customer_id="c", dedupe_key="k", inbound=True)]
+    )
+    await store.claim_send(biz, "send-1", "fp", shop, "m1")
+    later = wall_ms() + 1_000
+    assert await store.expire(cutoffs(), 100) == RetentionCounts()
+    counts = await store.expire(cutoffs(keys=later, contacts=1_001), 100)
+    assert counts == RetentionCounts(dedupe_keys=1, sends=1, contacts=1)
+    assert await store.last_inbound(shop, "c") is None
+    assert (await store.claim_send(biz, "send-1", "fp", shop, "m1")).state == "new"
+    [seq] = await store.append([event(biz, "a", channel_id=shop, dedupe_key="k")])
+    assert seq is not None

@@ -8,9 +8,15 @@ from typing import Literal, Protocol
 
 __all__ = [
     "ChannelRow",
+    "ConfirmationRow",
     "Conflict",
+    "DedupeKeyOf",
+    "DeletionRequestRow",
     "DeviceRow",
+    "ErasureRow",
     "NewEvent",
+    "RetentionCounts",
+    "RetentionCutoffs",
     "SendClaim",
     "SessionRow",
     "Store",
@@ -112,7 +118,81 @@ class SendClaim:
     seq: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ErasureRow:
+    """One customer erased from one channel: what the relay removed, never whom."""
+
+    request_id: str
+    business_id: str
+    business_name: str
+    channel_id: str
+    platform: str
+    channel_name: str | None
+    erased_at_ms: int
+    events: int
+    contacts: int
+    dedupe_keys: int
+    sends: int
+    #: The Meta data-deletion request that caused it, if one did.
+    deletion_code: str | None = None
+
+    def relay_counts(self) -> dict[str, int]:
+        return {
+            "events": self.events,
+            "contacts": self.contacts,
+            "dedupe_keys": self.dedupe_keys,
+            "sends": self.sends,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationRow:
+    """A device's report that it erased the customer too; ``counts`` is its JSON."""
+
+    request_id: str
+    device_id: str
+    device_name: str
+    confirmed_at_ms: int
+    counts: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionRequestRow:
+    """A Meta data-deletion request, as its public status page shows it (no personal data)."""
+
+    code: str
+    received_at_ms: int
+    channels: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCutoffs:
+    """Rows older than these instants (ms since the epoch) are past their time."""
+
+    #: Events every device of their business acknowledged, by when they were stored.
+    acked_before_ms: int
+    #: Any event, acknowledged or not, by when it was stored.
+    unacked_before_ms: int
+    #: Dedupe keys and send idempotency keys, by when they were created.
+    keys_before_ms: int
+    #: Messaging-window contacts, by the customer's last action.
+    contacts_before_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCounts:
+    acked_events: int = 0
+    unacked_events: int = 0
+    dedupe_keys: int = 0
+    sends: int = 0
+    contacts: int = 0
+
+
 CommitListener = Callable[[set[str]], None]
+
+#: The dedupe key an event was stored under, from its kind and payload (None: it had none).
+DedupeKeyOf = Callable[[str, bytes], str | None]
 
 
 class Store(Protocol):
@@ -209,3 +289,51 @@ class Store(Protocol):
 
     async def claim_warning(self, business_id: str, key: str) -> bool:
         """True the first time ``key`` is claimed for the business (one warning per level)."""
+
+    # erasure
+    async def erase_customer(
+        self,
+        business_id: str,
+        channel_id: str,
+        customer_id: str,
+        request_id: str,
+        event: NewEvent,
+        dedupe_key_of: DedupeKeyOf,
+        deletion_code: str | None = None,
+    ) -> ErasureRow | None:
+        """In one transaction: delete the customer's events on the channel, their contact
+        row, the dedupe keys of those events and any key of the channel that contains
+        ``customer_id``, the sends that produced those events; record the erasure under
+        ``request_id``; append ``event``. None (and nothing done) if the channel is not
+        the business's. Deleted bytes are made unrecoverable from the files where the
+        engine allows it (SQLite: secure_delete and a WAL checkpoint)."""
+
+    async def channels_with_customer(
+        self, customer_id: str, platforms: Sequence[str]
+    ) -> list[ChannelRow]:
+        """Channels of any business, on these platforms, holding events or a contact row
+        of ``customer_id`` (for a platform's deletion request, which names no business)."""
+
+    async def erasure(self, business_id: str, request_id: str) -> ErasureRow | None: ...
+    async def erasures_for_request(self, deletion_code: str) -> list[ErasureRow]: ...
+    async def confirm_erasure(
+        self, business_id: str, request_id: str, device_id: str, counts: bytes, now_ms: int
+    ) -> bool:
+        """Record a device's confirmation (the first one counts). False if the erasure or
+        the device is not the business's."""
+
+    async def erasure_confirmations(
+        self, business_id: str, request_id: str
+    ) -> list[ConfirmationRow]: ...
+    async def add_deletion_request(self, row: DeletionRequestRow) -> None: ...
+    async def deletion_request(self, code: str) -> DeletionRequestRow | None: ...
+    async def delete_business(self, business_id: str) -> bool:
+        """Erase everything of the business (users, sessions, devices, channels and their
+        credentials, events, dedupe keys, contacts, sends, usage, erasure records)."""
+
+    # retention
+    async def expire(self, cutoffs: RetentionCutoffs, batch: int) -> RetentionCounts:
+        """Delete what is past its time, at most ``batch`` rows per transaction, so no
+        write waits long behind it. Acknowledged events go first (an event counts as
+        acknowledged when the business has devices and every cursor reached it); what
+        is left older than ``unacked_before_ms`` is counted as never acknowledged."""

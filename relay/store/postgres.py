@@ -35,9 +35,15 @@ import asyncpg
 from relay.store.base import (
     ChannelRow,
     CommitListener,
+    ConfirmationRow,
     Conflict,
+    DedupeKeyOf,
+    DeletionRequestRow,
     DeviceRow,
+    ErasureRow,
     NewEvent,
+    RetentionCounts,
+    RetentionCutoffs,
     SendClaim,
     SessionRow,
     StoredEvent,
@@ -100,6 +106,23 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (business_id, day, channel_id, metric));
 CREATE TABLE IF NOT EXISTS usage_warnings (
     business_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (business_id, key));
+CREATE INDEX IF NOT EXISTS events_stored ON events(stored_at_ms);
+CREATE INDEX IF NOT EXISTS dedupe_created ON dedupe(created_at_ms);
+CREATE INDEX IF NOT EXISTS sends_created ON sends(created_at_ms);
+CREATE TABLE IF NOT EXISTS erasures (
+    request_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+    platform TEXT NOT NULL, channel_name TEXT, erased_at_ms BIGINT NOT NULL,
+    events BIGINT NOT NULL, contacts BIGINT NOT NULL, dedupe_keys BIGINT NOT NULL,
+    sends BIGINT NOT NULL, deletion_code TEXT);
+CREATE INDEX IF NOT EXISTS erasures_business ON erasures(business_id);
+CREATE INDEX IF NOT EXISTS erasures_code ON erasures(deletion_code);
+CREATE TABLE IF NOT EXISTS erasure_confirmations (
+    request_id TEXT NOT NULL REFERENCES erasures(request_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL, device_name TEXT NOT NULL, confirmed_at_ms BIGINT NOT NULL,
+    counts BYTEA NOT NULL, PRIMARY KEY (request_id, device_id));
+CREATE TABLE IF NOT EXISTS deletion_requests (
+    code TEXT PRIMARY KEY, received_at_ms BIGINT NOT NULL, channels BIGINT NOT NULL,
+    events BIGINT NOT NULL);
 """
 
 # Any number: processes opening the same database at once take turns creating the schema.
@@ -113,6 +136,51 @@ _CLAIM_TRIES = 10
 
 _CHANNEL_COLUMNS = (
     "id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms"
+)
+
+_ERASURE_COLUMNS = (
+    "e.request_id, e.business_id, COALESCE(b.name, ''), e.channel_id, e.platform,"
+    " e.channel_name, e.erased_at_ms, e.events, e.contacts, e.dedupe_keys, e.sends,"
+    " e.deletion_code"
+)
+_ERASURE_FROM = "erasures e LEFT JOIN businesses b ON b.id = e.business_id"
+
+# Every table that names a business, erased with its account (children first).
+_BUSINESS_TABLES = (
+    "sessions",
+    "users",
+    "devices",
+    "events",
+    "sends",
+    "usage",
+    "usage_warnings",
+    "erasures",
+    "business_heads",
+)
+
+# Retention deletes: each takes (cutoff, batch size). An event counts as acknowledged
+# once every device of its business has a cursor at or past it (no devices: never).
+_EXPIRE_ACKED = (
+    "DELETE FROM events x USING (SELECT e.business_id, e.seq FROM events e JOIN"
+    " (SELECT business_id, MIN(cursor) AS acked FROM devices GROUP BY business_id) d"
+    " ON d.business_id = e.business_id WHERE e.stored_at_ms < $1 AND e.seq <= d.acked"
+    " LIMIT $2) doomed WHERE x.business_id = doomed.business_id AND x.seq = doomed.seq"
+)
+_EXPIRE_UNACKED = (
+    "DELETE FROM events x USING (SELECT business_id, seq FROM events WHERE stored_at_ms < $1"
+    " LIMIT $2) doomed WHERE x.business_id = doomed.business_id AND x.seq = doomed.seq"
+)
+_EXPIRE_DEDUPE = (
+    "DELETE FROM dedupe x USING (SELECT channel_id, key FROM dedupe WHERE created_at_ms < $1"
+    " LIMIT $2) doomed WHERE x.channel_id = doomed.channel_id AND x.key = doomed.key"
+)
+_EXPIRE_SENDS = (
+    "DELETE FROM sends WHERE id IN (SELECT id FROM sends WHERE created_at_ms < $1 LIMIT $2)"
+)
+_EXPIRE_CONTACTS = (
+    "DELETE FROM contacts x USING (SELECT channel_id, customer_id FROM contacts"
+    " WHERE last_inbound_ms < $1 LIMIT $2) doomed"
+    " WHERE x.channel_id = doomed.channel_id AND x.customer_id = doomed.customer_id"
 )
 
 
@@ -603,6 +671,236 @@ class PostgresStore:
             (business_id, key),
         )
         return claimed is not None
+
+    # ---- erasure --------------------------------------------------------------------
+
+    async def erase_customer(
+        self,
+        business_id: str,
+        channel_id: str,
+        customer_id: str,
+        request_id: str,
+        event: NewEvent,
+        dedupe_key_of: DedupeKeyOf,
+        deletion_code: str | None = None,
+    ) -> ErasureRow | None:
+        if not customer_id:
+            raise ValueError("an erasure needs a customer id")
+
+        async def op(conn: asyncpg.Connection) -> ErasureRow | None:
+            # As in delete_channel: an append still open finishes first, none starts after.
+            await _lock_heads(conn, [business_id])
+            found = await conn.fetchrow(
+                "SELECT c.platform, c.name, b.name FROM channels c"
+                " JOIN businesses b ON b.id = c.business_id"
+                " WHERE c.id = $1 AND c.business_id = $2",
+                channel_id,
+                business_id,
+            )
+            if found is None:
+                return None
+            erased = await conn.fetch(
+                "DELETE FROM events WHERE business_id = $1 AND channel_id = $2"
+                " AND customer_id = $3 RETURNING seq, kind, payload",
+                business_id,
+                channel_id,
+                customer_id,
+            )
+            keys = sorted({k for r in erased if (k := dedupe_key_of(r[1], bytes(r[2])))})
+            dedupe = await conn.execute(
+                "DELETE FROM dedupe WHERE channel_id = $1"
+                " AND (strpos(key, $2) > 0 OR key = ANY($3::text[]))",
+                channel_id,
+                customer_id,
+                keys,
+            )
+            contacts = await conn.execute(
+                "DELETE FROM contacts WHERE channel_id = $1 AND customer_id = $2",
+                channel_id,
+                customer_id,
+            )
+            # A finished send's seq is its event's: the sends that made erased events.
+            sends = await conn.execute(
+                "DELETE FROM sends WHERE business_id = $1 AND channel_id = $2"
+                " AND seq = ANY($3::bigint[])",
+                business_id,
+                channel_id,
+                [int(r[0]) for r in erased],
+            )
+            row = ErasureRow(
+                request_id=request_id,
+                business_id=business_id,
+                business_name=found[2],
+                channel_id=channel_id,
+                platform=found[0],
+                channel_name=found[1],
+                erased_at_ms=event.timestamp_ms,
+                events=len(erased),
+                contacts=_count(contacts),
+                dedupe_keys=_count(dedupe),
+                sends=_count(sends),
+                deletion_code=deletion_code,
+            )
+            await conn.execute(
+                "INSERT INTO erasures (request_id, business_id, channel_id, platform,"
+                " channel_name, erased_at_ms, events, contacts, dedupe_keys, sends, deletion_code)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                row.request_id,
+                business_id,
+                channel_id,
+                row.platform,
+                row.channel_name,
+                row.erased_at_ms,
+                row.events,
+                row.contacts,
+                row.dedupe_keys,
+                row.sends,
+                deletion_code,
+            )
+            await _insert_events(conn, [event])
+            return row
+
+        row = await self._transact(op)
+        if row is not None:
+            self._notify({business_id})
+        return row
+
+    async def channels_with_customer(
+        self, customer_id: str, platforms: Sequence[str]
+    ) -> list[ChannelRow]:
+        rows = await self._fetch(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE platform = ANY($1::text[]) AND ("
+            " EXISTS (SELECT 1 FROM events WHERE events.channel_id = channels.id"
+            " AND events.customer_id = $2)"
+            " OR EXISTS (SELECT 1 FROM contacts WHERE contacts.channel_id = channels.id"
+            " AND contacts.customer_id = $2)) ORDER BY created_at_ms, id",
+            (list(platforms), customer_id),
+        )
+        return [ChannelRow(*r) for r in rows]
+
+    async def erasure(self, business_id: str, request_id: str) -> ErasureRow | None:
+        rows = await self._fetch(
+            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            " WHERE e.request_id = $1 AND e.business_id = $2",
+            (request_id, business_id),
+        )
+        return ErasureRow(*rows[0]) if rows else None
+
+    async def erasures_for_request(self, deletion_code: str) -> list[ErasureRow]:
+        rows = await self._fetch(
+            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            " WHERE e.deletion_code = $1 ORDER BY e.erased_at_ms, e.request_id",
+            (deletion_code,),
+        )
+        return [ErasureRow(*r) for r in rows]
+
+    async def confirm_erasure(
+        self, business_id: str, request_id: str, device_id: str, counts: bytes, now_ms: int
+    ) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            erasure = await conn.fetchval(
+                "SELECT 1 FROM erasures WHERE request_id = $1 AND business_id = $2",
+                request_id,
+                business_id,
+            )
+            device_name = await conn.fetchval(
+                "SELECT name FROM devices WHERE id = $1 AND business_id = $2",
+                device_id,
+                business_id,
+            )
+            if erasure is None or device_name is None:
+                return False
+            await conn.execute(
+                "INSERT INTO erasure_confirmations"
+                " (request_id, device_id, device_name, confirmed_at_ms, counts)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                request_id,
+                device_id,
+                device_name,
+                now_ms,
+                counts,
+            )
+            return True
+
+        return await self._transact(op)
+
+    async def erasure_confirmations(
+        self, business_id: str, request_id: str
+    ) -> list[ConfirmationRow]:
+        rows = await self._fetch(
+            "SELECT c.request_id, c.device_id, c.device_name, c.confirmed_at_ms, c.counts"
+            " FROM erasure_confirmations c JOIN erasures e ON e.request_id = c.request_id"
+            " WHERE c.request_id = $1 AND e.business_id = $2"
+            " ORDER BY c.confirmed_at_ms, c.device_id",
+            (request_id, business_id),
+        )
+        return [ConfirmationRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+
+    async def add_deletion_request(self, row: DeletionRequestRow) -> None:
+        await self._execute(
+            "INSERT INTO deletion_requests (code, received_at_ms, channels, events)"
+            " VALUES ($1, $2, $3, $4)",
+            (row.code, row.received_at_ms, row.channels, row.events),
+        )
+
+    async def deletion_request(self, code: str) -> DeletionRequestRow | None:
+        rows = await self._fetch(
+            "SELECT code, received_at_ms, channels, events FROM deletion_requests WHERE code = $1",
+            (code,),
+        )
+        return DeletionRequestRow(*rows[0]) if rows else None
+
+    async def delete_business(self, business_id: str) -> bool:
+        async def op(conn: asyncpg.Connection) -> bool:
+            if await conn.fetchval("SELECT 1 FROM businesses WHERE id = $1", business_id) is None:
+                return False
+            await _lock_heads(conn, [business_id])
+            channels = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT id FROM channels WHERE business_id = $1", business_id
+                )
+            ]
+            for table in ("dedupe", "contacts"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE channel_id = ANY($1::text[])", channels
+                )
+            for table in (*_BUSINESS_TABLES, "channels"):
+                await conn.execute(f"DELETE FROM {table} WHERE business_id = $1", business_id)
+            await conn.execute("DELETE FROM businesses WHERE id = $1", business_id)
+            return True
+
+        deleted = await self._transact(op)
+        if deleted:
+            self._notify({business_id})  # its streams wake, find their session gone, close
+        return deleted
+
+    # ---- retention ------------------------------------------------------------------
+
+    async def expire(self, cutoffs: RetentionCutoffs, batch: int) -> RetentionCounts:
+        return RetentionCounts(
+            acked_events=await self._in_batches(_EXPIRE_ACKED, cutoffs.acked_before_ms, batch),
+            unacked_events=await self._in_batches(
+                _EXPIRE_UNACKED, cutoffs.unacked_before_ms, batch
+            ),
+            dedupe_keys=await self._in_batches(_EXPIRE_DEDUPE, cutoffs.keys_before_ms, batch),
+            sends=await self._in_batches(_EXPIRE_SENDS, cutoffs.keys_before_ms, batch),
+            contacts=await self._in_batches(_EXPIRE_CONTACTS, cutoffs.contacts_before_ms, batch),
+        )
+
+    async def _in_batches(self, sql: str, before_ms: int, batch: int) -> int:
+        """Run a ``DELETE ... LIMIT`` until it deletes fewer than ``batch`` rows, each run
+        its own short transaction (a deadlock with an erasure is retried)."""
+        total = 0
+        while True:
+
+            async def op(conn: asyncpg.Connection) -> int:
+                return _count(await conn.execute(sql, before_ms, batch))
+
+            deleted = await self._transact(op)
+            total += deleted
+            if deleted < batch:
+                return total
 
 
 async def _lock_heads(conn: asyncpg.Connection, business_ids: Sequence[str]) -> dict[str, int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -20,9 +22,15 @@ from typing import Any, TypeVar
 from relay.store.base import (
     ChannelRow,
     CommitListener,
+    ConfirmationRow,
     Conflict,
+    DedupeKeyOf,
+    DeletionRequestRow,
     DeviceRow,
+    ErasureRow,
     NewEvent,
+    RetentionCounts,
+    RetentionCutoffs,
     SendClaim,
     SessionRow,
     StoredEvent,
@@ -33,6 +41,8 @@ from relay.store.base import (
 __all__ = ["SqliteStore", "utc_day"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("clientora.relay.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS businesses (
@@ -76,7 +86,43 @@ CREATE TABLE IF NOT EXISTS usage_warnings (
     business_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (business_id, key)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS sends_one_auto ON sends(channel_id, auto_reply_to)
     WHERE auto_reply_to IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_stored ON events(stored_at_ms);
+CREATE INDEX IF NOT EXISTS dedupe_created ON dedupe(created_at_ms);
+CREATE INDEX IF NOT EXISTS sends_created ON sends(created_at_ms);
+CREATE TABLE IF NOT EXISTS erasures (
+    request_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, channel_id TEXT NOT NULL,
+    platform TEXT NOT NULL, channel_name TEXT, erased_at_ms INTEGER NOT NULL,
+    events INTEGER NOT NULL, contacts INTEGER NOT NULL, dedupe_keys INTEGER NOT NULL,
+    sends INTEGER NOT NULL, deletion_code TEXT);
+CREATE INDEX IF NOT EXISTS erasures_business ON erasures(business_id);
+CREATE INDEX IF NOT EXISTS erasures_code ON erasures(deletion_code);
+CREATE TABLE IF NOT EXISTS erasure_confirmations (
+    request_id TEXT NOT NULL REFERENCES erasures(request_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL, device_name TEXT NOT NULL, confirmed_at_ms INTEGER NOT NULL,
+    counts BLOB NOT NULL, PRIMARY KEY (request_id, device_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deletion_requests (
+    code TEXT PRIMARY KEY, received_at_ms INTEGER NOT NULL, channels INTEGER NOT NULL,
+    events INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+_ERASURE_COLUMNS = (
+    "e.request_id, e.business_id, COALESCE(b.name, ''), e.channel_id, e.platform,"
+    " e.channel_name, e.erased_at_ms, e.events, e.contacts, e.dedupe_keys, e.sends,"
+    " e.deletion_code"
+)
+_ERASURE_FROM = "erasures e LEFT JOIN businesses b ON b.id = e.business_id"
+
+# Every table that names a business, in the order an account is erased (children first).
+_BUSINESS_TABLES = (
+    "sessions",
+    "users",
+    "devices",
+    "events",
+    "sends",
+    "usage",
+    "usage_warnings",
+    "erasures",
+)
 
 
 def _now_ms() -> int:
@@ -533,6 +579,252 @@ class SqliteStore:
 
         return await self._writer.submit(op)
 
+    # ---- erasure --------------------------------------------------------------------
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it, so no old page image of
+        a deleted row stays behind. Safe to call from any coroutine: the writer runs each
+        group synchronously, so no transaction is open whenever this runs."""
+        busy, _, _ = self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("WAL checkpoint was blocked by a reader; erased pages remain in the WAL")
+
+    async def erase_customer(
+        self,
+        business_id: str,
+        channel_id: str,
+        customer_id: str,
+        request_id: str,
+        event: NewEvent,
+        dedupe_key_of: DedupeKeyOf,
+        deletion_code: str | None = None,
+    ) -> ErasureRow | None:
+        if not customer_id:
+            raise ValueError("an erasure needs a customer id")
+
+        def op(conn: sqlite3.Connection) -> ErasureRow | None:
+            found = conn.execute(
+                "SELECT c.platform, c.name, b.name FROM channels c"
+                " JOIN businesses b ON b.id = c.business_id WHERE c.id = ? AND c.business_id = ?",
+                (channel_id, business_id),
+            ).fetchone()
+            if found is None:
+                return None
+            erased = conn.execute(
+                "DELETE FROM events WHERE business_id = ? AND channel_id = ? AND customer_id = ?"
+                " RETURNING seq, kind, payload",
+                (business_id, channel_id, customer_id),
+            ).fetchall()
+            keys = sorted({k for _, kind, body in erased if (k := dedupe_key_of(kind, body))})
+            dedupe = conn.execute(
+                "DELETE FROM dedupe WHERE channel_id = ? AND (instr(key, ?) > 0"
+                " OR key IN (SELECT value FROM json_each(?)))",
+                (channel_id, customer_id, json.dumps(keys)),
+            ).rowcount
+            contacts = conn.execute(
+                "DELETE FROM contacts WHERE channel_id = ? AND customer_id = ?",
+                (channel_id, customer_id),
+            ).rowcount
+            # A finished send's seq is its event's: the sends that made erased events.
+            sends = conn.execute(
+                "DELETE FROM sends WHERE business_id = ? AND channel_id = ?"
+                " AND seq IN (SELECT value FROM json_each(?))",
+                (business_id, channel_id, json.dumps([row[0] for row in erased])),
+            ).rowcount
+            row = ErasureRow(
+                request_id=request_id,
+                business_id=business_id,
+                business_name=found[2],
+                channel_id=channel_id,
+                platform=found[0],
+                channel_name=found[1],
+                erased_at_ms=event.timestamp_ms,
+                events=len(erased),
+                contacts=contacts,
+                dedupe_keys=dedupe,
+                sends=sends,
+                deletion_code=deletion_code,
+            )
+            conn.execute(
+                "INSERT INTO erasures (request_id, business_id, channel_id, platform,"
+                " channel_name, erased_at_ms, events, contacts, dedupe_keys, sends, deletion_code)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.request_id,
+                    business_id,
+                    channel_id,
+                    row.platform,
+                    row.channel_name,
+                    row.erased_at_ms,
+                    row.events,
+                    row.contacts,
+                    row.dedupe_keys,
+                    row.sends,
+                    deletion_code,
+                ),
+            )
+            _insert_events(conn, [event])
+            return row
+
+        row = await self._writer.submit(op)
+        if row is not None:
+            self._notify({business_id})
+            self._checkpoint()
+        return row
+
+    async def channels_with_customer(
+        self, customer_id: str, platforms: Sequence[str]
+    ) -> list[ChannelRow]:
+        marks = ", ".join("?" for _ in platforms)
+        rows = self._read(
+            f"SELECT {self._CHANNEL_COLUMNS} FROM channels WHERE platform IN ({marks}) AND ("
+            " EXISTS (SELECT 1 FROM events WHERE events.channel_id = channels.id"
+            " AND events.customer_id = ?)"
+            " OR EXISTS (SELECT 1 FROM contacts WHERE contacts.channel_id = channels.id"
+            " AND contacts.customer_id = ?)) ORDER BY created_at_ms, id",
+            (*platforms, customer_id, customer_id),
+        )
+        return [ChannelRow(*r) for r in rows]
+
+    async def erasure(self, business_id: str, request_id: str) -> ErasureRow | None:
+        rows = self._read(
+            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            " WHERE e.request_id = ? AND e.business_id = ?",
+            (request_id, business_id),
+        )
+        return ErasureRow(*rows[0]) if rows else None
+
+    async def erasures_for_request(self, deletion_code: str) -> list[ErasureRow]:
+        rows = self._read(
+            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            " WHERE e.deletion_code = ? ORDER BY e.erased_at_ms, e.request_id",
+            (deletion_code,),
+        )
+        return [ErasureRow(*r) for r in rows]
+
+    async def confirm_erasure(
+        self, business_id: str, request_id: str, device_id: str, counts: bytes, now_ms: int
+    ) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            erasure = conn.execute(
+                "SELECT 1 FROM erasures WHERE request_id = ? AND business_id = ?",
+                (request_id, business_id),
+            ).fetchone()
+            device = conn.execute(
+                "SELECT name FROM devices WHERE id = ? AND business_id = ?",
+                (device_id, business_id),
+            ).fetchone()
+            if erasure is None or device is None:
+                return False
+            conn.execute(
+                "INSERT OR IGNORE INTO erasure_confirmations"
+                " (request_id, device_id, device_name, confirmed_at_ms, counts)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (request_id, device_id, device[0], now_ms, counts),
+            )
+            return True
+
+        return await self._writer.submit(op)
+
+    async def erasure_confirmations(
+        self, business_id: str, request_id: str
+    ) -> list[ConfirmationRow]:
+        rows = self._read(
+            "SELECT c.request_id, c.device_id, c.device_name, c.confirmed_at_ms, c.counts"
+            " FROM erasure_confirmations c JOIN erasures e ON e.request_id = c.request_id"
+            " WHERE c.request_id = ? AND e.business_id = ?"
+            " ORDER BY c.confirmed_at_ms, c.device_id",
+            (request_id, business_id),
+        )
+        return [ConfirmationRow(*r) for r in rows]
+
+    async def add_deletion_request(self, row: DeletionRequestRow) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO deletion_requests (code, received_at_ms, channels, events)"
+                " VALUES (?, ?, ?, ?)",
+                (row.code, row.received_at_ms, row.channels, row.events),
+            )
+        )
+
+    async def deletion_request(self, code: str) -> DeletionRequestRow | None:
+        rows = self._read(
+            "SELECT code, received_at_ms, channels, events FROM deletion_requests WHERE code = ?",
+            (code,),
+        )
+        return DeletionRequestRow(*rows[0]) if rows else None
+
+    async def delete_business(self, business_id: str) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            if conn.execute("SELECT 1 FROM businesses WHERE id = ?", (business_id,)).fetchone():
+                channels = conn.execute(
+                    "SELECT id FROM channels WHERE business_id = ?", (business_id,)
+                ).fetchall()
+                for table in ("dedupe", "contacts"):
+                    conn.executemany(f"DELETE FROM {table} WHERE channel_id = ?", channels)
+                for table in (*_BUSINESS_TABLES, "channels"):
+                    conn.execute(f"DELETE FROM {table} WHERE business_id = ?", (business_id,))
+                conn.execute("DELETE FROM businesses WHERE id = ?", (business_id,))
+                return True
+            return False
+
+        deleted = await self._writer.submit(op)
+        if deleted:
+            self._notify({business_id})  # its streams wake, find their session gone, close
+            self._checkpoint()
+        return deleted
+
+    # ---- retention ------------------------------------------------------------------
+
+    async def expire(self, cutoffs: RetentionCutoffs, batch: int) -> RetentionCounts:
+        counts = RetentionCounts(
+            acked_events=await self._in_batches(_EXPIRE_ACKED, cutoffs.acked_before_ms, batch),
+            unacked_events=await self._in_batches(
+                _EXPIRE_UNACKED, cutoffs.unacked_before_ms, batch
+            ),
+            dedupe_keys=await self._in_batches(_EXPIRE_DEDUPE, cutoffs.keys_before_ms, batch),
+            sends=await self._in_batches(_EXPIRE_SENDS, cutoffs.keys_before_ms, batch),
+            contacts=await self._in_batches(_EXPIRE_CONTACTS, cutoffs.contacts_before_ms, batch),
+        )
+        if counts != RetentionCounts():
+            self._checkpoint()
+        return counts
+
+    async def _in_batches(self, sql: str, before_ms: int, batch: int) -> int:
+        """Run a ``DELETE ... LIMIT ?`` until it deletes fewer than ``batch`` rows; each
+        run is its own write, so other writes go in between."""
+        total = 0
+        while True:
+            deleted = await self._writer.submit(
+                lambda c: c.execute(sql, (before_ms, batch)).rowcount
+            )
+            total += deleted
+            if deleted < batch:
+                return total
+
+
+# Retention deletes: each takes (cutoff, batch size). An event counts as acknowledged
+# once every device of its business has a cursor at or past it (no devices: never).
+_EXPIRE_ACKED = (
+    "DELETE FROM events WHERE seq IN (SELECT e.seq FROM events e JOIN"
+    " (SELECT business_id, MIN(cursor) AS acked FROM devices GROUP BY business_id) d"
+    " ON d.business_id = e.business_id WHERE e.stored_at_ms < ? AND e.seq <= d.acked LIMIT ?)"
+)
+_EXPIRE_UNACKED = (
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE stored_at_ms < ? LIMIT ?)"
+)
+_EXPIRE_DEDUPE = (
+    "DELETE FROM dedupe WHERE (channel_id, key) IN"
+    " (SELECT channel_id, key FROM dedupe WHERE created_at_ms < ? LIMIT ?)"
+)
+_EXPIRE_SENDS = (
+    "DELETE FROM sends WHERE id IN (SELECT id FROM sends WHERE created_at_ms < ? LIMIT ?)"
+)
+_EXPIRE_CONTACTS = (
+    "DELETE FROM contacts WHERE (channel_id, customer_id) IN"
+    " (SELECT channel_id, customer_id FROM contacts WHERE last_inbound_ms < ? LIMIT ?)"
+)
+
 
 def _insert_events(conn: sqlite3.Connection, events: Sequence[NewEvent]) -> list[int | None]:
     now = _now_ms()
@@ -590,4 +882,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
+    # Deleted rows are overwritten with zeros, so an erased customer's text is really gone.
+    conn.execute("PRAGMA secure_delete=ON")
     return conn
