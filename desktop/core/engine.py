@@ -11,7 +11,7 @@ import logging
 import platform
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +30,7 @@ from desktop.core.kb.models import SearchHit
 from desktop.core.outbox import Outbox
 from desktop.core.relay_client import RelayClient, RelayError
 from desktop.core.settings import AppSettings, RelaySettings
-from desktop.core.store import AssistantStats, Store
+from desktop.core.store import AssistantStats, Change, ErasureApplied, Store
 from desktop.core.sync import EventSync
 
 __all__ = [
@@ -127,6 +127,8 @@ class Engine:
         self._llm: LLMDrafter | None = None
         self._extractive = ExtractiveDrafter()
         self.test_channel_id: str | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._confirming: asyncio.Task[None] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -186,8 +188,39 @@ class Engine:
         self._sync.start()
         self.outbox.start()
         self.assistant.start()
+        if self._unsubscribe is None:
+            self._unsubscribe = self.store.changes.subscribe(self._on_changes)
+        self._confirm_erasures()
+
+    def _on_changes(self, changes: Sequence[Change]) -> None:
+        if any(isinstance(c, ErasureApplied) for c in changes):
+            self._confirm_erasures()
+
+    def _confirm_erasures(self) -> None:
+        """Send the relay what was erased here, for the customer's deletion receipt."""
+        if self._confirming is None or self._confirming.done():
+            self._confirming = asyncio.get_running_loop().create_task(
+                self._send_confirmations(), name="clientora-erasure-confirmations"
+            )
+
+    async def _send_confirmations(self) -> None:
+        if self._session is None or self._session.device_id is None:
+            return
+        for request_id, counts in await self.store.unconfirmed_erasures():
+            try:
+                await self.client.confirm_erasure(request_id, self._session.device_id, counts)
+            except RelayError as exc:
+                log.warning("erasure not confirmed yet", extra={"reason": exc.code})
+                return
+            await self.store.erasure_confirmed(request_id)
 
     async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._confirming is not None:
+            self._confirming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._confirming
         await self.assistant.stop()
         await self.outbox.stop()
         if self._sync is not None:

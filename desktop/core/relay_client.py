@@ -416,6 +416,16 @@ class RelayClient:
             "POST", f"/webchat/{quote(channel_id, safe='')}/messages", body, auth=False
         )
 
+    async def confirm_erasure(
+        self, request_id: str, device_id: str, counts: dict[str, int]
+    ) -> None:
+        """Tell the relay what this device erased, for the customer's deletion receipt."""
+        await self._request(
+            "POST",
+            f"/v1/erasures/{quote(request_id, safe='')}/confirm",
+            {"device_id": device_id, "counts": counts},
+        )
+
     async def send_reply(self, reply: SendReply) -> SendResult:
         """Ask the relay to send; a repeated ``idempotency_key`` gets the first answer."""
         return await self._call("POST", "/v1/messages", SendResult, reply)

@@ -23,6 +23,7 @@ __all__ = [
     "ConversationChanged",
     "ConversationRemoved",
     "DraftChanged",
+    "ErasureApplied",
     "MessageAdded",
     "MessageUpdated",
     "SyncStatusChanged",
@@ -66,6 +67,12 @@ class DraftChanged(msgspec.Struct, frozen=True, kw_only=True):
     draft_id: int
 
 
+class ErasureApplied(msgspec.Struct, frozen=True, kw_only=True):
+    """A customer was erased here; the relay wants a confirmation for its receipt."""
+
+    request_id: str
+
+
 class ChannelsChanged(msgspec.Struct, frozen=True, kw_only=True):
     """The channel list or a channel's health changed."""
 
@@ -99,6 +106,7 @@ Change = (
     | MessageUpdated
     | DraftChanged
     | ChannelsChanged
+    | ErasureApplied
     | UsageChanged
     | SyncStatusChanged
 )

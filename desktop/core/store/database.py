@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import sqlite3
 import time
@@ -579,6 +580,27 @@ class Store:
 
         await self._write(write)
 
+    async def unconfirmed_erasures(self) -> list[tuple[str, dict[str, int]]]:
+        """Erasures applied here that the relay has not yet heard about."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, dict[str, int]]]:
+            rows = conn.execute(
+                "SELECT request_id, counts FROM erasure_confirmations WHERE confirmed = 0"
+            ).fetchall()
+            return [(r[0], msgspec.json.decode(r[1], type=dict[str, int])) for r in rows]
+
+        return await self._read(read)
+
+    async def erasure_confirmed(self, request_id: str) -> None:
+        def write(conn: sqlite3.Connection, now: int) -> tuple[None, list[Change]]:
+            conn.execute(
+                "UPDATE erasure_confirmations SET confirmed = 1 WHERE request_id = ?",
+                (request_id,),
+            )
+            return None, []
+
+        await self._write(write)
+
     async def assistant_stats(self, relay_head: int = 0) -> AssistantStats:
         cursor = await self.cursor()
         return await self._read(
@@ -603,6 +625,11 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
+def _sha256_hex(value: object) -> str | None:
+    return hashlib.sha256(value.encode()).hexdigest() if isinstance(value, str) else None
+
+
 def _register_functions(conn: sqlite3.Connection) -> None:
     # SQLite's own lower()/LIKE fold ASCII only; names here are often Cyrillic or Albanian.
     conn.create_function("casefold", 1, _casefold, deterministic=True)
+    conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)

@@ -48,6 +48,7 @@ from .changes import (
     ConversationChanged,
     ConversationRemoved,
     DraftChanged,
+    ErasureApplied,
     MessageAdded,
     MessageUpdated,
     UsageChanged,
@@ -614,29 +615,43 @@ class EventWriter:
         self.changes.append(ChannelsChanged())
 
     def _erased(self, event: CustomerErased) -> None:
+        # The relay names the customer by a hash of "channel:customer" (it keeps no ids).
         row = self.conn.execute(
             "SELECT cu.id, c.id FROM customers cu LEFT JOIN conversations c"
-            " ON c.customer_id = cu.id WHERE cu.channel_id = ? AND cu.platform_id = ?",
-            (event.channel_id, event.customer_id),
+            " ON c.customer_id = cu.id WHERE cu.channel_id = ? AND (cu.platform_id = ?"
+            " OR sha256_hex(cu.channel_id || ':' || cu.platform_id) = ?)",
+            (event.channel_id, event.customer_id, event.customer_hash),
         ).fetchone()
-        if row is None:
-            return
-        customer_id, conversation_id = row
-        if conversation_id is not None:
-            draft_ids = [
-                int(r[0])
-                for r in self.conn.execute(
-                    "SELECT id FROM drafts WHERE conversation_id = ?", (conversation_id,)
+        counts = {"customer": 0, "messages": 0, "drafts": 0}
+        if row is not None:
+            customer_id, conversation_id = row
+            counts["customer"] = 1
+            if conversation_id is not None:
+                draft_ids = [
+                    int(r[0])
+                    for r in self.conn.execute(
+                        "SELECT id FROM drafts WHERE conversation_id = ?", (conversation_id,)
+                    )
+                ]
+                counts["drafts"] = len(draft_ids)
+                counts["messages"] = self.conn.execute(
+                    "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conversation_id,)
+                ).fetchone()[0]
+                # Cascades: conversation, messages (and their search entries), drafts, labels.
+                self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+                self.changes.extend(
+                    DraftChanged(conversation_id=conversation_id, draft_id=d) for d in draft_ids
                 )
-            ]
-            # Cascades: conversation, messages (and their search entries), drafts, labels.
-            self.conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-            self.changes.extend(
-                DraftChanged(conversation_id=conversation_id, draft_id=d) for d in draft_ids
+                self.changes.append(ConversationRemoved(conversation_id=conversation_id))
+            self.conn.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
+            self.erased = True
+        if event.request_id:
+            self.conn.execute(
+                "INSERT OR IGNORE INTO erasure_confirmations (request_id, counts, created_at_ms)"
+                " VALUES (?, ?, ?)",
+                (event.request_id, _ENCODER.encode(counts).decode(), self.now_ms),
             )
-            self.changes.append(ConversationRemoved(conversation_id=conversation_id))
-        self.conn.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
-        self.erased = True
+            self.changes.append(ErasureApplied(request_id=event.request_id))
 
     def _usage(self, event: UsageWarning) -> None:
         self.conn.execute(

@@ -202,6 +202,14 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
             WHERE id = old.conversation_id;
     END;
 
+    -- Erasures applied here, until the relay has our confirmation for its receipt.
+    CREATE TABLE erasure_confirmations (
+        request_id TEXT PRIMARY KEY,
+        counts TEXT NOT NULL,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER NOT NULL
+    );
+
     CREATE TABLE usage_notices (
         metric TEXT PRIMARY KEY,
         used REAL NOT NULL,
