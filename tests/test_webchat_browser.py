@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -14,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import websockets
 
 from common.events import MessageReceived
+from desktop.core.autopilot import ChannelPolicy
+from desktop.core.credentials import EncryptedFileCredentials, SavedSession
+from desktop.core.engine import Engine
+from desktop.core.settings import RelaySettings
+from tests.engine_helpers import now_ms, wait_for
 from tests.fakes.server import ServedApp, serve_app
 from tests.relay_helpers import Account, open_stream, sign_up
 
@@ -343,6 +350,50 @@ async def answer_through_send_api(shop: Shop, question: str) -> str:
     return text
 
 
+ENGINE_ANSWER = "Po, e kemi modelin në numrin 42, në të zezë dhe në kafe."
+
+
+async def answer_with_engine(shop: Shop, question: str) -> str:
+    """The real desktop engine answers: it drafts from its knowledge base and auto-sends."""
+    with tempfile.TemporaryDirectory() as folder:
+        secrets = EncryptedFileCredentials(Path(folder) / "secrets")
+        await secrets.save(
+            SavedSession(
+                relay_url=shop.relay_url,
+                token=shop.account.token,
+                expires_at_ms=now_ms() + 3_600_000,
+                business_id=shop.account.business_id,
+                user_id="owner",
+            )
+        )
+        engine = await Engine.open(Path(folder) / "data", credentials=secrets)
+        try:
+            await engine.update_settings(
+                msgspec.structs.replace(
+                    engine.settings,
+                    settle_s=0.1,
+                    relay=RelaySettings(mode="remote", url=shop.relay_url),
+                    policies={shop.channel_id: ChannelPolicy(mode="auto", threshold=0.5)},
+                )
+            )
+            await engine.kb.add_faq(
+                "A e keni modelin në numrin 42?", ENGINE_ANSWER, ["numri 42", "madhësia 42"]
+            )
+            await engine.start()
+
+            async def sent() -> bool:
+                conversations = await engine.store.list_conversations()
+                if not conversations:
+                    return False
+                messages = await engine.store.messages(conversations[0].id)
+                return any(m.direction == "out" and m.status == "sent" for m in messages)
+
+            await wait_for(sent, timeout=30)
+        finally:
+            await engine.close()
+    return ENGINE_ANSWER
+
+
 def _lines_js() -> str:
     """The conversation as the page shows it: direction, visible text, and whether it is settled."""
     return (
@@ -356,7 +407,13 @@ def _lines_js() -> str:
 # ---- the tests ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer", [pytest.param(answer_through_send_api, id="send-api")])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(answer_through_send_api, id="send-api"),
+        pytest.param(answer_with_engine, id="engine"),
+    ],
+)
 async def test_a_visitor_asks_on_a_phone_and_sees_the_reply_live(
     relay: ServedApp, browser: Browser, answer: Answer
 ) -> None:
