@@ -22,6 +22,8 @@ from relay.directory import ChannelDirectory
 from relay.erasure import erasure_router, meta_deletion_router
 from relay.errors import EXCEPTION_HANDLERS, RelayError
 from relay.gateway import gateway_router
+from relay.health import flush_activity, health_router, keep_checking
+from relay.onboarding import meta_callback_router, onboarding_router
 from relay.pages import pages_router
 from relay.plans import load_plans, load_prices
 from relay.retention import keep_retaining
@@ -92,6 +94,11 @@ def create_app(settings: Settings) -> Litestar:
                 if settings.retention_interval_s > 0
                 else None
             )
+            checking = (
+                asyncio.get_running_loop().create_task(keep_checking(services), name="health")
+                if settings.health_interval_s > 0 or settings.health_flush_s > 0
+                else None
+            )
             try:
                 yield
             finally:
@@ -99,13 +106,18 @@ def create_app(settings: Settings) -> Litestar:
                     retention.cancel()
                     with suppress(asyncio.CancelledError):
                         await retention
+                if checking is not None:
+                    checking.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await checking
+                await flush_activity(services)
                 await store.close()
 
     prometheus = PrometheusConfig(
         app_name="clientora_relay",
         prefix="clientora",
         group_path=True,
-        exclude=["/metrics", "/healthz"],
+        exclude=["/metrics", "/healthz", "/webhooks"],
     )
     return Litestar(
         route_handlers=[
@@ -122,6 +134,9 @@ def create_app(settings: Settings) -> Litestar:
             erasure_router(),
             meta_deletion_router(),
             pages_router(),
+            health_router(),
+            onboarding_router(),
+            meta_callback_router(),
             stream,
         ],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
@@ -136,4 +151,6 @@ def create_app(settings: Settings) -> Litestar:
             render_plugins=[ScalarRenderPlugin()],
         ),
         debug=False,
+        # The command configures logging (JSON lines, level) before the app exists.
+        logging_config=None,
     )

@@ -11,16 +11,25 @@ from litestar.params import FromPath, JSONBody
 
 from common.events import ChannelChanged
 from common.protocol import ChannelInfo, ConnectChannel
+from relay import health
 from relay.auth import Principal, provide_principal
 from relay.directory import encode_credentials
 from relay.errors import RelayError
+from relay.health import Check, viber_webhook_url
 from relay.ingest import system_event
-from relay.send import viber_set_webhook
+from relay.send import graph_admin, viber_account_info, viber_set_webhook
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow, Conflict
 
-__all__ = ["channels_router", "viber_webhook_url"]
+__all__ = [
+    "add_channel",
+    "announce_connected",
+    "channel_info",
+    "channels_router",
+    "drop_channel",
+    "viber_webhook_url",
+]
 
 log = logging.getLogger("clientora.relay.channels")
 
@@ -34,11 +43,7 @@ _REQUIRED: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def viber_webhook_url(services: Services, channel_id: str) -> str:
-    return f"{services.settings.public_url.rstrip('/')}/webhooks/viber/{channel_id}"
-
-
-def channel_info(services: Services, row: ChannelRow) -> ChannelInfo:
+def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = None) -> ChannelInfo:
     return ChannelInfo(
         id=row.id,
         platform=row.platform,  # type: ignore[arg-type]
@@ -47,7 +52,59 @@ def channel_info(services: Services, row: ChannelRow) -> ChannelInfo:
         status=row.status,
         created_at_ms=row.created_at_ms,
         webhook_url=viber_webhook_url(services, row.id) if row.platform == "viber" else None,
+        avatar_url=avatar_url,
     )
+
+
+async def add_channel(
+    services: Services,
+    business_id: str,
+    platform: str,
+    external_id: str,
+    name: str | None,
+    secrets: dict[str, str],
+    channel_id: str | None = None,
+) -> ChannelRow:
+    """Store a channel with its credentials encrypted (bound to its id); 409 if the
+    platform account is connected already. It routes webhooks from now on."""
+    channel_id = channel_id or uuid.uuid4().hex
+    if platform in ("viber", "webchat"):
+        # These are addressed by our channel id: each has its own webhook or page path.
+        external_id = channel_id
+    key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
+    try:
+        row = await services.store.create_channel(
+            business_id, channel_id, platform, external_id, name, key_id, blob
+        )
+    except Conflict as exc:
+        raise RelayError(409, "channel_taken", str(exc)) from None
+    services.directory.add(row)
+    return row
+
+
+async def drop_channel(services: Services, row: ChannelRow) -> None:
+    """Undo ``add_channel`` of a channel no device has heard of yet (no farewell event)."""
+    services.directory.remove(row.id)
+    await services.store.delete_channel(row.business_id, row.id, None)
+    await health.forget_channel(services, row.id)
+
+
+async def announce_connected(services: Services, row: ChannelRow) -> None:
+    await services.store.append(
+        [
+            system_event(
+                row.business_id,
+                ChannelChanged(
+                    timestamp_ms=now_ms(),
+                    channel_id=row.id,
+                    platform=row.platform,  # type: ignore[arg-type]
+                    status="connected",
+                    name=row.name,
+                ),
+            )
+        ]
+    )
+    log.info("channel connected", extra={"channel_id": row.id, "platform": row.platform})
 
 
 def _fields(data: ConnectChannel) -> tuple[str, dict[str, str]]:
@@ -79,18 +136,18 @@ async def connect(
     services: NamedDependency[Services],
 ) -> ChannelInfo:
     external_id, secrets = _fields(data)
-    channel_id = uuid.uuid4().hex
-    if data.platform in ("viber", "webchat"):
-        # These are addressed by our channel id: each has its own webhook or page path.
-        external_id = channel_id
-    key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
-    try:
-        row = await services.store.create_channel(
-            principal.business_id, channel_id, data.platform, external_id, data.name, key_id, blob
-        )
-    except Conflict as exc:
-        raise RelayError(409, "channel_taken", str(exc)) from None
-    services.directory.add(row)
+    name, avatar = data.name, None
+    token = Check()
+    if data.platform == "viber":
+        # Checked before anything is stored: a wrong token leaves nothing behind.
+        name, avatar = await _viber_bot(services, secrets["auth_token"], data.name)
+        token = Check(state="ok", message="Viber accepts the bot token.", checked_at_ms=now_ms())
+    elif data.platform in ("messenger", "instagram", "whatsapp"):
+        token = await _meta_token(services, data.platform, secrets["access_token"])
+    row = await add_channel(
+        services, principal.business_id, data.platform, external_id, name, secrets
+    )
+    webhook = Check()
     if data.platform == "viber":
         try:
             await viber_set_webhook(
@@ -101,35 +158,88 @@ async def connect(
             )
         except SendError as exc:
             # Nothing half-connected: the channel goes again if Viber refuses the webhook.
-            services.directory.remove(row.id)
-            await services.store.delete_channel(principal.business_id, row.id, None)
+            await drop_channel(services, row)
             raise RelayError(
                 422, exc.code, f"Viber did not accept the bot: {exc.message}"
             ) from None
-    await services.store.append(
-        [
-            system_event(
-                principal.business_id,
-                ChannelChanged(
-                    timestamp_ms=now_ms(),
-                    channel_id=row.id,
-                    platform=data.platform,
-                    status="connected",
-                    name=data.name,
-                ),
-            )
-        ]
+        webhook = Check(state="ok", message="Viber accepted the webhook.", checked_at_ms=now_ms())
+    await announce_connected(services, row)
+    if data.platform != "webchat":
+        await health.note_connected(
+            services,
+            row,
+            token=token,
+            # Viber confirms a webhook only once it reached the relay: it is subscribed.
+            subscription=webhook,
+            webhook=webhook,
+            avatar_url=avatar,
+        )
+    return channel_info(services, row, avatar)
+
+
+async def _viber_bot(
+    services: Services, auth_token: str, name: str | None
+) -> tuple[str | None, str | None]:
+    """The bot's name (unless the owner gave one) and avatar; 422 for a token Viber refuses."""
+    try:
+        info = await viber_account_info(services.http, services.urls, auth_token)
+    except SendError as exc:
+        if exc.code == "token_invalid":
+            raise RelayError(
+                422,
+                "token_invalid",
+                "Viber does not accept this bot token. Copy it again from the bot's settings"
+                " (Viber Partners > your bot > Token) and paste it without spaces.",
+            ) from None
+        raise RelayError(
+            502 if exc.transient else 422, exc.code, f"Viber could not check the bot: {exc.message}"
+        ) from None
+    bot_name = info.get("name")
+    icon = info.get("icon")
+    return (
+        name or (bot_name if isinstance(bot_name, str) and bot_name else None),
+        icon if isinstance(icon, str) and icon else None,
     )
-    log.info("channel connected", extra={"channel_id": row.id, "platform": row.platform})
-    return channel_info(services, row)
+
+
+async def _meta_token(services: Services, platform: str, token: str) -> Check:
+    """A pasted Meta token, checked when the relay has a Meta app: one Graph refuses is
+    refused here (422) before anything is stored."""
+    settings = services.settings
+    if not (settings.meta_app_id and settings.meta_app_secret):
+        return Check()
+    try:
+        info = await graph_admin.debug_token(
+            services.http,
+            services.urls.graph,
+            app_id=settings.meta_app_id,
+            app_secret=settings.meta_app_secret,
+            token=token,
+        )
+    except SendError as exc:
+        log.warning("pasted token not checked", extra={"detail": exc.detail})
+        return Check(message=f"The token could not be checked: {exc.message}")
+    if not info.is_valid:
+        raise RelayError(
+            422,
+            "token_invalid",
+            "Facebook does not accept this access token; copy a fresh one, or use"
+            " Connect with Facebook instead.",
+        )
+    return Check(state="ok", message="Facebook accepts the token.", checked_at_ms=now_ms())
 
 
 @get("/")
 async def list_channels(
     principal: NamedDependency[Principal], services: NamedDependency[Services]
 ) -> list[ChannelInfo]:
+    avatars = {
+        h.channel_id: h.avatar_url
+        for h in await services.store.channels_health(principal.business_id)
+    }
     return [
-        channel_info(services, row) for row in await services.store.channels(principal.business_id)
+        channel_info(services, row, avatars.get(row.id))
+        for row in await services.store.channels(principal.business_id)
     ]
 
 
@@ -142,7 +252,8 @@ async def show_channel(
     row = await services.store.channel(principal.business_id, channel_id)
     if row is None:
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
-    return channel_info(services, row)
+    known = await services.store.channel_health(principal.business_id, row.id)
+    return channel_info(services, row, known.avatar_url if known else None)
 
 
 @delete("/{channel_id:str}", status_code=204)
@@ -164,8 +275,11 @@ async def disconnect(
             name=row.name,
         ),
     )
+    # Webhooks stop before the credentials that can stop them are erased.
+    await health.unsubscribe_channel(services, row)
     services.directory.remove(row.id)
     await services.store.delete_channel(principal.business_id, row.id, farewell)
+    await health.forget_channel(services, row.id)
     log.info("channel disconnected", extra={"channel_id": row.id, "platform": row.platform})
 
 

@@ -11,12 +11,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
 from common.channels import TEXT_LIMITS, Platform, window_state
-from common.events import ChannelChanged, Customer, MessageSent, SendFailed
+from common.events import Customer, MessageSent, SendFailed
 from common.protocol import ApiError, SendReply, SendResult
+from relay.activity import SendOutcome
 from relay.auth import Principal, provide_principal
 from relay.directory import decode_credentials
 from relay.errors import RelayError
-from relay.ingest import record, system_event
+from relay.health import token_rejected
+from relay.ingest import record
 from relay.metrics import SEND_FAILURES, SENDS
 from relay.send import OutboundText, send_with_retry
 from relay.send.errors import SendError
@@ -170,6 +172,7 @@ async def _deliver(
             )
     except SendError as exc:
         SEND_FAILURES.labels(exc.code).inc()
+        services.activity.sent(row.id, SendOutcome(now_ms(), False, exc.code))
         log.warning(
             "send failed",
             extra={"channel_id": row.id, "code": exc.code, "platform_code": exc.platform_code},
@@ -195,12 +198,13 @@ async def _deliver(
             send_id, False, msgspec.json.encode(error), record(principal.business_id, failed)
         )
         if exc.code == "token_invalid":
-            await _needs_reconnect(services, row, platform)
+            await token_rejected(services, row, exc.message)
         raise RelayError(
             _STATUS.get(exc.code, 422), exc.code, exc.message, retry_after_s=exc.retry_after_s
         ) from None
 
     SENDS.labels(platform).inc()
+    services.activity.sent(row.id, SendOutcome(now_ms(), True))
     sent = MessageSent(
         channel_id=row.id,
         platform=platform,
@@ -222,27 +226,6 @@ async def _deliver(
     )
     await warn_if_crossed(services, principal.business_id, "outbound_messages")
     return SendResult(send_id=send_id, platform_message_id=message_id, seq=seq, tag=tag)
-
-
-async def _needs_reconnect(services: Services, row: ChannelRow, platform: Platform) -> None:
-    if row.status == "needs_reconnect":
-        return
-    await services.store.set_channel_status(row.business_id, row.id, "needs_reconnect")
-    await services.store.append(
-        [
-            system_event(
-                row.business_id,
-                ChannelChanged(
-                    timestamp_ms=now_ms(),
-                    channel_id=row.id,
-                    platform=platform,
-                    status="needs_reconnect",
-                    name=row.name,
-                    detail="The platform rejected the access token; reconnect the channel.",
-                ),
-            )
-        ]
-    )
 
 
 def sending_router() -> Router:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from relay.activity import ChannelActivity
 from relay.crypto import Keyring, PasswordHasher
 from relay.directory import ChannelDirectory
 from relay.plans import Plan
@@ -65,3 +66,5 @@ class Services:
     prices: dict[str, tuple[float, float]] = field(default_factory=dict)
     wakeups: Wakeups = field(default_factory=Wakeups)
     webchat_limiter: VisitorLimiter = field(default_factory=VisitorLimiter)
+    #: Each channel's last event and send, noted in memory (relay/health.py saves them).
+    activity: ChannelActivity = field(default_factory=ChannelActivity)

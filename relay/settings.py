@@ -34,6 +34,17 @@ class Settings:
     """Meta app secret: signs webhooks and data-deletion requests."""
     meta_verify_token: str = ""
     """The verify token typed into Meta's App Dashboard for the webhook handshake."""
+    meta_app_id: str = ""
+    """Meta app id; with the app secret and ``meta_login_config_id`` it turns on "Connect with
+    Facebook"."""
+    meta_login_config_id: str = ""
+    """Facebook Login for Business configuration id: the permissions and assets it asks for."""
+    graph_dialog_url: str = "https://www.facebook.com/v25.0/dialog/oauth"
+    """Meta's OAuth dialog; keep its version in step with ``graph_base_url``."""
+    meta_login_ttl_s: int = 600
+    """How long a "Connect with Facebook" link stays valid (it works once)."""
+    meta_assets_ttl_s: int = 1800
+    """How long what Facebook granted is kept (encrypted) for the owner to pick from."""
     signup_enabled: bool = True
     """Whether anyone may create a business with ``POST /v1/signup``."""
     session_ttl_s: int = 30 * 24 * 3600
@@ -66,6 +77,10 @@ class Settings:
     """How often retention runs (also once at start); 0 turns the background task off."""
     retention_batch: int = 500
     """Rows retention deletes per transaction, so other writes never wait long behind it."""
+    health_interval_s: float = 86400.0
+    """How often every channel's token and webhook subscription are checked; 0 turns it off."""
+    health_flush_s: float = 30.0
+    """How often each channel's last event and last send, noted in memory, are saved."""
     operator_name: str = ""
     """Who runs this relay (the data controller named on ``/privacy``)."""
     operator_email: str = ""

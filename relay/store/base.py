@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
+    "ChannelHealthRow",
     "ChannelRow",
     "ConfirmationRow",
     "Conflict",
@@ -14,6 +15,7 @@ __all__ = [
     "DeletionRequestRow",
     "DeviceRow",
     "ErasureRow",
+    "MetaLoginRow",
     "NewEvent",
     "RetentionCounts",
     "RetentionCutoffs",
@@ -189,6 +191,45 @@ class RetentionCounts:
     contacts: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class MetaLoginRow:
+    """One "Connect with Facebook" attempt: a single-use state (stored hashed) bound to a
+    business and device, and what Facebook granted (``listing``, encrypted, short-lived)."""
+
+    id: str
+    business_id: str
+    device_id: str
+    state_hash: str
+    #: ``pending`` (waiting for the browser), ``ready``, ``failed`` or ``connected``.
+    status: str
+    message: str | None
+    key_id: str
+    listing: bytes | None
+    created_at_ms: int
+    expires_at_ms: int
+    state_used: bool = False
+
+    def __repr__(self) -> str:  # the encrypted listing stays out of logs
+        return f"MetaLoginRow(id={self.id!r}, status={self.status!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealthRow:
+    """What the relay knows of a channel's health. ``node_id`` is the Page or WhatsApp
+    Business account its webhooks are subscribed on; ``checks`` is JSON the health module
+    reads and writes; the ``last_*`` columns only ever move forward."""
+
+    channel_id: str
+    business_id: str
+    node_id: str = ""
+    avatar_url: str | None = None
+    checks: bytes = b""
+    last_event_at_ms: int | None = None
+    last_send_at_ms: int | None = None
+    last_send_ok: bool | None = None
+    last_send_error: str | None = None
+
+
 CommitListener = Callable[[set[str]], None]
 
 #: The dedupe key an event was stored under, from its kind and payload (None: it had none).
@@ -337,3 +378,49 @@ class Store(Protocol):
         write waits long behind it. Acknowledged events go first (an event counts as
         acknowledged when the business has devices and every cursor reached it); what
         is left older than ``unacked_before_ms`` is counted as never acknowledged."""
+
+    # channel onboarding (relay/onboarding.py)
+    async def create_meta_login(self, row: MetaLoginRow) -> None:
+        """Store a new login; logins past ``expires_at_ms`` are removed in the same write."""
+
+    async def meta_login(self, business_id: str, login_id: str) -> MetaLoginRow | None: ...
+    async def meta_login_by_state(self, state_hash: str) -> MetaLoginRow | None: ...
+    async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
+        """Use a login's state once: if it was pending, unused and not expired, mark it
+        used and return the row; else None, and nothing changes."""
+
+    async def update_meta_login(
+        self,
+        login_id: str,
+        status: str,
+        message: str | None,
+        key_id: str,
+        listing: bytes | None,
+        expires_at_ms: int,
+    ) -> None: ...
+    async def expire_meta_logins(self, now_ms: int) -> int:
+        """Delete logins past their time, and those of businesses that no longer exist."""
+
+    # channel health (relay/health.py)
+    async def save_channel_health(self, row: ChannelHealthRow) -> None:
+        """Insert or replace ``node_id``, ``avatar_url`` and ``checks`` (never the
+        ``last_*`` activity columns) of a channel that exists."""
+
+    async def record_channel_activity(
+        self,
+        events: Mapping[str, int],
+        sends: Mapping[str, tuple[int, bool, str | None]],
+    ) -> None:
+        """Move channels' last event time (``events``: channel id -> ms) and last send
+        (``sends``: channel id -> (ms, ok, error code)) forward; older values and unknown
+        channels are ignored."""
+
+    async def channel_health(
+        self, business_id: str, channel_id: str
+    ) -> ChannelHealthRow | None: ...
+    async def channels_health(self, business_id: str) -> list[ChannelHealthRow]: ...
+    async def channels_on_node(self, node_id: str) -> list[str]:
+        """Ids of existing channels (any business) whose webhooks come through ``node_id``."""
+
+    async def forget_channel_health(self, channel_id: str | None = None) -> int:
+        """Delete the health row of ``channel_id``; with None, every row whose channel is gone."""

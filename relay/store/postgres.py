@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from relay.store.base import (
+    ChannelHealthRow,
     ChannelRow,
     CommitListener,
     ConfirmationRow,
@@ -41,6 +42,7 @@ from relay.store.base import (
     DeletionRequestRow,
     DeviceRow,
     ErasureRow,
+    MetaLoginRow,
     NewEvent,
     RetentionCounts,
     RetentionCutoffs,
@@ -123,6 +125,18 @@ CREATE TABLE IF NOT EXISTS erasure_confirmations (
 CREATE TABLE IF NOT EXISTS deletion_requests (
     code TEXT PRIMARY KEY, received_at_ms BIGINT NOT NULL, channels BIGINT NOT NULL,
     events BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta_logins (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    state_hash TEXT NOT NULL UNIQUE, state_used BOOLEAN NOT NULL DEFAULT FALSE,
+    status TEXT NOT NULL, message TEXT, key_id TEXT NOT NULL, listing BYTEA,
+    created_at_ms BIGINT NOT NULL, expires_at_ms BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS meta_logins_expires ON meta_logins(expires_at_ms);
+CREATE TABLE IF NOT EXISTS channel_health (
+    channel_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, node_id TEXT NOT NULL DEFAULT '',
+    avatar_url TEXT, checks BYTEA NOT NULL DEFAULT '', last_event_at_ms BIGINT,
+    last_send_at_ms BIGINT, last_send_ok BOOLEAN, last_send_error TEXT);
+CREATE INDEX IF NOT EXISTS channel_health_node ON channel_health(node_id);
+CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id);
 """
 
 # Any number: processes opening the same database at once take turns creating the schema.
@@ -901,6 +915,193 @@ class PostgresStore:
             total += deleted
             if deleted < batch:
                 return total
+
+    # ---- channel onboarding -----------------------------------------------------------
+
+    async def create_meta_login(self, row: MetaLoginRow) -> None:
+        async def op(conn: asyncpg.Connection) -> None:
+            await conn.execute(
+                "DELETE FROM meta_logins WHERE expires_at_ms < $1", row.created_at_ms
+            )
+            await conn.execute(
+                f"INSERT INTO meta_logins ({_LOGIN_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                row.id,
+                row.business_id,
+                row.device_id,
+                row.state_hash,
+                row.status,
+                row.message,
+                row.key_id,
+                row.listing,
+                row.created_at_ms,
+                row.expires_at_ms,
+                row.state_used,
+            )
+
+        await self._transact(op)
+
+    async def meta_login(self, business_id: str, login_id: str) -> MetaLoginRow | None:
+        rows = await self._fetch(
+            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE id = $1 AND business_id = $2",
+            (login_id, business_id),
+        )
+        return _login(rows[0]) if rows else None
+
+    async def meta_login_by_state(self, state_hash: str) -> MetaLoginRow | None:
+        rows = await self._fetch(
+            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = $1", (state_hash,)
+        )
+        return _login(rows[0]) if rows else None
+
+    async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
+        # One UPDATE: of two processes handling the same callback, exactly one gets the row.
+        rows = await self._fetch(
+            "UPDATE meta_logins SET state_used = TRUE WHERE state_hash = $1"
+            " AND NOT state_used AND status = 'pending' AND expires_at_ms > $2"
+            f" RETURNING {_LOGIN_COLUMNS}",
+            (state_hash, now_ms),
+        )
+        return _login(rows[0]) if rows else None
+
+    async def update_meta_login(
+        self,
+        login_id: str,
+        status: str,
+        message: str | None,
+        key_id: str,
+        listing: bytes | None,
+        expires_at_ms: int,
+    ) -> None:
+        await self._execute(
+            "UPDATE meta_logins SET status = $2, message = $3, key_id = $4, listing = $5,"
+            " expires_at_ms = $6 WHERE id = $1",
+            (login_id, status, message, key_id, listing, expires_at_ms),
+        )
+
+    async def expire_meta_logins(self, now_ms: int) -> int:
+        return _count(
+            await self._execute(
+                "DELETE FROM meta_logins WHERE expires_at_ms < $1"
+                " OR business_id NOT IN (SELECT id FROM businesses)",
+                (now_ms,),
+            )
+        )
+
+    # ---- channel health ---------------------------------------------------------------
+
+    async def save_channel_health(self, row: ChannelHealthRow) -> None:
+        await self._execute(
+            "INSERT INTO channel_health (channel_id, business_id, node_id, avatar_url, checks)"
+            " SELECT id, business_id, $1, $2, $3 FROM channels WHERE id = $4 AND business_id = $5"
+            " ON CONFLICT (channel_id) DO UPDATE SET node_id = excluded.node_id,"
+            " avatar_url = excluded.avatar_url, checks = excluded.checks",
+            (row.node_id, row.avatar_url, row.checks, row.channel_id, row.business_id),
+        )
+
+    async def record_channel_activity(
+        self,
+        events: Mapping[str, int],
+        sends: Mapping[str, tuple[int, bool, str | None]],
+    ) -> None:
+        if not events and not sends:
+            return
+
+        async def op(conn: asyncpg.Connection) -> None:
+            # Sorted: two processes flushing at once lock the rows in the same order.
+            await conn.executemany(
+                "INSERT INTO channel_health (channel_id, business_id, last_event_at_ms)"
+                " SELECT id, business_id, $1 FROM channels WHERE id = $2"
+                " ON CONFLICT (channel_id) DO UPDATE SET last_event_at_ms ="
+                " GREATEST(channel_health.last_event_at_ms, excluded.last_event_at_ms)",
+                [(events[channel_id], channel_id) for channel_id in sorted(events)],
+            )
+            await conn.executemany(
+                "INSERT INTO channel_health (channel_id, business_id, last_send_at_ms,"
+                " last_send_ok, last_send_error) SELECT id, business_id, $1, $2, $3"
+                " FROM channels WHERE id = $4 ON CONFLICT (channel_id) DO UPDATE SET"
+                " last_send_at_ms = excluded.last_send_at_ms,"
+                " last_send_ok = excluded.last_send_ok, last_send_error = excluded.last_send_error"
+                " WHERE COALESCE(channel_health.last_send_at_ms, 0) <= excluded.last_send_at_ms",
+                [(*sends[channel_id], channel_id) for channel_id in sorted(sends)],
+            )
+
+        await self._transact(op)
+
+    async def channel_health(self, business_id: str, channel_id: str) -> ChannelHealthRow | None:
+        rows = await self._fetch(
+            f"SELECT {_HEALTH_COLUMNS} FROM channel_health"
+            " WHERE channel_id = $1 AND business_id = $2",
+            (channel_id, business_id),
+        )
+        return _health(rows[0]) if rows else None
+
+    async def channels_health(self, business_id: str) -> list[ChannelHealthRow]:
+        rows = await self._fetch(
+            f"SELECT {_HEALTH_COLUMNS} FROM channel_health WHERE business_id = $1", (business_id,)
+        )
+        return [_health(r) for r in rows]
+
+    async def channels_on_node(self, node_id: str) -> list[str]:
+        rows = await self._fetch(
+            "SELECT h.channel_id FROM channel_health h JOIN channels c ON c.id = h.channel_id"
+            " WHERE h.node_id = $1 ORDER BY h.channel_id",
+            (node_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def forget_channel_health(self, channel_id: str | None = None) -> int:
+        if channel_id is not None:
+            return _count(
+                await self._execute(
+                    "DELETE FROM channel_health WHERE channel_id = $1", (channel_id,)
+                )
+            )
+        return _count(
+            await self._execute(
+                "DELETE FROM channel_health WHERE channel_id NOT IN (SELECT id FROM channels)"
+            )
+        )
+
+
+_LOGIN_COLUMNS = (
+    "id, business_id, device_id, state_hash, status, message, key_id, listing, created_at_ms,"
+    " expires_at_ms, state_used"
+)
+_HEALTH_COLUMNS = (
+    "channel_id, business_id, node_id, avatar_url, checks, last_event_at_ms, last_send_at_ms,"
+    " last_send_ok, last_send_error"
+)
+
+
+def _login(row: Sequence[Any]) -> MetaLoginRow:
+    return MetaLoginRow(
+        id=row[0],
+        business_id=row[1],
+        device_id=row[2],
+        state_hash=row[3],
+        status=row[4],
+        message=row[5],
+        key_id=row[6],
+        listing=row[7],
+        created_at_ms=row[8],
+        expires_at_ms=row[9],
+        state_used=bool(row[10]),
+    )
+
+
+def _health(row: Sequence[Any]) -> ChannelHealthRow:
+    return ChannelHealthRow(
+        channel_id=row[0],
+        business_id=row[1],
+        node_id=row[2],
+        avatar_url=row[3],
+        checks=bytes(row[4]),
+        last_event_at_ms=row[5],
+        last_send_at_ms=row[6],
+        last_send_ok=None if row[7] is None else bool(row[7]),
+        last_send_error=row[8],
+    )
 
 
 async def _lock_heads(conn: asyncpg.Connection, business_ids: Sequence[str]) -> dict[str, int]:

@@ -1,9 +1,9 @@
 """SQLite store: WAL, one writer connection with group commit, one reader connection.
 
-Writes from every request are queued and committed together in one transaction (each
-in its own savepoint), so many concurrent webhooks cost one fsync. The stdlib driver
-is called on the event loop: these statements take microseconds, and a thread hop per
-call measured slower here (docs/decisions.md).
+Writes from every request are queued and committed together in one transaction, so
+many concurrent webhooks cost one fsync. Reads use the stdlib driver on the event loop
+(they take microseconds; a thread hop per call measured slower here); the writer's
+transactions run on one thread of their own, a hop per batch.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from relay.store.base import (
+    ChannelHealthRow,
     ChannelRow,
     CommitListener,
     ConfirmationRow,
@@ -28,6 +30,7 @@ from relay.store.base import (
     DeletionRequestRow,
     DeviceRow,
     ErasureRow,
+    MetaLoginRow,
     NewEvent,
     RetentionCounts,
     RetentionCutoffs,
@@ -103,6 +106,18 @@ CREATE TABLE IF NOT EXISTS erasure_confirmations (
 CREATE TABLE IF NOT EXISTS deletion_requests (
     code TEXT PRIMARY KEY, received_at_ms INTEGER NOT NULL, channels INTEGER NOT NULL,
     events INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta_logins (
+    id TEXT PRIMARY KEY, business_id TEXT NOT NULL, device_id TEXT NOT NULL,
+    state_hash TEXT NOT NULL UNIQUE, state_used INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL,
+    message TEXT, key_id TEXT NOT NULL, listing BLOB, created_at_ms INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS meta_logins_expires ON meta_logins(expires_at_ms);
+CREATE TABLE IF NOT EXISTS channel_health (
+    channel_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, node_id TEXT NOT NULL DEFAULT '',
+    avatar_url TEXT, checks BLOB NOT NULL DEFAULT x'', last_event_at_ms INTEGER,
+    last_send_at_ms INTEGER, last_send_ok INTEGER, last_send_error TEXT) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS channel_health_node ON channel_health(node_id);
+CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id);
 """
 
 _ERASURE_COLUMNS = (
@@ -133,13 +148,22 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
+Op = Callable[[sqlite3.Connection], Any]
+
+
 class _GroupWriter:
-    """Runs queued write operations together: one BEGIN/COMMIT for everything queued."""
+    """Runs queued write operations together: one BEGIN/COMMIT for everything queued.
+
+    The transaction runs on one dedicated thread, so the loop keeps reading requests
+    (which join the next batch) while SQLite writes and fsyncs; futures are resolved
+    back on the loop.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
 
     async def submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
@@ -157,35 +181,19 @@ class _GroupWriter:
         for _, future in self._pending:
             if not future.done():
                 future.set_exception(RuntimeError("the store is closed"))
+        self._thread.shutdown(wait=True)
 
     async def _run(self) -> None:
-        conn = self._conn
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            outcomes: list[tuple[bool, Any]] = []
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                for op, _ in batch:
-                    conn.execute("SAVEPOINT op")
-                    try:
-                        outcomes.append((True, op(conn)))
-                        conn.execute("RELEASE op")
-                    except Exception as exc:  # one bad operation must not sink the group
-                        conn.execute("ROLLBACK TO op")
-                        conn.execute("RELEASE op")
-                        outcomes.append((False, exc))
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
+            ops = [op for op, _ in batch]
+            # Shielded: a batch in flight always finishes and reports, even on close.
+            outcomes = await asyncio.shield(loop.run_in_executor(self._thread, self._commit, ops))
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
@@ -193,6 +201,32 @@ class _GroupWriter:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
+
+    def _commit(self, ops: list[Op]) -> list[tuple[bool, Any]]:
+        """All operations in one transaction; if one fails, each is redone on its own, so
+        one bad operation never sinks the group (savepoints per operation cost more)."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            results = [op(conn) for op in ops]
+            conn.execute("COMMIT")
+        except Exception:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [self._alone(op) for op in ops]
+        return [(True, value) for value in results]
+
+    def _alone(self, op: Op) -> tuple[bool, Any]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            value = op(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return False, exc
+        return True, value
 
 
 class SqliteStore:
@@ -801,6 +835,205 @@ class SqliteStore:
             total += deleted
             if deleted < batch:
                 return total
+
+    # ---- channel onboarding -----------------------------------------------------------
+
+    async def create_meta_login(self, row: MetaLoginRow) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM meta_logins WHERE expires_at_ms < ?", (row.created_at_ms,))
+            conn.execute(
+                f"INSERT INTO meta_logins ({_LOGIN_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.id,
+                    row.business_id,
+                    row.device_id,
+                    row.state_hash,
+                    row.status,
+                    row.message,
+                    row.key_id,
+                    row.listing,
+                    row.created_at_ms,
+                    row.expires_at_ms,
+                    int(row.state_used),
+                ),
+            )
+
+        await self._writer.submit(op)
+
+    async def meta_login(self, business_id: str, login_id: str) -> MetaLoginRow | None:
+        rows = self._read(
+            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE id = ? AND business_id = ?",
+            (login_id, business_id),
+        )
+        return _login(rows[0]) if rows else None
+
+    async def meta_login_by_state(self, state_hash: str) -> MetaLoginRow | None:
+        rows = self._read(
+            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = ?", (state_hash,)
+        )
+        return _login(rows[0]) if rows else None
+
+    async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
+        def op(conn: sqlite3.Connection) -> MetaLoginRow | None:
+            # fetchall: a RETURNING statement must be finished before the batch commits.
+            rows = conn.execute(
+                "UPDATE meta_logins SET state_used = 1 WHERE state_hash = ? AND state_used = 0"
+                f" AND status = 'pending' AND expires_at_ms > ? RETURNING {_LOGIN_COLUMNS}",
+                (state_hash, now_ms),
+            ).fetchall()
+            return _login(rows[0]) if rows else None
+
+        return await self._writer.submit(op)
+
+    async def update_meta_login(
+        self,
+        login_id: str,
+        status: str,
+        message: str | None,
+        key_id: str,
+        listing: bytes | None,
+        expires_at_ms: int,
+    ) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "UPDATE meta_logins SET status = ?, message = ?, key_id = ?, listing = ?,"
+                " expires_at_ms = ? WHERE id = ?",
+                (status, message, key_id, listing, expires_at_ms, login_id),
+            )
+        )
+
+    async def expire_meta_logins(self, now_ms: int) -> int:
+        return await self._writer.submit(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM meta_logins WHERE expires_at_ms < ?"
+                    " OR business_id NOT IN (SELECT id FROM businesses)",
+                    (now_ms,),
+                ).rowcount
+            )
+        )
+
+    # ---- channel health ---------------------------------------------------------------
+
+    async def save_channel_health(self, row: ChannelHealthRow) -> None:
+        await self._writer.submit(
+            lambda c: c.execute(
+                "INSERT INTO channel_health (channel_id, business_id, node_id, avatar_url, checks)"
+                " SELECT id, business_id, ?, ?, ? FROM channels WHERE id = ? AND business_id = ?"
+                " ON CONFLICT (channel_id) DO UPDATE SET node_id = excluded.node_id,"
+                " avatar_url = excluded.avatar_url, checks = excluded.checks",
+                (row.node_id, row.avatar_url, row.checks, row.channel_id, row.business_id),
+            )
+        )
+
+    async def record_channel_activity(
+        self,
+        events: Mapping[str, int],
+        sends: Mapping[str, tuple[int, bool, str | None]],
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO channel_health (channel_id, business_id, last_event_at_ms)"
+                " SELECT id, business_id, ? FROM channels WHERE id = ?"
+                " ON CONFLICT (channel_id) DO UPDATE SET last_event_at_ms ="
+                " MAX(COALESCE(last_event_at_ms, 0), excluded.last_event_at_ms)",
+                [(at_ms, channel_id) for channel_id, at_ms in events.items()],
+            )
+            conn.executemany(
+                "INSERT INTO channel_health (channel_id, business_id, last_send_at_ms,"
+                " last_send_ok, last_send_error) SELECT id, business_id, ?, ?, ? FROM channels"
+                " WHERE id = ? ON CONFLICT (channel_id) DO UPDATE SET"
+                " last_send_at_ms = excluded.last_send_at_ms,"
+                " last_send_ok = excluded.last_send_ok, last_send_error = excluded.last_send_error"
+                " WHERE COALESCE(last_send_at_ms, 0) <= excluded.last_send_at_ms",
+                [
+                    (at_ms, int(ok), error, channel_id)
+                    for channel_id, (at_ms, ok, error) in sends.items()
+                ],
+            )
+
+        if events or sends:
+            await self._writer.submit(op)
+
+    async def channel_health(self, business_id: str, channel_id: str) -> ChannelHealthRow | None:
+        rows = self._read(
+            f"SELECT {_HEALTH_COLUMNS} FROM channel_health"
+            " WHERE channel_id = ? AND business_id = ?",
+            (channel_id, business_id),
+        )
+        return _health(rows[0]) if rows else None
+
+    async def channels_health(self, business_id: str) -> list[ChannelHealthRow]:
+        rows = self._read(
+            f"SELECT {_HEALTH_COLUMNS} FROM channel_health WHERE business_id = ?", (business_id,)
+        )
+        return [_health(r) for r in rows]
+
+    async def channels_on_node(self, node_id: str) -> list[str]:
+        rows = self._read(
+            "SELECT h.channel_id FROM channel_health h JOIN channels c ON c.id = h.channel_id"
+            " WHERE h.node_id = ? ORDER BY h.channel_id",
+            (node_id,),
+        )
+        return [str(r[0]) for r in rows]
+
+    async def forget_channel_health(self, channel_id: str | None = None) -> int:
+        if channel_id is not None:
+            return await self._writer.submit(
+                lambda c: (
+                    c.execute(
+                        "DELETE FROM channel_health WHERE channel_id = ?", (channel_id,)
+                    ).rowcount
+                )
+            )
+        return await self._writer.submit(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM channel_health WHERE channel_id NOT IN (SELECT id FROM channels)"
+                ).rowcount
+            )
+        )
+
+
+_LOGIN_COLUMNS = (
+    "id, business_id, device_id, state_hash, status, message, key_id, listing, created_at_ms,"
+    " expires_at_ms, state_used"
+)
+_HEALTH_COLUMNS = (
+    "channel_id, business_id, node_id, avatar_url, checks, last_event_at_ms, last_send_at_ms,"
+    " last_send_ok, last_send_error"
+)
+
+
+def _login(row: Sequence[Any]) -> MetaLoginRow:
+    return MetaLoginRow(
+        id=row[0],
+        business_id=row[1],
+        device_id=row[2],
+        state_hash=row[3],
+        status=row[4],
+        message=row[5],
+        key_id=row[6],
+        listing=row[7],
+        created_at_ms=row[8],
+        expires_at_ms=row[9],
+        state_used=bool(row[10]),
+    )
+
+
+def _health(row: Sequence[Any]) -> ChannelHealthRow:
+    return ChannelHealthRow(
+        channel_id=row[0],
+        business_id=row[1],
+        node_id=row[2],
+        avatar_url=row[3],
+        checks=bytes(row[4]),
+        last_event_at_ms=row[5],
+        last_send_at_ms=row[6],
+        last_send_ok=None if row[7] is None else bool(row[7]),
+        last_send_error=row[8],
+    )
 
 
 # Retention deletes: each takes (cutoff, batch size). An event counts as acknowledged

@@ -1,0 +1,669 @@
+"""Channel health: is the token accepted, are the webhooks subscribed, when did the last
+event arrive and how did the last send go; checked on connect, daily, and at once when a
+platform rejects a token. Every change of a channel's health is a ``ChannelChanged`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import msgspec
+from litestar import Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
+
+from common.channels import Platform
+from common.events import ChannelChanged
+from relay.activity import SendOutcome
+from relay.auth import Principal, provide_principal
+from relay.directory import decode_credentials
+from relay.errors import RelayError
+from relay.ingest import system_event
+from relay.send import graph_admin as graph
+from relay.send import viber_account_info, viber_set_webhook
+from relay.send.errors import PLATFORM_NAMES, SendError
+from relay.services import Services, now_ms
+from relay.store import ChannelRow
+from relay.store.base import ChannelHealthRow
+
+__all__ = [
+    "ChannelHealth",
+    "HealthCheck",
+    "flush_activity",
+    "health_router",
+    "keep_checking",
+    "run_health_checks",
+    "token_rejected",
+    "viber_webhook_url",
+]
+
+log = logging.getLogger("clientora.relay.health")
+
+CheckName = Literal["token", "subscription", "webhook", "events", "sends"]
+CheckState = Literal["ok", "warning", "problem", "unknown"]
+Action = Literal["reconnect", "resubscribe"]
+
+#: A token that expires sooner than this is reported, so the owner reconnects in time.
+EXPIRY_WARNING_MS: Final = 7 * 24 * 3600 * 1000
+#: Channels checked at the same time by the daily run.
+CONCURRENT_CHECKS: Final = 4
+#: The first daily run waits this long after start, so restarts do not hammer the platforms.
+FIRST_CHECK_DELAY_S: Final = 60.0
+
+_PROBLEM_STATUSES: Final = frozenset({"needs_reconnect", "webhook_failing"})
+_META: Final = frozenset({"messenger", "instagram", "whatsapp"})
+
+
+# ---- what is stored, what is shown ------------------------------------------------------
+
+
+class Check(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    state: CheckState = "unknown"
+    message: str = ""
+    checked_at_ms: int | None = None
+
+
+class StoredChecks(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The JSON in ``channel_health.checks``."""
+
+    token: Check = Check()
+    subscription: Check = Check()
+    webhook: Check = Check()
+    token_expires_at_ms: int | None = None
+
+
+class HealthCheck(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One line of a channel's health, with the one action that fixes it if it needs one."""
+
+    name: CheckName
+    state: CheckState
+    message: str
+    checked_at_ms: int | None = None
+    action: Action | None = None
+
+
+class ChannelHealth(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """``GET /v1/channels/{id}/health``: ``status`` as in ``ChannelChanged``; ``actions``
+    are the fixes the checks ask for, most urgent first."""
+
+    channel_id: str
+    platform: Platform
+    name: str | None
+    status: str
+    checks: list[HealthCheck]
+    actions: list[Action]
+    avatar_url: str | None = None
+    token_expires_at_ms: int | None = None
+    last_event_at_ms: int | None = None
+    last_send_at_ms: int | None = None
+    last_send_ok: bool | None = None
+    last_send_error: str | None = None
+
+
+_CHECKS_DECODER: Final = msgspec.json.Decoder(StoredChecks)
+
+
+def _decode_checks(blob: bytes) -> StoredChecks:
+    if not blob:
+        return StoredChecks()
+    try:
+        return _CHECKS_DECODER.decode(blob)
+    except msgspec.DecodeError:
+        return StoredChecks()
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """How a channel's webhooks are subscribed: on a Page, a WhatsApp Business account
+    (``node_id``), or a Viber bot; with the credential that may do it."""
+
+    kind: Literal["page", "waba", "viber", "none"]
+    node_id: str
+    token: str
+
+    def __repr__(self) -> str:  # the credential stays out of logs
+        return f"Access(kind={self.kind!r}, node_id={self.node_id!r})"
+
+
+def access_of(services: Services, row: ChannelRow) -> Access:
+    if row.platform == "webchat":
+        return Access("none", "", "")
+    secrets = decode_credentials(services.keyring, row)
+    if row.platform == "viber":
+        return Access("viber", "", secrets.get("auth_token", ""))
+    token = secrets.get("access_token", "")
+    if row.platform == "messenger":
+        return Access("page", row.external_id, token)
+    if row.platform == "instagram":
+        # An Instagram account's messages come through its linked Page's subscription.
+        return Access("page", secrets.get("page_id", ""), token)
+    return Access("waba", secrets.get("business_account_id", ""), token)
+
+
+def viber_webhook_url(services: Services, channel_id: str) -> str:
+    return f"{services.settings.public_url.rstrip('/')}/webhooks/viber/{channel_id}"
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
+
+
+def _meta_configured(services: Services) -> bool:
+    return bool(services.settings.meta_app_id and services.settings.meta_app_secret)
+
+
+# ---- state changes ------------------------------------------------------------------------
+
+
+async def _stored(services: Services, row: ChannelRow) -> ChannelHealthRow:
+    found = await services.store.channel_health(row.business_id, row.id)
+    return found or ChannelHealthRow(channel_id=row.id, business_id=row.business_id)
+
+
+def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[str, str | None]:
+    """The channel's status after these checks, and the words that explain it."""
+    if checks.token.state == "problem":
+        return "needs_reconnect", checks.token.message
+    for check in (checks.subscription, checks.webhook):
+        if check.state == "problem":
+            return "webhook_failing", check.message
+    # A problem is only over when the check that found it passes again.
+    if row.status == "needs_reconnect" and checks.token.state != "ok":
+        return row.status, None
+    if row.status == "webhook_failing" and "ok" not in (
+        checks.subscription.state,
+        checks.webhook.state,
+    ):
+        return row.status, None
+    return ("healthy" if row.status in _PROBLEM_STATUSES else row.status), None
+
+
+async def _announce(services: Services, row: ChannelRow, status: str, detail: str | None) -> None:
+    await services.store.set_channel_status(row.business_id, row.id, status)
+    await services.store.append(
+        [
+            system_event(
+                row.business_id,
+                ChannelChanged(
+                    timestamp_ms=now_ms(),
+                    channel_id=row.id,
+                    platform=row.platform,  # type: ignore[arg-type]
+                    status=status,  # type: ignore[arg-type]
+                    name=row.name,
+                    detail=detail,
+                ),
+            )
+        ]
+    )
+    log.info("channel health changed", extra={"channel_id": row.id, "status": status})
+
+
+async def _save(
+    services: Services,
+    row: ChannelRow,
+    checks: StoredChecks,
+    *,
+    node_id: str | None = None,
+    avatar_url: str | None = None,
+) -> ChannelRow:
+    """Store the checks; announce a status change. Returns the row with its new status."""
+    stored = await _stored(services, row)
+    await services.store.save_channel_health(
+        dataclasses.replace(
+            stored,
+            node_id=stored.node_id if node_id is None else node_id,
+            avatar_url=stored.avatar_url if avatar_url is None else avatar_url,
+            checks=msgspec.json.encode(checks),
+        )
+    )
+    status, detail = _new_status(row, checks)
+    if status == row.status:
+        return row
+    if status in _PROBLEM_STATUSES or row.status in _PROBLEM_STATUSES:
+        await _announce(services, row, status, detail)
+    else:
+        # connected -> healthy says nothing new to the desktops: no event.
+        await services.store.set_channel_status(row.business_id, row.id, status)
+    return dataclasses.replace(row, status=status)
+
+
+async def token_rejected(services: Services, row: ChannelRow, detail: str | None = None) -> None:
+    """The platform refused the channel's token (Graph error 190, Viber status 2): the
+    channel needs reconnecting, from now on. Every path that talks to a platform calls this."""
+    message = detail or (
+        f"{PLATFORM_NAMES[row.platform]} no longer accepts this channel's access;"  # type: ignore[index]
+        " reconnect the channel."
+    )
+    stored = _decode_checks((await _stored(services, row)).checks)
+    checks = msgspec.structs.replace(
+        stored, token=Check(state="problem", message=message, checked_at_ms=now_ms())
+    )
+    fresh = await services.store.channel(row.business_id, row.id)
+    if fresh is None:
+        return
+    await _save(services, fresh, checks)
+
+
+async def note_connected(
+    services: Services,
+    row: ChannelRow,
+    *,
+    token: Check | None = None,
+    subscription: Check | None = None,
+    webhook: Check | None = None,
+    token_expires_at_ms: int | None = None,
+    avatar_url: str | None = None,
+) -> None:
+    """Record what connecting a channel already proved (its token, its subscription)."""
+    access = access_of(services, row)
+    checks = StoredChecks(
+        token=token or Check(),
+        subscription=subscription or Check(),
+        webhook=webhook or Check(),
+        token_expires_at_ms=token_expires_at_ms,
+    )
+    await _save(services, row, checks, node_id=access.node_id, avatar_url=avatar_url)
+
+
+# ---- checks -------------------------------------------------------------------------------
+
+
+async def _check_meta_token(
+    services: Services, row: ChannelRow, access: Access, now: int
+) -> tuple[Check, int | None]:
+    if not _meta_configured(services):
+        return Check(
+            message="This relay has no Meta app configured, so the token cannot be checked."
+        ), None
+    settings = services.settings
+    try:
+        info = await graph.debug_token(
+            services.http,
+            services.urls.graph,
+            app_id=settings.meta_app_id,
+            app_secret=settings.meta_app_secret,
+            token=access.token,
+        )
+    except SendError as exc:
+        log.warning("token check failed", extra={"channel_id": row.id, "detail": exc.detail})
+        return Check(message=f"The token could not be checked: {exc.message}"), None
+    name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
+    if not info.is_valid:
+        reason = f" ({info.error.message})" if info.error and info.error.message else ""
+        return Check(
+            state="problem",
+            message=f"{name} no longer accepts this channel's access{reason}. Reconnect it.",
+            checked_at_ms=now,
+        ), None
+    expires = info.expires_at * 1000 if info.expires_at else None
+    if expires is not None and expires - now < EXPIRY_WARNING_MS:
+        return Check(
+            state="warning",
+            message=f"This channel's access expires on {_when(expires)}; reconnect before then.",
+            checked_at_ms=now,
+        ), expires
+    return Check(state="ok", message=f"{name} accepts the token.", checked_at_ms=now), expires
+
+
+async def _check_meta_subscription(
+    services: Services, row: ChannelRow, access: Access, now: int
+) -> Check:
+    if not access.node_id:
+        return Check(
+            message="Clientora does not know which Page this account's messages come through;"
+            " connect it with Facebook to check its webhooks."
+        )
+    kind: graph.NodeKind = "page" if access.kind == "page" else "waba"
+    what = "Page" if kind == "page" else "WhatsApp Business account"
+    present = await graph.subscribed(
+        services.http,
+        services.urls.graph,
+        kind,
+        access.node_id,
+        access.token,
+        services.settings.meta_app_id,
+    )
+    if present:
+        return Check(state="ok", message=f"The {what} sends its messages here.", checked_at_ms=now)
+    return Check(
+        state="problem",
+        message=f"Facebook is not sending this {what}'s messages to Clientora. Resubscribe.",
+        checked_at_ms=now,
+    )
+
+
+async def check_channel(services: Services, row: ChannelRow) -> ChannelHealth:
+    """Ask the platform about the channel now; store and announce what changed."""
+    access = access_of(services, row)
+    stored_row = await _stored(services, row)
+    checks = _decode_checks(stored_row.checks)
+    now = now_ms()
+    avatar: str | None = None
+    if row.platform in _META:
+        token, expires = await _check_meta_token(services, row, access, now)
+        checks = msgspec.structs.replace(checks, token=token, token_expires_at_ms=expires)
+        if token.state != "problem":
+            try:
+                subscription = await _check_meta_subscription(services, row, access, now)
+            except SendError as exc:
+                if exc.code == "token_invalid":
+                    await token_rejected(services, row)
+                    return await health_of(services, row.business_id, row.id)
+                subscription = Check(
+                    message=f"The subscription could not be checked: {exc.message}"
+                )
+            checks = msgspec.structs.replace(checks, subscription=subscription)
+    elif row.platform == "viber":
+        try:
+            info = await viber_account_info(services.http, services.urls, access.token)
+        except SendError as exc:
+            if exc.code == "token_invalid":
+                await token_rejected(services, row, exc.message)
+                return await health_of(services, row.business_id, row.id)
+            checks = msgspec.structs.replace(
+                checks, token=Check(message=f"The bot could not be checked: {exc.message}")
+            )
+        else:
+            expected = viber_webhook_url(services, row.id)
+            registered = info.get("webhook") == expected
+            checks = msgspec.structs.replace(
+                checks,
+                token=Check(state="ok", message="Viber accepts the bot token.", checked_at_ms=now),
+                subscription=Check(
+                    state="ok" if registered else "problem",
+                    message="Viber sends the bot's messages here."
+                    if registered
+                    else "Viber is not sending this bot's messages to Clientora. Resubscribe.",
+                    checked_at_ms=now,
+                ),
+            )
+            icon = info.get("icon")
+            avatar = icon if isinstance(icon, str) and icon else None
+    await _save(services, row, checks, node_id=access.node_id, avatar_url=avatar)
+    return await health_of(services, row.business_id, row.id)
+
+
+async def run_health_checks(services: Services) -> int:
+    """Check every channel (the daily run); returns how many were checked. Also drops
+    Meta logins past their time and health rows of channels that are gone."""
+    await flush_activity(services)
+    rows = [row for row in await services.store.all_channels() if row.platform != "webchat"]
+    limit = asyncio.Semaphore(CONCURRENT_CHECKS)
+
+    async def one(row: ChannelRow) -> None:
+        async with limit:
+            try:
+                await check_channel(services, row)
+            except Exception:  # one channel's surprise must not stop the others' checks
+                log.exception("channel check failed", extra={"channel_id": row.id})
+
+    await asyncio.gather(*(one(row) for row in rows))
+    await services.store.expire_meta_logins(now_ms())
+    await services.store.forget_channel_health(None)
+    return len(rows)
+
+
+async def flush_activity(services: Services) -> None:
+    """Save the last-event and last-send times noted in memory since the last flush."""
+    events, sends = services.activity.drain()
+    if not events and not sends:
+        return
+    try:
+        await services.store.record_channel_activity(
+            events, {cid: (o.at_ms, o.ok, o.error) for cid, o in sends.items()}
+        )
+    except Exception:
+        services.activity.restore(events, sends)
+        raise
+
+
+async def keep_checking(services: Services) -> None:
+    """The background task: flush activity every ``health_flush_s``, check every channel
+    every ``health_interval_s`` (the first time a minute after start)."""
+    settings = services.settings
+    flush_s = settings.health_flush_s if settings.health_flush_s > 0 else None
+    interval = settings.health_interval_s if settings.health_interval_s > 0 else None
+    loop = asyncio.get_running_loop()
+    next_check = loop.time() + min(FIRST_CHECK_DELAY_S, interval) if interval else None
+    while True:
+        waits = [w for w in (flush_s, next_check - loop.time() if next_check else None) if w]
+        await asyncio.sleep(max(0.0, min(waits)) if waits else 3600.0)
+        try:
+            await flush_activity(services)
+            if next_check is not None and interval is not None and loop.time() >= next_check:
+                next_check = loop.time() + interval
+                checked = await run_health_checks(services)
+                log.info("channel health checked", extra={"channels": checked})
+        except Exception:  # the next round tries again
+            log.exception("channel health round failed")
+
+
+# ---- the owner's view and actions ---------------------------------------------------------
+
+
+def _line(name: CheckName, check: Check, fallback: str, fix: Action | None) -> HealthCheck:
+    needs_fix = check.state == "problem" or (check.state == "warning" and name == "token")
+    return HealthCheck(
+        name=name,
+        state=check.state,
+        message=check.message or fallback,
+        checked_at_ms=check.checked_at_ms,
+        action=fix if needs_fix else None,
+    )
+
+
+async def health_of(services: Services, business_id: str, channel_id: str) -> ChannelHealth:
+    """What the relay knows of the channel's health, without asking the platform."""
+    row = await services.store.channel(business_id, channel_id)
+    if row is None:
+        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    stored = await _stored(services, row)
+    checks = _decode_checks(stored.checks)
+    if row.status == "needs_reconnect" and checks.token.state != "problem":
+        checks = msgspec.structs.replace(
+            checks,
+            token=Check(
+                state="problem",
+                message="The platform rejected this channel's access; reconnect the channel.",
+            ),
+        )
+    lines: list[HealthCheck] = []
+    if row.platform != "webchat":
+        lines.append(_line("token", checks.token, "Not checked yet.", "reconnect"))
+        lines.append(_line("subscription", checks.subscription, "Not checked yet.", "resubscribe"))
+    if row.platform == "viber":
+        lines.append(
+            _line("webhook", checks.webhook, "The webhook was not registered yet.", "resubscribe")
+        )
+    last_event = max(
+        (t for t in (stored.last_event_at_ms, services.activity.last_event(row.id)) if t),
+        default=None,
+    )
+    lines.append(
+        HealthCheck(
+            name="events",
+            state="ok" if last_event else "unknown",
+            message=f"The last event arrived at {_when(last_event)}."
+            if last_event
+            else "Nothing has arrived on this channel yet.",
+            checked_at_ms=last_event,
+        )
+    )
+    send = services.activity.last_send(row.id)
+    if send is None or (stored.last_send_at_ms or 0) > send.at_ms:
+        send = (
+            SendOutcome(stored.last_send_at_ms, bool(stored.last_send_ok), stored.last_send_error)
+            if stored.last_send_at_ms
+            else None
+        )
+    if send is None:
+        lines.append(HealthCheck(name="sends", state="unknown", message="No reply sent yet."))
+    elif send.ok:
+        lines.append(
+            HealthCheck(
+                name="sends",
+                state="ok",
+                message=f"The last reply went out at {_when(send.at_ms)}.",
+                checked_at_ms=send.at_ms,
+            )
+        )
+    else:
+        lines.append(
+            HealthCheck(
+                name="sends",
+                state="warning",
+                message=f"The last reply, at {_when(send.at_ms)}, failed ({send.error}).",
+                checked_at_ms=send.at_ms,
+            )
+        )
+    actions = [a for a in ("reconnect", "resubscribe") if any(c.action == a for c in lines)]
+    return ChannelHealth(
+        channel_id=row.id,
+        platform=row.platform,  # type: ignore[arg-type]
+        name=row.name,
+        status=row.status,
+        checks=lines,
+        actions=actions,  # type: ignore[arg-type]
+        avatar_url=stored.avatar_url,
+        token_expires_at_ms=checks.token_expires_at_ms,
+        last_event_at_ms=last_event,
+        last_send_at_ms=send.at_ms if send else None,
+        last_send_ok=send.ok if send else None,
+        last_send_error=send.error if send else None,
+    )
+
+
+async def subscribe_channel(services: Services, row: ChannelRow) -> None:
+    """Subscribe this app to the channel's webhooks (Page, WhatsApp account, Viber bot).
+
+    Raises RelayError in plain words; a rejected token also marks the channel."""
+    access = access_of(services, row)
+    name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
+    try:
+        if access.kind == "none":
+            raise RelayError(422, "bad_request", "A web-chat channel needs no subscription.")
+        if access.kind == "viber":
+            await viber_set_webhook(
+                services.http, services.urls, access.token, viber_webhook_url(services, row.id)
+            )
+            return
+        if not access.node_id:
+            raise RelayError(
+                422,
+                "bad_request",
+                "Clientora does not know which Page this account's messages come through;"
+                " connect it with Facebook instead.",
+            )
+        await graph.subscribe(
+            services.http, services.urls.graph, access.kind, access.node_id, access.token
+        )
+    except SendError as exc:
+        if exc.code == "token_invalid":
+            await token_rejected(services, row, exc.message)
+            raise RelayError(424, "token_invalid", exc.message) from None
+        log.warning(
+            "subscription failed",
+            extra={"channel_id": row.id, "code": exc.code, "detail": exc.detail},
+        )
+        raise RelayError(
+            502, exc.code, f"{name} did not accept the webhook subscription: {exc.message}"
+        ) from None
+
+
+async def resubscribe(services: Services, row: ChannelRow) -> ChannelHealth:
+    """Subscribe again, then check the channel; a Viber bot's result is also its webhook check."""
+    try:
+        await subscribe_channel(services, row)
+    except RelayError as exc:
+        if row.platform == "viber" and exc.code != "token_invalid":
+            stored = _decode_checks((await _stored(services, row)).checks)
+            webhook = Check(state="problem", message=exc.message, checked_at_ms=now_ms())
+            await _save(services, row, msgspec.structs.replace(stored, webhook=webhook))
+        raise
+    if row.platform == "viber":
+        stored = _decode_checks((await _stored(services, row)).checks)
+        webhook = Check(state="ok", message="Viber accepted the webhook.", checked_at_ms=now_ms())
+        row = await _save(services, row, msgspec.structs.replace(stored, webhook=webhook))
+    return await check_channel(services, row)
+
+
+async def unsubscribe_channel(services: Services, row: ChannelRow) -> None:
+    """Before a channel's credentials are erased: stop its webhooks, unless another channel
+    still needs them (a Page shared by Messenger and Instagram, numbers of one WhatsApp
+    account). Best effort: a failure is logged and the disconnect goes on."""
+    try:
+        access = access_of(services, row)
+        if access.kind == "viber":
+            await viber_set_webhook(services.http, services.urls, access.token, "")
+            return
+        if access.kind not in ("page", "waba") or not access.node_id:
+            return
+        sharing = set(await services.store.channels_on_node(access.node_id))
+        if access.kind == "page":
+            messenger = services.directory.resolve("messenger", access.node_id)
+            if messenger is not None:
+                sharing.add(messenger)
+        if sharing - {row.id}:
+            log.info("webhooks kept for other channels", extra={"channel_id": row.id})
+            return
+        await graph.unsubscribe(
+            services.http, services.urls.graph, access.kind, access.node_id, access.token
+        )
+    except Exception as exc:
+        detail = exc.detail if isinstance(exc, SendError) else type(exc).__name__
+        log.warning("unsubscribing failed", extra={"channel_id": row.id, "detail": detail})
+
+
+async def forget_channel(services: Services, channel_id: str) -> None:
+    await services.store.forget_channel_health(channel_id)
+    services.activity.forget(channel_id)
+
+
+async def _owned(services: Services, principal: Principal, channel_id: str) -> ChannelRow:
+    row = await services.store.channel(principal.business_id, channel_id)
+    if row is None:
+        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    return row
+
+
+@get("/{channel_id:str}/health")
+async def show_health(
+    channel_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> ChannelHealth:
+    """The channel's health as last checked, with the action that fixes each problem."""
+    return await health_of(services, principal.business_id, channel_id)
+
+
+@post("/{channel_id:str}/check", status_code=200)
+async def check_now(
+    channel_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> ChannelHealth:
+    """Ask the platform now (token, subscription) instead of waiting for the daily check."""
+    return await check_channel(services, await _owned(services, principal, channel_id))
+
+
+@post("/{channel_id:str}/resubscribe", status_code=200)
+async def resubscribe_now(
+    channel_id: FromPath[str],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> ChannelHealth:
+    """Subscribe the app to the channel's webhooks again, then check it."""
+    return await resubscribe(services, await _owned(services, principal, channel_id))
+
+
+def health_router() -> Router:
+    return Router(
+        "/v1/channels",
+        route_handlers=[show_health, check_now, resubscribe_now],
+        dependencies={"principal": Provide(provide_principal)},
+    )
