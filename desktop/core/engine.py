@@ -19,7 +19,7 @@ from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
-from common.protocol import ChannelInfo, ConnectChannel, SignUp
+from common.protocol import ChannelInfo, ConnectChannel, Session, SignUp
 from desktop.core import settings as settings_file
 from desktop.core.assistant import Assistant
 from desktop.core.autopilot import ChannelPolicy
@@ -261,14 +261,7 @@ class Engine:
             if exc.code != "email_taken":
                 raise EngineError(exc.message) from None
             session = await self._call(self.client.login(account.email, account.password))
-        await self._remember(
-            url,
-            session.token,
-            session.expires_at_ms,
-            session.business_id,
-            session.user_id,
-            account.email,
-        )
+        await self._remember(url, session, account.email)
         await self.start()
         if self.test_channel_id is None:
             channel = await self._call(
@@ -280,45 +273,22 @@ class Engine:
     async def sign_in(self, relay_url: str, email: str, password: str) -> None:
         await self.stop_sync()
         self.client.base_url = relay_url
-        session = await self._call(self.client.login(email, password))
-        await self._save_settings(
-            msgspec.structs.replace(
-                self.settings, relay=RelaySettings(mode="remote", url=relay_url, email=email)
-            )
+        await self._use_remote(
+            relay_url, email, await self._call(self.client.login(email, password))
         )
-        await self._remember(
-            relay_url,
-            session.token,
-            session.expires_at_ms,
-            session.business_id,
-            session.user_id,
-            email,
-        )
-        await self.start()
 
     async def sign_up(
         self, relay_url: str, business_name: str, name: str, email: str, password: str
     ) -> None:
         await self.stop_sync()
         self.client.base_url = relay_url
-        session = await self._call(
-            self.client.signup(
-                SignUp(business_name=business_name, name=name, email=email, password=password)
-            )
-        )
-        await self._save_settings(
-            msgspec.structs.replace(
-                self.settings, relay=RelaySettings(mode="remote", url=relay_url, email=email)
-            )
-        )
-        await self._remember(
-            relay_url,
-            session.token,
-            session.expires_at_ms,
-            session.business_id,
-            session.user_id,
-            email,
-        )
+        data = SignUp(business_name=business_name, name=name, email=email, password=password)
+        await self._use_remote(relay_url, email, await self._call(self.client.signup(data)))
+
+    async def _use_remote(self, relay_url: str, email: str, session: Session) -> None:
+        relay = RelaySettings(mode="remote", url=relay_url, email=email)
+        await self._save_settings(msgspec.structs.replace(self.settings, relay=relay))
+        await self._remember(relay_url, session, email)
         await self.start()
 
     async def sign_out(self) -> None:
@@ -335,21 +305,19 @@ class Engine:
             await self._sync.stop()
             self._sync = None
 
-    async def _remember(
-        self, url: str, token: str, expires: int, business_id: str, user_id: str, email: str
-    ) -> None:
+    async def _remember(self, url: str, session: Session, email: str) -> None:
         identity = await self.store.identity()
-        same_business = identity.business_id in (None, business_id)
+        same_business = identity.business_id in (None, session.business_id)
         self._session = SavedSession(
             relay_url=url,
-            token=token,
-            expires_at_ms=expires,
-            business_id=business_id,
-            user_id=user_id,
+            token=session.token,
+            expires_at_ms=session.expires_at_ms,
+            business_id=session.business_id,
+            user_id=session.user_id,
             email=email,
             device_id=identity.device_id if same_business else None,
         )
-        self.client.token = token
+        self.client.token = session.token
         await self.credentials.save(self._session)
 
     async def _start_local_relay(self) -> str:
