@@ -162,3 +162,24 @@ async def test_refund_hands_off_first() -> None:
     """A refund request hands off even when a FAQ would match."""
     draft = await ExtractiveDrafter().draft(make_request("Dua rimbursim për dërgesën"))
     assert draft.handoff_reason == "handoff topic: refund"
+
+
+async def test_offer_labels_follow_the_customers_language() -> None:
+    """An offer's price and dates are labelled in Albanian or Serbian (Cyrillic too)."""
+    from desktop.core.drafting.extractive import offer_answer
+    from desktop.core.kb.models import SearchHit
+
+    hit = SearchHit(
+        chunk_id="c1",
+        item_id="o1",
+        item_type="offer",
+        title="Fustan veror",
+        text="Fustan prej liri.\nPrice: 34.90 €\nValid: 2026-06-01 to 2026-08-31",
+    )
+    assert offer_answer(hit, "sq").splitlines()[2:] == [
+        "Çmimi: 34.90 €",
+        "Vlen: 2026-06-01 deri më 2026-08-31",
+    ]
+    assert offer_answer(hit, "sr").splitlines()[2] == "Cena: 34.90 €"
+    assert offer_answer(hit, "sr", cyrillic=True).splitlines()[2] == "Цена: 34.90 €"
+    assert offer_answer(hit, "en").splitlines()[2] == "Price: 34.90 €"

@@ -115,12 +115,51 @@ def faq_answer(hit: SearchHit) -> str:
     return text
 
 
-def offer_answer(hit: SearchHit) -> str:
-    """An offer as a message: its title, then its description, price and validity as stored."""
-    text = hit.text.strip()
+#: The knowledge base labels an offer's price and dates in English; say them the
+#: customer's way (Albanian, Serbian Latin and Cyrillic).
+_OFFER_LABELS: Final[dict[str, dict[str, str]]] = {
+    "sq": {
+        "Price:": "Çmimi:",
+        "Valid until:": "Vlen deri më:",
+        "Valid from:": "Vlen nga:",
+        "Valid:": "Vlen:",
+        " to ": " deri më ",
+    },
+    "sr": {
+        "Price:": "Cena:",
+        "Valid until:": "Važi do:",
+        "Valid from:": "Važi od:",
+        "Valid:": "Važi:",
+        " to ": " do ",
+    },
+    "sr-Cyrl": {
+        "Price:": "Цена:",
+        "Valid until:": "Важи до:",
+        "Valid from:": "Важи од:",
+        "Valid:": "Важи:",
+        " to ": " до ",
+    },
+}
+
+
+def offer_answer(hit: SearchHit, language: str = "en", *, cyrillic: bool = False) -> str:
+    """An offer as a message: its title, then its description, price and validity as stored,
+    with the labels in the customer's language."""
+    labels = _OFFER_LABELS.get("sr-Cyrl" if language == "sr" and cyrillic else language, {})
+    text = "\n".join(_localise(line, labels) for line in hit.text.strip().split("\n"))
     if not hit.title or text.startswith(hit.title):
         return text
     return f"{hit.title}\n{text}"
+
+
+def _localise(line: str, labels: dict[str, str]) -> str:
+    for english, local in labels.items():
+        if english.endswith(":") and line.startswith(english):
+            localised = local + line[len(english) :]
+            if english == "Valid:":
+                localised = localised.replace(" to ", labels[" to "], 1)
+            return localised
+    return line
 
 
 class ExtractiveDrafter:
@@ -161,7 +200,12 @@ class ExtractiveDrafter:
                 request, language=language, drafter="extractive", reason=NO_MATCH_REASON
             )
         score, _, hit = best
-        reply = faq_answer(hit) if hit.item_type == "faq" else offer_answer(hit)
+        cyrillic = any("\u0400" <= ch <= "\u04ff" for t in request.turns for ch in t.text)
+        reply = (
+            faq_answer(hit)
+            if hit.item_type == "faq"
+            else offer_answer(hit, language, cyrillic=cyrillic)
+        )
         if not reply:
             return handoff_draft(
                 request, language=language, drafter="extractive", reason=NO_MATCH_REASON
