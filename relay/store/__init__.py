@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 from relay.store.base import (
     ChannelRow,
     Conflict,
@@ -37,7 +39,14 @@ __all__ = [
 async def open_store(database_url: str) -> Store:
     """Open the store a ``database_url`` names: ``sqlite:///PATH`` or ``postgresql://...``."""
     if database_url.startswith("sqlite:///"):
-        return await SqliteStore.open(database_url.removeprefix("sqlite:///"))
+        # ``?synchronous=normal`` trades the last commits before a power loss (never a
+        # killed process's) for throughput; FULL is the default (docs/relay.md).
+        path, _, query = database_url.removeprefix("sqlite:///").partition("?")
+        options = dict(parse_qsl(query))
+        synchronous = options.pop("synchronous", "full").lower()
+        if options or synchronous not in ("full", "normal"):
+            raise ValueError("sqlite URL options: only synchronous=full|normal")
+        return await SqliteStore.open(path, synchronous=synchronous)
     if database_url.startswith(("postgresql://", "postgres://")):
         return await PostgresStore.open(database_url)
     raise ValueError("unsupported database URL (expected sqlite:///PATH or postgresql://...)")

@@ -239,13 +239,13 @@ class SqliteStore:
         self._listeners: list[CommitListener] = []
 
     @classmethod
-    async def open(cls, path: str | Path) -> SqliteStore:
+    async def open(cls, path: str | Path, *, synchronous: str = "full") -> SqliteStore:
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        writer = _connect(path)
+        writer = _connect(path, synchronous)
         writer.executescript(SCHEMA)
-        reader = _connect(path)
+        reader = _connect(path, synchronous)
         return cls(writer, reader)
 
     def on_commit(self, listener: CommitListener) -> None:
@@ -1108,11 +1108,13 @@ def _add_usage(
     )
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, synchronous: str = "full") -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a commit survives power loss, not only a killed process; group commit pays for it.
-    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "PRAGMA synchronous=NORMAL" if synchronous == "normal" else "PRAGMA synchronous=FULL"
+    )
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     # Deleted rows are overwritten with zeros, so an erased customer's text is really gone.

@@ -1,0 +1,177 @@
+"""Webhook ingest throughput: the real relay against a bare Litestar endpoint, same load.
+
+Both servers run as their own process with the relay's uvicorn options; one generator
+process (tests/bench/_load.py) keeps ``--connections`` keep-alive connections busy
+with unique ~2 KB signed Meta webhooks. The two servers are loaded in alternating
+rounds, so load from anything else on the machine weighs on both alike. Afterwards
+the relay's database is read to check that every webhook answered 200 was stored.
+
+    python tests/bench/relay_ingest.py [--quick] [--seconds N] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.bench._load import percentile
+from tests.bench._relay_proc import (
+    PAGE_ID,
+    REPO_ROOT,
+    ServerProcess,
+    bare_process,
+    relay_process,
+    signed_up_with_page,
+)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _system_cpu() -> tuple[int, int]:
+    """(all, idle) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
+@dataclass
+class Tally:
+    """One target's figures, summed over its rounds."""
+
+    name: str
+    seconds: float = 0.0
+    answered: int = 0
+    latencies_us: list[int] = field(default_factory=list)
+    ok: list[str] = field(default_factory=list)
+    failed: int = 0
+    server_cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+    @property
+    def per_s(self) -> float:
+        return self.answered / self.seconds if self.seconds else 0.0
+
+    def p_ms(self, pct: float) -> float:
+        return percentile(self.latencies_us, pct) / 1000
+
+    def summary(self) -> str:
+        return (
+            f"{self.name}: {self.per_s:.0f}/s, p50 {self.p_ms(50):.2f} ms,"
+            f" p99 {self.p_ms(99):.2f} ms, answered 200 {len(self.ok)}, other {self.failed};"
+            f" server CPU {self.server_cpu_s / self.wall_s:.0%} of a core"
+            f" ({self.server_cpu_s / max(1, len(self.ok)) * 1e6:.0f} µs a request),"
+            f" generator {self.generator_cpu_s / self.wall_s:.0%}"
+        )
+
+
+def _round(server: ServerProcess, tally: Tally, index: int, args: argparse.Namespace) -> None:
+    """One generator run against ``server``, added to ``tally``."""
+    out = args.workdir / f"{tally.name}-{index}.json"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.bench._load",
+        f"--port={server.port}",
+        f"--page-id={PAGE_ID}",
+        f"--prefix={tally.name}{index}",
+        f"--connections={args.connections}",
+        f"--seconds={args.round_s}",
+        f"--warmup={args.warmup}",
+        f"--out={out}",
+    ]
+    cpu_before, began = server.cpu_seconds(), time.perf_counter()
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    tally.seconds += result["seconds"]
+    tally.answered += result["answered_in_window"]
+    tally.latencies_us += result["latencies_us"]
+    tally.ok += result["ok"]
+    tally.failed += len(result["failed"])
+    tally.server_cpu_s += server.cpu_seconds() - cpu_before
+    tally.generator_cpu_s += result["generator_cpu"] * wall
+    tally.wall_s += wall
+
+
+def stored_mids(database: Path) -> list[str]:
+    """Platform ids of every stored message event, read-only, repeats included."""
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT json_extract(CAST(payload AS TEXT), '$.platform_id') FROM events"
+            " WHERE kind = 'message'"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [str(row[0]) for row in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a few seconds, for a smoke run")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per server")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two servers")
+    parser.add_argument(
+        "--synchronous",
+        choices=["full", "normal"],
+        default="full",
+        help="SQLite durability: full survives power loss (the default), normal a killed process",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds = min(args.seconds, 3.0), 1
+    args.round_s = args.seconds / args.rounds
+    args.warmup = 0.5 if args.quick else 1.0
+
+    relay, bare = Tally("relay"), Tally("bare")
+    with tempfile.TemporaryDirectory(prefix="relay-ingest-") as tmp:
+        args.workdir = Path(tmp)
+        system_before = _system_cpu()
+        database = f"sqlite:///{args.workdir / 'relay.db'}?synchronous={args.synchronous}"
+        with (
+            relay_process(args.workdir, database_url=database) as relay_server,
+            bare_process(args.workdir) as bare_server,
+        ):
+            signed_up_with_page(relay_server.url)
+            for index in range(args.rounds):
+                _round(relay_server, relay, index, args)
+                _round(bare_server, bare, index, args)
+        system_after = _system_cpu()
+        stored = stored_mids(args.workdir / "relay.db")
+
+    busy = 1 - (system_after[1] - system_before[1]) / (system_after[0] - system_before[0])
+    lost = len(set(relay.ok) - set(stored))
+    _log(relay.summary())
+    _log(bare.summary())
+    _log(
+        f"relay answered 200: {len(relay.ok)}, stored: {len(stored)},"
+        f" stored twice: {len(stored) - len(set(stored))}; machine busy {busy:.0%}"
+    )
+    figures = {
+        "bench": "relay_ingest",
+        "webhooks_per_s": round(relay.per_s),
+        "bare_per_s": round(bare.per_s),
+        "ratio_vs_bare": round(relay.per_s / bare.per_s, 3) if bare.per_s else 0.0,
+        "p99_ms": round(relay.p_ms(99), 2),
+        "lost": lost,
+        "synchronous": args.synchronous,
+    }
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
