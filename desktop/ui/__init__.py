@@ -1,0 +1,1 @@
+"""The desktop app's Qt layer: models over the core, screens, and a controller per screen."""

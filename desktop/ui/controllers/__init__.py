@@ -1,0 +1,1 @@
+"""Per-screen controllers: they connect the engine to the widgets and carry out requests."""

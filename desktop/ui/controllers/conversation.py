@@ -1,0 +1,252 @@
+"""Fills a :class:`ConversationPane` for one conversation and carries out what it asks."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QWidget
+
+from desktop.core.engine import Engine
+from desktop.core.kb.models import ItemInfo
+from desktop.core.store import Conversation, ConversationStatus, Draft, Message
+from desktop.ui.hub import ChangeHub, ChangeSet
+from desktop.ui.saved_replies import SavedReplies
+from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.conversation_pane import ConversationPane
+from desktop.ui.widgets.draft_panel import Citation
+from desktop.ui.widgets.source_dialog import SourceDialog, item_kind
+
+__all__ = ["ConversationController", "citation_titles", "item_of_chunk"]
+
+
+def item_of_chunk(chunk_id: str) -> str:
+    """The knowledge item a chunk belongs to (chunk ids are ``<item id>#<digest>``)."""
+    return chunk_id.split("#", 1)[0]
+
+
+async def citation_titles(engine: Engine, chunk_ids: tuple[str, ...]) -> list[Citation]:
+    """Chip titles for a draft's citations ("FAQ: Do you ship to Prizren?")."""
+    found: list[Citation] = []
+    seen: set[str] = set()
+    for chunk_id in chunk_ids:
+        item_id = item_of_chunk(chunk_id)
+        if item_id in seen:
+            continue
+        seen.add(item_id)
+        item = await engine.kb.get_item(item_id)
+        title = f"{item_kind(item.item_type)}: {item.title}" if item else "Removed knowledge"
+        found.append((chunk_id, title))
+    return found
+
+
+class ConversationController(QObject):
+    """Loads the conversation, keeps it current from the change feed, runs its actions."""
+
+    #: The owner acted on the conversation (approved, sent, resolved...): lists may move on.
+    acted = Signal(int)
+    #: A source window opened (tests look at it).
+    source_shown = Signal(object)
+
+    def __init__(
+        self,
+        engine: Engine,
+        pane: ConversationPane,
+        hub: ChangeHub,
+        tasks: TaskKeeper,
+        saved: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.pane = pane
+        self.tasks = tasks
+        self.saved = saved
+        self.conversation_id: int | None = None
+        self.draft: Draft | None = None
+        self.active = True
+        hub.changed.connect(self._on_changes)
+        saved.changed.connect(self._saved_changed)
+        pane.set_saved_replies(saved.items())
+        pane.approve_requested.connect(self.approve)
+        pane.discard_requested.connect(self.discard)
+        pane.regenerate_requested.connect(self.regenerate)
+        pane.send_requested.connect(self.send)
+        pane.save_reply_requested.connect(saved.add)
+        pane.retry_requested.connect(self.retry)
+        pane.citation_requested.connect(self.show_source)
+        pane.link_activated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
+        pane.details.status_requested.connect(self.set_status)
+        pane.details.labels_changed.connect(self.set_labels)
+        pane.details.notes_changed.connect(self.set_notes)
+        pane.details.hand_back_requested.connect(self.hand_back)
+
+    @property
+    def _key(self) -> str:
+        return f"conversation-{id(self)}"
+
+    # ---- loading --------------------------------------------------------------------
+
+    def show(self, conversation_id: int | None) -> None:
+        """Open a conversation (None: show the empty state)."""
+        if conversation_id is None:
+            self.conversation_id = None
+            self.tasks.cancel(self._key)
+            self.pane.show_empty()
+            return
+        if conversation_id != self.conversation_id:
+            self.pane.details.save_notes()
+        self.conversation_id = conversation_id
+        self.tasks.spawn(self._load(conversation_id), key=self._key)
+
+    async def _load(self, conversation_id: int) -> None:
+        store = self.engine.store
+        conversation, messages, draft = await asyncio.gather(
+            store.conversation(conversation_id),
+            store.messages(conversation_id),
+            self._pending_draft(conversation_id),
+        )
+        if conversation_id != self.conversation_id:
+            return
+        if conversation is None:
+            self.pane.show_empty("This conversation is gone", "The customer's data was erased.")
+            return
+        self.pane.set_conversation(conversation)
+        self.pane.set_messages(messages)
+        await self._show_draft(draft)
+        await self._mark_read(conversation)
+
+    async def _pending_draft(self, conversation_id: int) -> Draft | None:
+        drafts = await self.engine.store.drafts(conversation_id)
+        pending = [d for d in drafts if d.state == "pending"]
+        return pending[-1] if pending else None
+
+    async def _show_draft(self, draft: Draft | None) -> None:
+        citations = await citation_titles(self.engine, draft.cited_chunk_ids) if draft else []
+        self.draft = draft
+        self.pane.set_draft(draft, citations)
+
+    async def _mark_read(self, conversation: Conversation) -> None:
+        if conversation.unread and self.active and self.pane.isVisible():
+            await self.engine.store.mark_read(conversation.id)
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        cid = self.conversation_id
+        if cid is None:
+            return
+        if cid in changes.removed:
+            self.show(None)
+            self.pane.show_empty("This conversation is gone", "The customer's data was erased.")
+            return
+        if cid in changes.conversations or cid in changes.messages or cid in changes.drafts:
+            self.tasks.spawn(
+                self._refresh(cid, changes.messages.get(cid, set()), cid in changes.drafts),
+                key=f"{self._key}-refresh",
+            )
+
+    async def _refresh(self, conversation_id: int, message_ids: set[int], drafts: bool) -> None:
+        store = self.engine.store
+        conversation = await store.conversation(conversation_id)
+        found: list[Message] = []
+        for message_id in sorted(message_ids):
+            message = await store.message(message_id)
+            if message is not None:
+                found.append(message)
+        draft = await self._pending_draft(conversation_id) if drafts else self.draft
+        if conversation_id != self.conversation_id or conversation is None:
+            return
+        self.pane.set_conversation(conversation)
+        if found:
+            self.pane.upsert_messages(found)
+        if drafts:
+            await self._show_draft(draft)
+        await self._mark_read(conversation)
+
+    def _saved_changed(self) -> None:
+        self.pane.set_saved_replies(self.saved.items())
+
+    # ---- actions ------------------------------------------------------------------
+
+    def _failed(self, words: str) -> None:
+        self.pane.show_error(words)
+        self.pane.draft_panel.set_busy(False)
+        self.pane.composer.failed()
+
+    def _done(self, _: object = None) -> None:
+        if self.conversation_id is not None:
+            self.acted.emit(self.conversation_id)
+
+    def approve(self, draft_id: int, text: object) -> None:
+        edited = text if isinstance(text, str) else None
+        self.tasks.spawn(
+            self.engine.approve_draft(draft_id, edited), done=self._done, error=self._failed
+        )
+
+    def discard(self, draft_id: int) -> None:
+        self.tasks.spawn(self.engine.discard_draft(draft_id), done=self._done, error=self._failed)
+
+    def regenerate(self) -> None:
+        if self.conversation_id is None:
+            return
+        self.pane.draft_panel.set_busy(True)
+        self.pane.show_info("Asking the assistant for a new draft…")
+        self.tasks.spawn(
+            self.engine.regenerate(self.conversation_id),
+            done=lambda _: self.pane.draft_panel.set_busy(False),
+            error=self._failed,
+        )
+
+    def send(self, text: str) -> None:
+        if self.conversation_id is None:
+            return
+
+        def sent(_: None) -> None:
+            self.pane.composer.sent()
+            self._done()
+
+        self.tasks.spawn(
+            self.engine.send_manual(self.conversation_id, text), done=sent, error=self._failed
+        )
+
+    def retry(self, message_id: int) -> None:
+        self.tasks.spawn(self.engine.retry_message(message_id), error=self._failed)
+
+    def hand_back(self) -> None:
+        if self.conversation_id is not None:
+            self.tasks.spawn(self.engine.hand_back(self.conversation_id), error=self._failed)
+
+    def set_status(self, status: str, until: object) -> None:
+        if self.conversation_id is None:
+            return
+        chosen: ConversationStatus = status  # type: ignore[assignment]
+        snooze = until if isinstance(until, int) else None
+        self.tasks.spawn(
+            self.engine.store.set_status(self.conversation_id, chosen, snoozed_until_ms=snooze),
+            done=self._done,
+            error=self._failed,
+        )
+
+    def set_labels(self, labels: list[str]) -> None:
+        if self.conversation_id is not None:
+            self.tasks.spawn(
+                self.engine.store.set_labels(self.conversation_id, labels), error=self._failed
+            )
+
+    def set_notes(self, notes: str) -> None:
+        if self.conversation_id is not None:
+            self.tasks.spawn(
+                self.engine.store.set_notes(self.conversation_id, notes), error=self._failed
+            )
+
+    def show_source(self, chunk_id: str) -> None:
+        async def load() -> ItemInfo | None:
+            return await self.engine.kb.get_item(item_of_chunk(chunk_id))
+
+        def opened(item: ItemInfo | None) -> None:
+            parent = self.pane.window()
+            dialog = SourceDialog(item, parent=parent if isinstance(parent, QWidget) else None)
+            dialog.open()
+            self.source_shown.emit(dialog)
+
+        self.tasks.spawn(load(), done=opened, error=self._failed)

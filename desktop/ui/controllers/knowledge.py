@@ -1,0 +1,335 @@
+"""Connects the knowledge screen to the engine's knowledge base: edits, imports, asking."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from desktop.core.engine import AskResult, Engine
+from desktop.core.kb.models import ImportReport, ImportResult, ItemInfo, Progress, SearchHit
+from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
+from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
+from desktop.ui.widgets.source_dialog import SourceDialog
+
+__all__ = ["KnowledgeController", "report_words"]
+
+_PHASES = {
+    "robots": "Reading robots.txt",
+    "sitemap": "Reading the sitemap",
+    "crawl": "Reading pages",
+    "parse": "Reading",
+    "embed": "Indexing",
+    "store": "Saving",
+    "resync": "Checking for changes",
+    "done": "Done",
+}
+
+
+def report_words(report: ImportReport, what: str) -> tuple[str, str]:
+    """(banner kind, sentence) summing up an import."""
+    ok = [r for r in report.items if r.ok]
+    failed = report.failed
+    chunks = sum(r.chunks for r in ok)
+    parts: list[str] = []
+    if report.cancelled:
+        parts.append(f"Import stopped. {len(ok)} {what} kept.")
+    elif ok:
+        parts.append(f"Imported {len(ok)} {what} ({chunks} passages).")
+    if failed:
+        first = failed[0]
+        name = Path(first.source).name or first.source
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+        parts.append(f"Could not import {name}{more}: {first.message}")
+    if not parts:
+        parts.append("Nothing to import.")
+    kind = "error" if failed and not ok else "warning" if failed or report.cancelled else "success"
+    return kind, " ".join(parts)
+
+
+class KnowledgeController(QObject):
+    """Keeps the item lists current and runs the screen's requests on the engine."""
+
+    changed = Signal()
+    #: An import finished with this report (tests wait on it).
+    imported = Signal(object)
+    answered = Signal(object)
+    dialog_opened = Signal(object)
+    _progress = Signal(object)
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: KnowledgeScreen,
+        tasks: TaskKeeper,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.screen = screen
+        self.tasks = tasks
+        self._cancel: asyncio.Event | None = None
+        screen.add_faq_requested.connect(lambda: self.open_faq(None))
+        screen.add_offer_requested.connect(lambda: self.open_offer(None))
+        screen.edit_requested.connect(self.edit)
+        screen.delete_requested.connect(self.confirm_delete)
+        screen.choose_files_requested.connect(self.choose_files)
+        screen.import_files_requested.connect(self.import_paths)
+        screen.import_site_requested.connect(self.import_site)
+        screen.cancel_import_requested.connect(self.cancel_import)
+        screen.ask_requested.connect(self.ask)
+        screen.hit_activated.connect(self.show_hit)
+        # Progress may be reported from a worker thread: a queued signal brings it here.
+        self._progress.connect(self._show_progress)
+
+    def _parent(self) -> QWidget | None:
+        window = self.screen.window()
+        return window if isinstance(window, QWidget) else None
+
+    def reload(self) -> None:
+        self.tasks.spawn(self._load(), key="kb-load")
+
+    async def _load(self) -> None:
+        self.screen.set_items(await self.engine.kb.list_items())
+        self.changed.emit()
+
+    def _error(self, words: str) -> None:
+        self.screen.banner.show_message("error", words)
+
+    # ---- FAQ and offer forms --------------------------------------------------------
+
+    def edit(self, item: ItemInfo) -> None:
+        if item.item_type == "faq":
+            self.open_faq(item)
+        elif item.item_type == "offer":
+            self.open_offer(item)
+        else:
+            self.show_item(item)
+
+    def open_faq(self, item: ItemInfo | None) -> FaqDialog:
+        dialog = FaqDialog(item, self._parent())
+        dialog.submitted.connect(lambda values: self._save_faq(dialog, values))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _save_faq(self, dialog: FaqDialog, values: object) -> None:
+        assert isinstance(values, FaqValues)
+        kb = self.engine.kb
+
+        async def save() -> str:
+            if values.item_id is None:
+                return await kb.add_faq(values.question, values.answer, values.alternatives)
+            await kb.update_faq(
+                values.item_id,
+                question=values.question,
+                answer=values.answer,
+                alternatives=values.alternatives,
+            )
+            return values.item_id
+
+        self.tasks.spawn(
+            save(), done=lambda item_id: self._saved(dialog, item_id, "FAQ"), error=dialog.failed
+        )
+
+    def open_offer(self, item: ItemInfo | None) -> OfferDialog:
+        dialog = OfferDialog(item, self._parent())
+        dialog.submitted.connect(lambda values: self._save_offer(dialog, values))
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _save_offer(self, dialog: OfferDialog, values: object) -> None:
+        assert isinstance(values, OfferValues)
+        kb = self.engine.kb
+
+        async def save() -> str:
+            if values.item_id is None:
+                return await kb.add_offer(
+                    values.title,
+                    values.description,
+                    price=values.price,
+                    valid_from=values.valid_from,
+                    valid_until=values.valid_until,
+                )
+            await kb.update_offer(
+                values.item_id,
+                title=values.title,
+                description=values.description,
+                price=values.price,
+                valid_from=values.valid_from,
+                valid_until=values.valid_until,
+            )
+            return values.item_id
+
+        self.tasks.spawn(
+            save(), done=lambda item_id: self._saved(dialog, item_id, "offer"), error=dialog.failed
+        )
+
+    def _saved(self, dialog: FaqDialog | OfferDialog, item_id: str, what: str) -> None:
+        dialog.saved()
+        self.screen.banner.show_message(
+            "success", f"The {what} is saved; the assistant uses it from now on.", timeout_ms=5000
+        )
+
+        async def refresh() -> None:
+            await self._load()
+            self.screen.select_item(item_id)
+
+        self.tasks.spawn(refresh(), key="kb-load")
+
+    # ---- delete ---------------------------------------------------------------------
+
+    def confirm_delete(self, item: ItemInfo) -> QMessageBox:
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Delete from knowledge",
+            f"Delete “{item.title}”? The assistant will no longer use it.",
+            QMessageBox.StandardButton.Cancel,
+            self._parent(),
+        )
+        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda clicked: self.delete(item) if clicked is delete else None)
+        box.open()
+        self.dialog_opened.emit(box)
+        return box
+
+    def delete(self, item: ItemInfo) -> None:
+        async def remove() -> None:
+            await self.engine.kb.delete_item(item.item_id)
+            await self._load()
+
+        self.tasks.spawn(
+            remove(),
+            key="kb-delete",
+            error=self._error,
+            done=lambda _: self.screen.banner.show_message(
+                "info", f"Deleted “{item.title}”.", timeout_ms=4000
+            ),
+        )
+
+    # ---- imports ----------------------------------------------------------------------
+
+    def choose_files(self) -> QFileDialog:
+        dialog = QFileDialog(self._parent(), "Import documents")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+        dialog.setNameFilters(
+            ["Documents (*.pdf *.docx *.txt *.md *.markdown *.html *.htm)", "All files (*)"]
+        )
+        dialog.filesSelected.connect(self.import_paths)
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def import_paths(self, paths: list[str]) -> None:
+        good, bad = readable_paths(paths)
+        if not good:
+            self.screen.banner.show_message(
+                "warning",
+                f"{', '.join(bad) or 'These files'}: only PDF, Word (.docx), text, Markdown"
+                " and HTML files can be imported.",
+            )
+            return
+        cancel = self._begin_import()
+        self._run_import(self._import_files(good, bad, cancel), "Reading files…")
+
+    async def _import_files(
+        self, paths: list[Path], skipped: list[str], cancel: asyncio.Event
+    ) -> ImportReport:
+        total = ImportReport()
+        for path in paths:
+            if cancel.is_set():
+                total.cancelled = True
+                break
+            report = await self.engine.kb.import_file(
+                path, progress=self._progress.emit, cancel=cancel
+            )
+            total.items.extend(report.items)
+            total.cancelled = total.cancelled or report.cancelled
+        if skipped:
+            total.items.extend(
+                ImportResult(source=name, ok=False, message="this kind of file cannot be read")
+                for name in skipped
+            )
+        return total
+
+    def import_site(self, url: str) -> None:
+        cancel = self._begin_import()
+        self._run_import(
+            self.engine.kb.import_site(url, progress=self._progress.emit, cancel=cancel),
+            f"Reading {url}…",
+            what="pages",
+        )
+
+    def _begin_import(self) -> asyncio.Event:
+        self._cancel = asyncio.Event()
+        return self._cancel
+
+    def _run_import(
+        self, coro: Coroutine[Any, Any, ImportReport], text: str, what: str = "files"
+    ) -> None:
+        self.screen.set_importing(True, text)
+
+        def finished(report: ImportReport) -> None:
+            self.screen.set_importing(False)
+            kind, words = report_words(report, what)
+            self.screen.banner.show_message(kind, words)  # type: ignore[arg-type]
+            self.imported.emit(report)
+            self.reload()
+
+        def failed(words: str) -> None:
+            self.screen.set_importing(False)
+            self._error(words)
+
+        self.tasks.spawn(coro, key="kb-import", done=finished, error=failed)
+
+    def cancel_import(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.screen.set_progress(0, None, "Stopping…")
+
+    def _show_progress(self, progress: object) -> None:
+        if isinstance(progress, Progress):
+            phase = _PHASES.get(progress.phase, progress.phase.title())
+            current = progress.current.rsplit("/", 1)[-1] or progress.current
+            count = (
+                f" ({progress.done}/{progress.total})"
+                if progress.total
+                else (f" ({progress.done})" if progress.done else "")
+            )
+            self.screen.set_progress(progress.done, progress.total, f"{phase} {current}{count}")
+
+    # ---- ask and sources ---------------------------------------------------------------
+
+    def ask(self, question: str) -> None:
+        def answered(result: AskResult) -> None:
+            self.screen.set_answer(result.draft, result.hits)
+            self.answered.emit(result)
+
+        def failed(words: str) -> None:
+            self.screen.ask_failed()
+            self._error(words)
+
+        self.tasks.spawn(self.engine.ask(question), key="kb-ask", done=answered, error=failed)
+
+    def show_hit(self, hit: SearchHit) -> None:
+        async def load() -> ItemInfo | None:
+            return await self.engine.kb.get_item(hit.item_id)
+
+        def opened(item: ItemInfo | None) -> None:
+            dialog = SourceDialog(item, hit, self._parent())
+            dialog.open()
+            self.dialog_opened.emit(dialog)
+
+        self.tasks.spawn(load(), done=opened, error=self._error)
+
+    def show_item(self, item: ItemInfo) -> None:
+        dialog = SourceDialog(item, None, self._parent())
+        dialog.open()
+        self.dialog_opened.emit(dialog)

@@ -1,0 +1,323 @@
+"""Controllers of the three conversation lists: inbox, approval queue and expiring soon."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.core.engine import Engine
+from desktop.core.store import ConversationQuery, ConversationStatus
+from desktop.ui.controllers.conversation import ConversationController
+from desktop.ui.hub import ChangeHub, ChangeSet
+from desktop.ui.models.conversations import ConversationFilter, ConversationListModel
+from desktop.ui.models.drafts import ApprovalQueueModel, QueueItem
+from desktop.ui.saved_replies import SavedReplies
+from desktop.ui.screens.lists import InboxScreen, ListScreen
+from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.test_chat import TestChatDialog
+
+__all__ = ["ApprovalsController", "ExpiringController", "InboxController"]
+
+#: Countdowns and "yesterday" labels are repainted this often without new data.
+TICK_MS = 30_000
+#: Full-text search waits this long after the last keystroke.
+SEARCH_DELAY_MS = 180
+
+
+class _ListController(QObject):
+    """What the three lists share: a pane controller and "open this conversation"."""
+
+    #: How many rows need attention (unread, waiting drafts...) for the sidebar badge.
+    count_changed = Signal(int)
+    #: The list finished a (re)load: tests and the window wait on this.
+    loaded = Signal()
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: ListScreen,
+        hub: ChangeHub,
+        tasks: TaskKeeper,
+        saved: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.screen = screen
+        self.hub = hub
+        self.tasks = tasks
+        self.pane = ConversationController(engine, screen.pane, hub, tasks, saved, self)
+        screen.selected.connect(self.pane.show)
+        hub.changed.connect(self._on_changes)
+
+    def set_active(self, active: bool) -> None:
+        """The screen is shown (or not): only then are conversations marked read."""
+        self.pane.active = active
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        raise NotImplementedError
+
+    def open_conversation(self, conversation_id: int) -> bool:
+        raise NotImplementedError
+
+
+class InboxController(_ListController):
+    """Every conversation; filters and search run in memory, full text on the store."""
+
+    screen: InboxScreen
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: InboxScreen,
+        hub: ChangeHub,
+        tasks: TaskKeeper,
+        saved: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(engine, screen, hub, tasks, saved, parent)
+        self.model = ConversationListModel("recent", self)
+        self.proxy = ConversationFilter(self)
+        self.proxy.setSourceModel(self.model)
+        screen.set_model(self.proxy)
+        self._apply_filters()
+        screen.search_changed.connect(self._search)
+        screen.filter_changed.connect(self._apply_filters)
+        screen.test_chat_requested.connect(self.open_test_chat)
+        self.test_chat: TestChatDialog | None = None
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(self._full_text)
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self.model.refresh_all)
+        self._tick.start()
+        # Counting unread rows walks the whole list: once per burst of changes, not per row.
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(150)
+        self._count_timer.timeout.connect(self._count)
+        self._count_timer.timeout.connect(self._empty_reason)
+        for signal in (
+            self.model.dataChanged,
+            self.model.modelReset,
+            self.model.rowsInserted,
+            self.model.rowsRemoved,
+        ):
+            signal.connect(self._count_soon)
+
+    def reload(self) -> None:
+        self.tasks.spawn(self._load(), key="inbox-load")
+        self.tasks.spawn(self._load_channels(), key="inbox-channels")
+        self.screen.set_test_channel(self.engine.test_channel_id is not None)
+
+    async def _load(self) -> None:
+        conversations = await self.engine.store.list_conversations(ConversationQuery())
+        selected = self.pane.conversation_id
+        self.model.set_conversations(conversations)
+        if selected is not None:
+            row = self.proxy.row_of(selected)
+            if row is not None:
+                self.screen.select_row(row)
+        self.loaded.emit()
+
+    async def _load_channels(self) -> None:
+        self.screen.set_channels(await self.engine.store.channels())
+
+    def _count_soon(self, *_: object) -> None:
+        if not self._count_timer.isActive():
+            self._count_timer.start()
+
+    def _empty_reason(self) -> None:
+        self.screen.set_empty_reason(self.model.rowCount() > 0)
+
+    def _count(self) -> None:
+        self.count_changed.emit(
+            sum(1 for i in range(self.model.rowCount()) if self.model.at(i).unread)
+        )
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        if changes.removed:
+            self.model.remove(changes.removed)
+        if changes.conversations:
+            ids = sorted(changes.conversations)
+            self.tasks.spawn(self._upsert(ids))
+        if changes.channels:
+            self.tasks.spawn(self._load_channels(), key="inbox-channels")
+            self.screen.set_test_channel(self.engine.test_channel_id is not None)
+
+    async def _upsert(self, ids: list[int]) -> None:
+        conversations = await self.engine.store.conversations(ids)
+        self.model.upsert(conversations)
+        current = self.screen.view.currentIndex()
+        if not current.isValid() and self.pane.conversation_id is not None:
+            row = self.proxy.row_of(self.pane.conversation_id)
+            if row is not None:
+                self.screen.select_row(row)
+
+    def _apply_filters(self) -> None:
+        channel, statuses, unread, pending = self.screen.filters()
+        chosen: tuple[ConversationStatus, ...] = statuses  # type: ignore[assignment]
+        self.proxy.set_filter(
+            channel_id=channel, statuses=chosen, unread_only=unread, pending_only=pending
+        )
+
+    def _search(self, text: str) -> None:
+        self.proxy.set_search(text)
+        self._search_timer.start()
+
+    def _full_text(self) -> None:
+        text = self.screen.search.text().strip()
+        if len(text) < 2:
+            self.tasks.cancel("inbox-search")
+            return
+        self.tasks.spawn(self._search_messages(text), key="inbox-search")
+
+    async def _search_messages(self, text: str) -> None:
+        found = await self.engine.store.list_conversations(ConversationQuery(text=text, limit=500))
+        if self.screen.search.text().strip() == text:
+            self.proxy.add_matches(c.id for c in found)
+
+    def open_conversation(self, conversation_id: int) -> bool:
+        row = self.proxy.row_of(conversation_id)
+        if row is None and self.model.row_of(conversation_id) is not None:
+            self.screen.show_all()
+            row = self.proxy.row_of(conversation_id)
+        if row is None:
+            return False
+        self.screen.select_row(row)
+        return True
+
+    # ---- the test channel -------------------------------------------------------------
+
+    def open_test_chat(self) -> TestChatDialog:
+        if self.test_chat is None:
+            self.test_chat = TestChatDialog(self.screen.window())
+            self.test_chat.say_requested.connect(self.say_as_customer)
+        self.test_chat.show()
+        self.test_chat.raise_()
+        self.test_chat.text.setFocus()
+        return self.test_chat
+
+    def say_as_customer(self, text: str, name: str) -> None:
+        dialog = self.test_chat
+        self.tasks.spawn(
+            self.engine.simulate_customer(text, customer=name),
+            done=lambda _: dialog.sent() if dialog else None,
+            error=lambda words: dialog.failed(words) if dialog else None,
+        )
+
+
+class ApprovalsController(_ListController):
+    """Every draft waiting for the owner, oldest first."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: ListScreen,
+        hub: ChangeHub,
+        tasks: TaskKeeper,
+        saved: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(engine, screen, hub, tasks, saved, parent)
+        self.model = ApprovalQueueModel(self)
+        screen.set_model(self.model)
+        self.model.modelReset.connect(self._after_reset)
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(
+            lambda: self.model.set_items([self.model.at(i) for i in range(self.model.rowCount())])
+        )
+        self._tick.start()
+
+    def reload(self) -> None:
+        self.tasks.spawn(self._load(), key="approvals-load")
+
+    async def _load(self) -> None:
+        store = self.engine.store
+        drafts = await store.pending_drafts()
+        conversations = {
+            c.id: c for c in await store.conversations(sorted({d.conversation_id for d in drafts}))
+        }
+        items: list[QueueItem] = [
+            (d, conversations[d.conversation_id])
+            for d in drafts
+            if d.conversation_id in conversations
+        ]
+        self.model.set_items(items)
+        self.count_changed.emit(len(items))
+        self.loaded.emit()
+
+    def _after_reset(self) -> None:
+        # Keep the open conversation selected; when its draft is gone, move to the next.
+        wanted = self.pane.conversation_id
+        row = self.model.row_of_conversation(wanted) if wanted is not None else None
+        if row is None:
+            row = 0 if self.model.rowCount() else None
+        if row is not None:
+            self.screen.select_row(row)
+        else:
+            self.pane.show(None)
+            self.screen.pane.show_empty(
+                "All caught up", "Drafts that wait for your approval appear here."
+            )
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        if changes.drafts or changes.removed or changes.conversations:
+            self.reload()
+
+    def open_conversation(self, conversation_id: int) -> bool:
+        row = self.model.row_of_conversation(conversation_id)
+        if row is None:
+            return False
+        self.screen.select_row(row)
+        return True
+
+
+class ExpiringController(_ListController):
+    """Conversations whose messaging window closes next, with the customer waiting."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: ListScreen,
+        hub: ChangeHub,
+        tasks: TaskKeeper,
+        saved: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(engine, screen, hub, tasks, saved, parent)
+        self.model = ConversationListModel("window", self)
+        screen.set_model(self.model)
+        self._tick = QTimer(self)
+        self._tick.setInterval(TICK_MS)
+        self._tick.timeout.connect(self.reload)
+        self._tick.start()
+        self._dirty = False
+
+    def reload(self) -> None:
+        self.tasks.spawn(self._load(), key="expiring-load")
+
+    async def _load(self) -> None:
+        await asyncio.sleep(0)
+        conversations = await self.engine.store.expiring_conversations()
+        selected = self.pane.conversation_id
+        self.model.set_conversations(conversations)
+        self.count_changed.emit(len(conversations))
+        if selected is not None and (row := self.model.row_of(selected)) is not None:
+            self.screen.select_row(row)
+        self.loaded.emit()
+
+    def _on_changes(self, changes: ChangeSet) -> None:
+        if changes.conversations or changes.removed:
+            self.reload()
+
+    def open_conversation(self, conversation_id: int) -> bool:
+        row = self.model.row_of(conversation_id)
+        if row is None:
+            return False
+        self.screen.select_row(row)
+        return True

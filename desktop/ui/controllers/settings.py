@@ -1,0 +1,68 @@
+"""Connects the settings screen to the engine's settings, saved replies and the account."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.core.engine import Engine
+from desktop.core.settings import AppSettings
+from desktop.ui.saved_replies import SavedReplies
+from desktop.ui.screens.settings import SettingsScreen
+from desktop.ui.tasks import TaskKeeper
+
+__all__ = ["SettingsController"]
+
+
+class SettingsController(QObject):
+    """Shows the engine's settings and saves the edited copy."""
+
+    saved = Signal()
+    signed_out = Signal()
+    theme_requested = Signal(str)
+
+    def __init__(
+        self,
+        engine: Engine,
+        screen: SettingsScreen,
+        tasks: TaskKeeper,
+        replies: SavedReplies,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.screen = screen
+        self.tasks = tasks
+        self.replies = replies
+        screen.save_requested.connect(self.save)
+        screen.sign_out_requested.connect(self.sign_out)
+        screen.theme_changed.connect(self.theme_requested)
+        screen.add_reply_requested.connect(replies.add)
+        screen.remove_reply_requested.connect(replies.remove)
+        replies.changed.connect(lambda: screen.set_saved_replies(replies.items()))
+        screen.set_saved_replies(replies.items())
+
+    def reload(self) -> None:
+        engine = self.engine
+        self.screen.set_settings(engine.settings)
+        relay = engine.settings.relay
+        if engine.mode == "local":
+            text = "Running on this computer with the built-in relay."
+        elif engine.mode == "remote":
+            text = f"Signed in to {relay.url} as {relay.email}."
+        else:
+            text = "Not signed in."
+        self.screen.set_account(text, engine.signed_in)
+
+    def save(self, settings: object) -> None:
+        assert isinstance(settings, AppSettings)
+
+        def done(_: None) -> None:
+            self.screen.saved(self.engine.settings)
+            self.saved.emit()
+
+        self.tasks.spawn(self.engine.update_settings(settings), done=done, error=self.screen.failed)
+
+    def sign_out(self) -> None:
+        self.tasks.spawn(
+            self.engine.sign_out(), done=lambda _: self.signed_out.emit(), error=self.screen.failed
+        )

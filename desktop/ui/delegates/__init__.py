@@ -1,0 +1,1 @@
+"""Item delegates that paint list rows: conversations and message bubbles."""

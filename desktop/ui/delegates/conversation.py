@@ -1,0 +1,224 @@
+"""Paints one conversation row: avatar and channel, name, time, last message and badges."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Final
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from desktop.core.store import Conversation, Draft
+from desktop.ui.icons import channel_icon, paint_icon
+from desktop.ui.models.conversations import CONVERSATION_ROLE
+from desktop.ui.models.drafts import DRAFT_ROLE
+from desktop.ui.text import STATUS_NAMES, countdown, short_time
+from desktop.ui.theme import is_dark, mix
+from desktop.ui.widgets.common import paint_avatar
+
+__all__ = ["ROW_HEIGHT", "ConversationDelegate"]
+
+ROW_HEIGHT: Final = 78
+_AVATAR: Final = 40
+_PAD: Final = 12
+#: A window with less than this left is shown in warning colours.
+_URGENT_MS: Final = 3 * 3_600_000
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ConversationDelegate(QStyledItemDelegate):
+    """Rows of the inbox, the expiring queue and (with a draft) the approval queue."""
+
+    def __init__(
+        self, parent: QWidget | None = None, *, clock: Callable[[], int] = _now_ms
+    ) -> None:
+        super().__init__(parent)
+        self._clock = clock
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: _Index) -> QSize:
+        return QSize(300, ROW_HEIGHT)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
+        conversation = index.data(CONVERSATION_ROLE)
+        if not isinstance(conversation, Conversation):
+            return
+        draft = index.data(DRAFT_ROLE)
+        palette: QPalette = option.palette
+        rect: QRect = option.rect
+        state = option.state
+        selected = bool(state & QStyle.StateFlag.State_Selected)
+        hovered = bool(state & QStyle.StateFlag.State_MouseOver)
+        base = palette.color(QPalette.ColorRole.Base)
+        accent = palette.color(QPalette.ColorRole.Highlight)
+        text = palette.color(QPalette.ColorRole.Text)
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        dark = is_dark(palette)
+
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        card = QRectF(rect.adjusted(6, 2, -6, -2))
+        if selected:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(mix(base, accent, 0.22 if dark else 0.16))
+            painter.drawRoundedRect(card, 9, 9)
+        elif hovered:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(mix(base, text, 0.06))
+            painter.drawRoundedRect(card, 9, 9)
+        if bool(state & QStyle.StateFlag.State_HasFocus) and selected:
+            painter.setPen(mix(base, accent, 0.7))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(card.adjusted(0.5, 0.5, -0.5, -0.5), 9, 9)
+
+        # Avatar with the channel's badge on its corner.
+        top = rect.top() + (ROW_HEIGHT - _AVATAR) // 2 - 4
+        avatar = QRectF(rect.left() + _PAD + 4, top, _AVATAR, _AVATAR)
+        customer = conversation.customer
+        paint_avatar(painter, avatar, customer.name, f"{customer.platform_id}")
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(base)
+        badge = QRectF(avatar.right() - 13, avatar.bottom() - 13, 18, 18)
+        painter.drawEllipse(badge)
+        channel_icon(conversation.platform).paint(painter, badge.adjusted(1, 1, -1, -1).toRect())
+
+        x = int(avatar.right()) + 12
+        right = rect.right() - _PAD - 6
+        width = right - x
+        font = QFont(option.font)
+        bold = QFont(font)
+        bold.setWeight(QFont.Weight.Bold if conversation.unread else QFont.Weight.DemiBold)
+        small = QFont(font)
+        small.setPointSizeF(max(7.0, font.pointSizeF() * 0.86))
+
+        now = self._clock()
+        line1 = rect.top() + 10
+        # Time of last activity, right-aligned.
+        painter.setFont(small)
+        stamp = short_time(conversation.last_activity_ms, now)
+        stamp_width = QFontMetrics(small).horizontalAdvance(stamp)
+        painter.setPen(accent if conversation.unread else muted)
+        painter.drawText(
+            QRect(right - stamp_width, line1, stamp_width, 20),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            stamp,
+        )
+        # Name.
+        painter.setFont(bold)
+        painter.setPen(text)
+        name = customer.name or customer.phone or f"Customer {customer.platform_id[-6:]}"
+        name_width = width - stamp_width - 8
+        painter.drawText(
+            QRect(x, line1, name_width, 20),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideRight, name_width),
+        )
+
+        # Last message (or the draft waiting), with the unread count at the right.
+        line2 = line1 + 21
+        unread_width = 0
+        if conversation.unread:
+            count = str(conversation.unread) if conversation.unread < 100 else "99+"
+            painter.setFont(small)
+            unread_width = max(20, QFontMetrics(small).horizontalAdvance(count) + 12)
+            pill = QRectF(right - unread_width, line2 + 1, unread_width, 18)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(accent)
+            painter.drawRoundedRect(pill, 9, 9)
+            painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, count)
+            unread_width += 8
+        preview, preview_color = self._preview(conversation, draft, palette)
+        painter.setFont(font)
+        painter.setPen(preview_color if not conversation.unread else text)
+        preview_width = width - unread_width
+        painter.drawText(
+            QRect(x, line2, preview_width, 20),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            QFontMetrics(font).elidedText(preview, Qt.TextElideMode.ElideRight, preview_width),
+        )
+
+        # Badges: draft waiting, window countdown, status, assistant paused.
+        line3 = line2 + 23
+        painter.setFont(small)
+        chip_x = x
+        metrics = painter.fontMetrics()
+        for chip_text, color, icon_name in self._chips(conversation, draft, palette, now):
+            width = metrics.horizontalAdvance(chip_text) + 14 + (14 if icon_name else 0)
+            if chip_x + width > right:
+                break  # a chip that does not fit is left out rather than cut
+            chip_x = self._chip(painter, chip_x, line3, chip_text, color, icon_name, base, dark)
+        painter.restore()
+
+    def _preview(self, c: Conversation, draft: object, palette: QPalette) -> tuple[str, QColor]:
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        if isinstance(draft, Draft):
+            return "Draft: " + " ".join(draft.text.split()), muted
+        text = " ".join((c.last_message_preview or "").split()) or "(no text)"
+        if c.last_message_status == "failed":
+            return "Not sent: " + text, palette.color(QPalette.ColorRole.BrightText)
+        if c.last_message_direction == "out":
+            return "You: " + text, muted
+        return text, muted
+
+    def _chips(
+        self, c: Conversation, draft: object, palette: QPalette, now: int
+    ) -> list[tuple[str, QColor, str | None]]:
+        accent = palette.color(QPalette.ColorRole.Highlight)
+        muted = palette.color(QPalette.ColorRole.PlaceholderText)
+        warning = QColor("#f1b45a") if is_dark(palette) else QColor("#a86200")
+        danger = palette.color(QPalette.ColorRole.BrightText)
+        chips: list[tuple[str, QColor, str | None]] = []
+        if isinstance(draft, Draft):
+            if draft.handoff:
+                chips.append(("Needs a person", warning, "handoff"))
+            elif draft.confidence is not None:
+                chips.append((f"{draft.confidence:.0%} sure", accent, None))
+        elif c.has_pending_draft:
+            chips.append(("Draft waiting", accent, "edit"))
+        left = countdown(c.window_deadline_ms, now)
+        if left is not None and c.status != "resolved":
+            remaining = (c.window_deadline_ms or 0) - now
+            color = danger if remaining <= 0 else (warning if remaining < _URGENT_MS else muted)
+            chips.append((left, color, "clock"))
+        if c.status != "open":
+            chips.append((STATUS_NAMES.get(c.status, c.status), muted, None))
+        if c.assistant_paused and not isinstance(draft, Draft):
+            chips.append(("You're answering", muted, "user"))
+        for label in c.labels[:2]:
+            chips.append((label, muted, "tag"))
+        return chips
+
+    def _chip(
+        self,
+        painter: QPainter,
+        x: int,
+        y: int,
+        text: str,
+        color: QColor,
+        icon_name: str | None,
+        base: QColor,
+        dark: bool,
+    ) -> int:
+        metrics = painter.fontMetrics()
+        icon_width = 14 if icon_name else 0
+        width = metrics.horizontalAdvance(text) + 14 + icon_width
+        rect = QRectF(x, y, width, 18)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(mix(base, color, 0.22 if dark else 0.13))
+        painter.drawRoundedRect(rect, 9, 9)
+        if icon_name:
+            paint_icon(painter, icon_name, QRect(x + 6, y + 3, 12, 12), color)
+        painter.setPen(color)
+        painter.drawText(
+            rect.adjusted(7 + icon_width, 0, -7, 0),
+            Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+            text,
+        )
+        return x + int(width) + 6

@@ -1,0 +1,302 @@
+"""The channels screen: each connected channel as a card with its health and its mode."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSlider,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.autopilot import ChannelPolicy, Mode
+from desktop.core.store import Channel
+from desktop.ui.icons import channel_icon
+from desktop.ui.text import PLATFORM_NAMES
+from desktop.ui.widgets.common import Banner, EmptyState, button, label
+
+__all__ = ["ChannelCard", "ChannelsScreen", "status_words"]
+
+_MODES: tuple[tuple[Mode, str, str], ...] = (
+    ("manual", "Manual", "Every reply waits for your approval."),
+    ("auto", "Auto", "Confident, grounded replies go out on their own; the rest wait for you."),
+    (
+        "shadow",
+        "Shadow",
+        "The assistant drafts silently and learns how often it agrees with"
+        " what you send. Nothing is sent or shown as a draft.",
+    ),
+)
+
+
+def status_words(status: str, detail: str | None) -> tuple[str, str, str]:
+    """(badge text, badge kind, what to do) for a channel's health."""
+    match status:
+        case "connected" | "healthy":
+            return "Connected", "success", detail or ""
+        case "needs_reconnect":
+            return (
+                "Token expired",
+                "danger",
+                detail
+                or (
+                    "The platform no longer accepts this connection. Disconnect and connect it"
+                    " again with a new token."
+                ),
+            )
+        case "webhook_failing":
+            return (
+                "Not receiving",
+                "warning",
+                detail
+                or (
+                    "Messages are not arriving from the platform. Check the app's webhook"
+                    " subscription in Meta or Viber settings."
+                ),
+            )
+        case "disconnected":
+            return "Disconnected", "muted", detail or ""
+        case _:
+            return status.replace("_", " ").capitalize(), "muted", detail or ""
+
+
+class ChannelCard(QFrame):
+    """One channel: icon, name, health, mode (manual / auto / shadow) and threshold."""
+
+    policy_changed = Signal(str, object)  # channel id, ChannelPolicy
+    disconnect_requested = Signal(str)
+    test_chat_requested = Signal()
+
+    def __init__(
+        self,
+        channel: Channel,
+        policy: ChannelPolicy,
+        *,
+        test_channel: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setProperty("card", True)
+        self.channel = channel
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 14)
+        layout.setSpacing(10)
+
+        top = QHBoxLayout()
+        top.setSpacing(12)
+        picture = QLabel()
+        picture.setPixmap(channel_icon(channel.platform).pixmap(34, 34))
+        names = QVBoxLayout()
+        names.setSpacing(1)
+        platform = PLATFORM_NAMES.get(channel.platform, channel.platform)
+        self.name = label(channel.name or platform, "heading")
+        kind = "Built-in test channel" if test_channel else platform
+        names.addWidget(self.name)
+        names.addWidget(label(kind, "hint"))
+        badge_text, badge_kind, advice = status_words(channel.status, channel.detail)
+        self.badge = QLabel(badge_text)
+        self.badge.setProperty("badge", badge_kind)
+        top.addWidget(picture)
+        top.addLayout(names, 1)
+        top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
+        self.advice = label(advice, "muted", wrap=True)
+        self.advice.setVisible(bool(advice))
+        layout.addWidget(self.advice)
+
+        modes = QHBoxLayout()
+        modes.setSpacing(6)
+        modes.addWidget(label("Assistant", "section"))
+        self.mode_group = QButtonGroup(self)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        for mode, text, tip in _MODES:
+            chip = QToolButton()
+            chip.setText(text)
+            chip.setToolTip(tip)
+            chip.setCheckable(True)
+            chip.setProperty("kind", "chip")
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
+            chip.setAccessibleName(f"{text} mode")
+            self.mode_group.addButton(chip)
+            self.mode_buttons[mode] = chip
+            modes.addWidget(chip)
+        modes.addStretch(1)
+        if test_channel:
+            self.try_button = button("Write as a customer", "test-chat")
+            self.try_button.clicked.connect(self.test_chat_requested)
+            modes.addWidget(self.try_button)
+        self.disconnect_button = button("Disconnect", "unplug", "danger")
+        self.disconnect_button.clicked.connect(
+            lambda: self.disconnect_requested.emit(self.channel.id)
+        )
+        modes.addWidget(self.disconnect_button)
+        layout.addLayout(modes)
+        self.mode_help = label("", "hint", wrap=True)
+        layout.addWidget(self.mode_help)
+
+        self.threshold_row = QWidget()
+        row = QHBoxLayout(self.threshold_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(label("Send on its own when at least", "muted"))
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setMaximumWidth(260)
+        self.threshold.setRange(50, 100)
+        self.threshold.setSingleStep(5)
+        self.threshold.setPageStep(10)
+        self.threshold.setAccessibleName("Confidence needed to send automatically")
+        self.threshold_value = label("", "heading")
+        self.threshold_value.setMinimumWidth(48)
+        row.addWidget(self.threshold, 1)
+        row.addWidget(self.threshold_value)
+        row.addWidget(label("sure", "muted"))
+        row.addStretch(1)
+        layout.addWidget(self.threshold_row)
+        self.shadow_score = label("", "hint", wrap=True)
+        layout.addWidget(self.shadow_score)
+        self.shadow_score.hide()
+
+        self.set_policy(policy)
+        self.mode_group.buttonClicked.connect(lambda _: self._changed())
+        self.threshold.valueChanged.connect(self._threshold_moved)
+        self.threshold.sliderReleased.connect(self._changed)
+
+    @property
+    def mode(self) -> Mode:
+        for mode, chip in self.mode_buttons.items():
+            if chip.isChecked():
+                return mode  # type: ignore[return-value]
+        return "manual"
+
+    def set_policy(self, policy: ChannelPolicy) -> None:
+        self.mode_buttons[policy.mode].setChecked(True)
+        self.threshold.blockSignals(True)
+        self.threshold.setValue(round(policy.threshold * 100))
+        self.threshold.blockSignals(False)
+        self._show_mode()
+
+    def set_mode(self, mode: Mode) -> None:
+        """Choose a mode as if the owner clicked it."""
+        self.mode_buttons[mode].click()
+
+    def _show_mode(self) -> None:
+        mode = self.mode
+        self.mode_help.setText(next(tip for m, _, tip in _MODES if m == mode))
+        self.threshold_row.setVisible(mode == "auto")
+        self.threshold_value.setText(f"{self.threshold.value()}%")
+
+    def _threshold_moved(self, value: int) -> None:
+        self.threshold_value.setText(f"{value}%")
+        if not self.threshold.isSliderDown():
+            self._changed()
+
+    def _changed(self) -> None:
+        self._show_mode()
+        policy = ChannelPolicy(mode=self.mode, threshold=self.threshold.value() / 100)
+        self.policy_changed.emit(self.channel.id, policy)
+
+    def set_shadow(self, compared: int, agreed: int) -> None:
+        if compared:
+            self.shadow_score.setText(
+                f"In shadow mode the assistant agreed with your reply {agreed} of {compared}"
+                f" times ({agreed / compared:.0%})."
+            )
+        else:
+            self.shadow_score.setText("No replies compared yet.")
+        self.shadow_score.setVisible(self.mode == "shadow" or compared > 0)
+
+
+class ChannelsScreen(QWidget):
+    """Cards for every channel, and the button that connects a new one."""
+
+    connect_requested = Signal()
+    policy_changed = Signal(str, object)
+    disconnect_requested = Signal(str)
+    test_chat_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 18, 24, 18)
+        outer.setSpacing(12)
+        head = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(2)
+        titles.addWidget(label("Channels", "title"))
+        titles.addWidget(
+            label(
+                "Where your customers write to you, and how much the assistant may do on each.",
+                "muted",
+            )
+        )
+        head.addLayout(titles, 1)
+        self.connect_button = button("Connect a channel", "plus", "primary")
+        self.connect_button.clicked.connect(self.connect_requested)
+        head.addWidget(self.connect_button, 0, Qt.AlignmentFlag.AlignBottom)
+        outer.addLayout(head)
+        self.banner = Banner()
+        outer.addWidget(self.banner)
+        self.stack = QStackedWidget()
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        holder = QWidget()
+        holder_layout = QVBoxLayout(holder)
+        holder_layout.setContentsMargins(0, 0, 8, 0)
+        self.cards_layout = QGridLayout()
+        self.cards_layout.setSpacing(12)
+        self.cards_layout.setColumnStretch(0, 1)
+        self.cards_layout.setColumnStretch(1, 1)
+        holder_layout.addLayout(self.cards_layout)
+        holder_layout.addStretch(1)
+        self.scroll_area.setWidget(holder)
+        self.empty = EmptyState(
+            "nav-channels",
+            "No channels connected",
+            "Connect Messenger, Instagram, WhatsApp, Viber or a chat box for your website.",
+            "Connect a channel",
+        )
+        self.empty.action_clicked.connect(self.connect_requested)
+        self.stack.addWidget(self.scroll_area)
+        self.stack.addWidget(self.empty)
+        outer.addWidget(self.stack, 1)
+        self.cards: dict[str, ChannelCard] = {}
+
+    def set_channels(
+        self,
+        channels: Sequence[Channel],
+        policies: dict[str, ChannelPolicy],
+        test_channel_id: str | None,
+    ) -> None:
+        for old in self.cards.values():
+            self.cards_layout.removeWidget(old)
+            old.deleteLater()
+        self.cards = {}
+        shown = [c for c in channels if c.status != "disconnected"]
+        # The test channel first: in local mode it is where the owner starts.
+        shown.sort(key=lambda c: c.id != test_channel_id)
+        for position, channel in enumerate(shown):
+            card_widget = ChannelCard(
+                channel,
+                policies.get(channel.id, ChannelPolicy()),
+                test_channel=channel.id == test_channel_id,
+            )
+            card_widget.policy_changed.connect(self.policy_changed)
+            card_widget.disconnect_requested.connect(self.disconnect_requested)
+            card_widget.test_chat_requested.connect(self.test_chat_requested)
+            self.cards_layout.addWidget(card_widget, position // 2, position % 2)
+            self.cards[channel.id] = card_widget
+        self.stack.setCurrentWidget(self.scroll_area if shown else self.empty)
+
+    def set_shadow(self, shadow: dict[str, tuple[int, int]]) -> None:
+        for channel_id, card_widget in self.cards.items():
+            compared, agreed = shadow.get(channel_id, (0, 0))
+            card_widget.set_shadow(compared, agreed)

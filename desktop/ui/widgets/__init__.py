@@ -1,0 +1,1 @@
+"""Small reusable widgets: banners, empty states, avatars, buttons, form helpers."""

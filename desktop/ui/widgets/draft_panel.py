@@ -1,0 +1,304 @@
+"""The assistant's draft with its grounds and actions, and the composer for writing by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPlainTextEdit,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.core.store import Draft
+from desktop.ui.icons import icon
+from desktop.ui.widgets.common import button, label, repolish, tool_button
+
+__all__ = ["Citation", "Composer", "DraftPanel", "SavedReply"]
+
+#: (chunk id, what to call it on its chip)
+Citation = tuple[str, str]
+#: (title, text)
+SavedReply = tuple[str, str]
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _confidence_badge(confidence: float | None) -> tuple[str, str]:
+    if confidence is None:
+        return "Confidence unknown", "muted"
+    kind = "success" if confidence >= 0.8 else "warning" if confidence >= 0.5 else "danger"
+    return f"{confidence:.0%} sure", kind
+
+
+class DraftPanel(QFrame):
+    """Shows one pending draft; Approve (Ctrl+Enter), Edit, Regenerate, Discard."""
+
+    approve_requested = Signal(int, object)  # draft id, edited text (None: unchanged)
+    discard_requested = Signal(int)
+    regenerate_requested = Signal()
+    citation_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("DraftCard")
+        self.draft: Draft | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 12)
+        layout.setSpacing(8)
+
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        picture = QLabel()
+        picture.setPixmap(icon("bot", "accent").pixmap(18, 18))
+        self.title = label("Suggested reply", "heading")
+        self.confidence = QLabel()
+        self.source = label("", "hint")
+        top.addWidget(picture)
+        top.addWidget(self.title)
+        top.addWidget(self.confidence)
+        top.addStretch(1)
+        top.addWidget(self.source)
+        layout.addLayout(top)
+
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setProperty("role", "muted")
+        layout.addWidget(self.reason)
+
+        self.editor = QPlainTextEdit()
+        self.editor.setReadOnly(True)
+        self.editor.setAccessibleName("Draft reply")
+        self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.editor.textChanged.connect(self._fit_editor)
+        self._fit_editor()
+        layout.addWidget(self.editor)
+
+        self.citations_row = QHBoxLayout()
+        self.citations_row.setSpacing(6)
+        self.citations_label = label("Based on:", "hint")
+        self.citations_row.addWidget(self.citations_label)
+        self.citations_row.addStretch(1)
+        layout.addLayout(self.citations_row)
+        self.chips: list[QToolButton] = []
+
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        self.approve_button = button(
+            "Approve and send", "send", "primary", tip="Send this reply (Ctrl+Enter)"
+        )
+        self.edit_button = button("Edit", "edit", tip="Change the text before sending")
+        self.edit_button.setCheckable(True)
+        self.regenerate_button = button(
+            "Regenerate", "regenerate", "flat", tip="Ask the assistant for a new draft"
+        )
+        self.discard_button = button(
+            "Discard", "discard", "flat", tip="Throw this draft away and answer yourself"
+        )
+        actions.addWidget(self.approve_button)
+        actions.addWidget(self.edit_button)
+        actions.addStretch(1)
+        actions.addWidget(self.regenerate_button)
+        actions.addWidget(self.discard_button)
+        layout.addLayout(actions)
+
+        self.approve_button.clicked.connect(self.approve)
+        self.edit_button.toggled.connect(self._edit)
+        self.regenerate_button.clicked.connect(self.regenerate_requested)
+        self.discard_button.clicked.connect(self._discard)
+        self.hide()
+
+    def set_draft(self, draft: Draft | None, citations: Sequence[Citation] = ()) -> None:
+        """Show ``draft`` (or hide the panel); an edit in progress of the same draft stays."""
+        same = draft is not None and self.draft is not None and draft.id == self.draft.id
+        self.draft = draft
+        if draft is None:
+            self.hide()
+            return
+        if not (same and self.edit_button.isChecked()):
+            self.edit_button.setChecked(False)
+            self.editor.setPlainText(draft.text)
+        text, kind = _confidence_badge(draft.confidence)
+        if draft.handoff:
+            text, kind = "Hand-off", "warning"
+        self.confidence.setText(text)
+        self.confidence.setProperty("badge", kind)
+        repolish(self.confidence)
+        self.source.setText(
+            "From your knowledge base" if draft.drafter == "extractive" else (draft.model or "AI")
+        )
+        self.setProperty("handoff", draft.handoff)
+        repolish(self)
+        if draft.handoff:
+            self.title.setText("A person should answer")
+            self.reason.setText(
+                _sentence(draft.handoff_reason or "the assistant could not answer this")
+                + " Edit the reply below, or write your own."
+            )
+            self.reason.show()
+        else:
+            self.title.setText("Suggested reply")
+            notes = []
+            hold = getattr(draft, "hold_reason", None)
+            if isinstance(hold, str) and hold:
+                notes.append(_sentence(hold))
+            if not draft.grounded:
+                notes.append("Not backed by your knowledge base: check it before sending.")
+            self.reason.setText(" ".join(notes))
+            self.reason.setVisible(bool(notes))
+        self._set_citations(citations)
+        self.set_busy(False)
+        self.show()
+
+    def _set_citations(self, citations: Sequence[Citation]) -> None:
+        for chip in self.chips:
+            self.citations_row.removeWidget(chip)
+            chip.deleteLater()
+        self.chips = []
+        for position, (chunk_id, title) in enumerate(citations):
+            chip = QToolButton()
+            chip.setProperty("kind", "chip")
+            chip.setText(title if len(title) <= 40 else title[:38] + "…")
+            chip.setToolTip(f"See the source: {title}")
+            chip.setIcon(icon("file", "accent"))
+            chip.setIconSize(QSize(13, 13))
+            chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
+            chip.clicked.connect(lambda _=False, c=chunk_id: self.citation_requested.emit(c))
+            self.citations_row.insertWidget(1 + position, chip)
+            self.chips.append(chip)
+        self.citations_label.setVisible(bool(citations))
+
+    def _fit_editor(self) -> None:
+        # As tall as the text (2 to 7 lines): short drafts leave room for the thread.
+        lines = max(2, min(7, self.editor.document().size().toSize().height()))
+        chrome = 2 * (self.editor.frameWidth() + round(self.editor.document().documentMargin()))
+        height = lines * self.editor.fontMetrics().lineSpacing() + chrome + 12
+        self.editor.setFixedHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_editor()
+
+    def _edit(self, editing: bool) -> None:
+        self.editor.setReadOnly(not editing)
+        if editing:
+            self.editor.setFocus()
+            cursor = self.editor.textCursor()
+            cursor.movePosition(cursor.MoveOperation.End)
+            self.editor.setTextCursor(cursor)
+
+    @property
+    def edited_text(self) -> str | None:
+        """The text as edited, or None when it is the draft's own."""
+        if self.draft is None:
+            return None
+        text = self.editor.toPlainText()
+        return None if text == self.draft.text else text
+
+    def approve(self) -> None:
+        if self.draft is None or not self.isVisible() or not self.approve_button.isEnabled():
+            return
+        self.set_busy(True)
+        self.approve_requested.emit(self.draft.id, self.edited_text)
+
+    def _discard(self) -> None:
+        if self.draft is not None:
+            self.set_busy(True)
+            self.discard_requested.emit(self.draft.id)
+
+    def set_busy(self, busy: bool) -> None:
+        for widget in (self.approve_button, self.discard_button, self.regenerate_button):
+            widget.setEnabled(not busy)
+
+
+class Composer(QFrame):
+    """Write a reply by hand; saved replies are one click away."""
+
+    send_requested = Signal(str)
+    save_reply_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 8, 14, 10)
+        layout.setSpacing(4)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.editor = QPlainTextEdit()
+        self.editor.setPlaceholderText("Write a reply yourself…  (Ctrl+Enter sends)")
+        self.editor.setAccessibleName("Your reply")
+        self.editor.setFixedHeight(64)
+        self.saved = tool_button("note", "Saved replies", kind="default")
+        self.saved.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.saved_menu = QMenu(self)
+        self.saved.setMenu(self.saved_menu)
+        self.send_button = button("Send", "send", "primary", tip="Send your reply (Ctrl+Enter)")
+        side = QVBoxLayout()
+        side.setSpacing(6)
+        side.addWidget(self.send_button)
+        side.addWidget(self.saved, 0, Qt.AlignmentFlag.AlignRight)
+        row.addWidget(self.editor, 1)
+        row.addLayout(side)
+        layout.addLayout(row)
+        self.hint = label("Answering yourself pauses the assistant in this conversation.", "hint")
+        layout.addWidget(self.hint)
+        self.send_button.clicked.connect(self.send)
+        self._replies: list[SavedReply] = []
+        self.set_saved_replies([])
+
+    @property
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def send(self) -> None:
+        text = self.editor.toPlainText().strip()
+        if text and self.send_button.isEnabled():
+            self.send_button.setEnabled(False)
+            self.send_requested.emit(text)
+
+    def sent(self) -> None:
+        """The reply was handed to the outbox: clear the box for the next one."""
+        self.editor.clear()
+        self.send_button.setEnabled(True)
+
+    def failed(self) -> None:
+        self.send_button.setEnabled(True)
+
+    def set_saved_replies(self, replies: Sequence[SavedReply]) -> None:
+        self._replies = list(replies)
+        menu = self.saved_menu
+        menu.clear()
+        for title, text in self._replies:
+            action = menu.addAction(title)
+            action.setToolTip(text)
+            action.triggered.connect(lambda _=False, t=text: self.insert(t))
+        if not self._replies:
+            empty = menu.addAction("No saved replies yet")
+            empty.setEnabled(False)
+        menu.addSeparator()
+        save = menu.addAction("Save what I wrote as a saved reply")
+        save.triggered.connect(self._save_current)
+
+    def insert(self, text: str) -> None:
+        self.editor.insertPlainText(text)
+        self.editor.setFocus()
+
+    def _save_current(self) -> None:
+        text = self.editor.toPlainText().strip()
+        if text:
+            self.save_reply_requested.emit(text)

@@ -1,0 +1,356 @@
+"""Regenerate docs/screenshots/: a demo shop on the real engine, one PNG per screen.
+
+Runs the app's real workspace in local mode (built-in relay, test channel), fills a
+demo shop (knowledge in Albanian, Serbian and English; conversations on several
+channels delivered through the store as the sync delivers them; a customer typing in
+the test channel), and grabs each screen, in the light look and one in the dark.
+
+    python docs/make_screenshots.py            # offscreen (no display needed)
+    xvfb-run -s "-screen 0 1600x1000x24" python docs/make_screenshots.py --xcb
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+HOUR = 3_600_000
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--xcb", action="store_true", help="use the X display (under Xvfb)")
+    parser.add_argument("--width", type=int, default=1440)
+    parser.add_argument("--height", type=int, default=900)
+    return parser.parse_args()
+
+
+ARGS = _parse()
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if ARGS.xcb else "offscreen")
+
+import msgspec  # noqa: E402
+import qasync  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from common.channels import Platform  # noqa: E402
+from common.events import Attachment, ChannelChanged, Customer, Event, MessageReceived  # noqa: E402
+from common.protocol import EventFrame  # noqa: E402
+from desktop.ui.main_window import MainWindow  # noqa: E402
+from desktop.ui.theme import apply_theme  # noqa: E402
+
+FAQS = (
+    (
+        "A dërgoni në të gjithë Kosovën?",
+        "Po! Dërgojmë kudo në Kosovë për 2 €. Porositë para orës 14:00 arrijnë të nesërmen.",
+        ("Sa kushton dërgesa?", "Koliko košta dostava?", "Do you deliver to Prizren?"),
+    ),
+    (
+        "Koje je radno vreme prodavnice?",
+        "Radimo od ponedeljka do subote, od 9 do 20 časova. Nedeljom smo zatvoreni.",
+        ("Kur jeni të hapur?", "What are your opening hours?"),
+    ),
+    (
+        "Can I return an item?",
+        "Yes, within 14 days with the receipt, unworn and with tags. Refunds go back to the"
+        " original payment method.",
+        ("A mund ta kthej një artikull?", "Mogu li da vratim robu?"),
+    ),
+    (
+        "A keni madhësi më të mëdha?",
+        "Po, shumica e modeleve vijnë nga XS deri në XXL.",
+        ("Imate li veće veličine?",),
+    ),
+)
+OFFERS = (
+    ("Fustan veror liri", "Fustan prej liri, ngjyrat bezhë dhe blu, madhësitë S–XL.", "34.90 €"),
+    ("Zimska jakna -30%", "Vodootporna jakna, crna i maslinasta, do kraja meseca.", "59.00 €"),
+)
+DOCUMENT = """# Çmimet dhe kushtet
+
+## Pagesa
+Pranojmë para në dorë gjatë dorëzimit, kartelë dhe transfer bankar.
+
+## Dërgesa
+Dërgesa në Prishtinë bëhet brenda ditës për porositë para orës 12:00.
+Për qytetet e tjera dërgesa zgjat 1–2 ditë pune.
+
+## Garancia
+Këpucët kanë garanci 6 muaj për defekte prodhimi.
+"""
+
+CONVERSATIONS: tuple[tuple[str, Platform, str, str, float, tuple[str, ...]], ...] = (
+    # channel, platform, customer id, name, hours ago, messages
+    (
+        "demo-messenger",
+        "messenger",
+        "psid-1",
+        "Arta Krasniqi",
+        0.3,
+        ("Përshëndetje!", "A e keni fustanin veror në madhësinë M?"),
+    ),
+    (
+        "demo-whatsapp",
+        "whatsapp",
+        "38344111222",
+        "Марко Петровић",
+        20.5,
+        ("Zdravo, koliko košta dostava do Prizrena?",),
+    ),
+    (
+        "demo-instagram",
+        "instagram",
+        "igsid-9",
+        "Blerina Gashi",
+        2.0,
+        ("Hi! Do you have this jacket in olive?",),
+    ),
+    (
+        "demo-viber",
+        "viber",
+        "viber-5",
+        "Dragan Jovanović",
+        5.5,
+        ("Mogu li da vratim patike ako ne odgovaraju?",),
+    ),
+    (
+        "demo-messenger",
+        "messenger",
+        "psid-2",
+        "Liridon Berisha",
+        30.0,
+        ("Faleminderit, e mora porosinë!",),
+    ),
+)
+CHANNELS: tuple[tuple[str, Platform, str], ...] = (
+    ("demo-messenger", "messenger", "Butiku Arta"),
+    ("demo-whatsapp", "whatsapp", "+383 44 555 010"),
+    ("demo-instagram", "instagram", "@butiku.arta"),
+    ("demo-viber", "viber", "Butiku Arta Viber"),
+)
+
+
+def demo_frames(now_ms: int) -> list[EventFrame]:
+    """Channel and customer events as the relay would stream them."""
+    frames: list[EventFrame] = []
+    seq = 1_000_000
+
+    def add(event: Event) -> None:
+        nonlocal seq
+        seq += 1
+        frames.append(EventFrame(seq=seq, id=f"demo-{seq}", stored_at_ms=now_ms, event=event))
+
+    for channel_id, platform, name in CHANNELS:
+        add(
+            ChannelChanged(
+                timestamp_ms=now_ms - 48 * HOUR,
+                channel_id=channel_id,
+                platform=platform,
+                status="connected",
+                name=name,
+            )
+        )
+    for n, (channel_id, platform, cid, name, ago, texts) in enumerate(CONVERSATIONS):
+        at = now_ms - int(ago * HOUR)
+        for i, text in enumerate(texts):
+            attachments = (
+                (
+                    Attachment(
+                        type="image",
+                        url="https://example.com/jacket.jpg",
+                        filename="jacket-olive.jpg",
+                    ),
+                )
+                if platform == "instagram"
+                else ()
+            )
+            add(
+                MessageReceived(
+                    channel_id=channel_id,
+                    platform=platform,
+                    customer=Customer(id=cid, name=name),
+                    timestamp_ms=at + i * 20_000,
+                    platform_id=f"demo-mid-{n}-{i}",
+                    text=text,
+                    attachments=attachments,
+                )
+            )
+    return frames
+
+
+async def wait_until(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo did not reach the expected state")
+        await asyncio.sleep(0.05)
+
+
+def save(widget: QWidget, out: Path, name: str) -> None:
+    QApplication.processEvents()
+    path = out / f"{name}.png"
+    widget.grab().save(str(path))
+    print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+async def shoot(app: QApplication, out: Path, data: Path) -> None:
+    # The engine's libraries load here, after Qt has set the platform chosen above.
+    from desktop.core.settings import AppSettings  # noqa: PLC0415
+    from desktop.ui.workspace import Workspace, open_engine  # noqa: PLC0415
+
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    settings = QSettings(str(data / "window.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.resize(ARGS.width, ARGS.height)
+    window.show()
+    engine = await open_engine(data / "shop")
+    await engine.update_settings(
+        msgspec.structs.replace(
+            engine.settings, relay=msgspec.structs.replace(engine.settings.relay, embedded_port=0)
+        )
+    )
+    workspace = Workspace(engine, window, settings)
+    await workspace.enter()
+    first = workspace.first_run
+    first.shop.setText("Butiku Arta")
+    await asyncio.sleep(0.3)
+    save(window, out, "01-first-run")
+
+    first.local_button.click()
+    await wait_until(lambda: window.current_screen is not None, 60)
+    settings_now: AppSettings = engine.settings
+    await engine.update_settings(
+        msgspec.structs.replace(
+            settings_now,
+            settle_s=0.3,
+            hours=msgspec.structs.replace(settings_now.hours, spec="Mon-Sat 9-20"),
+            profile=msgspec.structs.replace(
+                settings_now.profile, hours="Mon-Sat 9-20", name="Butiku Arta"
+            ),
+        )
+    )
+    kb = engine.kb
+    for question, answer, alternatives in FAQS:
+        await kb.add_faq(question, answer, alternatives)
+    for title, description, price in OFFERS:
+        await kb.add_offer(title, description, price=price)
+    doc = data / "cmimet-dhe-kushtet.md"
+    doc.write_text(DOCUMENT, encoding="utf-8")
+    await kb.import_file(doc)
+    workspace.knowledge.reload()
+
+    now = time.time_ns() // 1_000_000
+    await engine.store.apply_events(demo_frames(now))
+    await engine.simulate_customer("Sa kushton dërgesa në Prizren?", customer="Test customer")
+    await wait_until(lambda: window.count("approvals") >= 4, 60)
+    await asyncio.sleep(0.5)
+
+    # Inbox with the test conversation open and its draft.
+    window.show_screen("inbox")
+    await asyncio.sleep(0.3)
+    inbox = workspace.inbox
+    target = next(
+        (
+            i
+            for i in range(inbox.proxy.rowCount())
+            if (c := inbox.proxy.conversation(i)) and c.customer.name == "Arta Krasniqi"
+        ),
+        0,
+    )
+    workspace.inbox_screen.select_row(target)
+    await wait_until(workspace.inbox_screen.pane.draft_panel.isVisible, 20)
+    await asyncio.sleep(0.4)
+    save(window, out, "02-inbox")
+
+    window.show_screen("approvals")
+    await asyncio.sleep(0.2)
+    workspace.approvals_screen.select_row(0)
+    await asyncio.sleep(0.6)
+    save(window, out, "03-approvals")
+
+    window.show_screen("expiring")
+    await asyncio.sleep(0.2)
+    workspace.expiring_screen.select_row(0)
+    await asyncio.sleep(0.6)
+    save(window, out, "04-expiring-soon")
+
+    window.show_screen("knowledge")
+    workspace.knowledge_screen.show_type("faq")
+    workspace.knowledge_screen.question.setText("Sa kushton dërgesa në Pejë?")
+    workspace.knowledge_screen.ask_button.click()
+    await wait_until(workspace.knowledge_screen.answer.isVisible, 20)
+    await asyncio.sleep(0.3)
+    save(window, out, "05-knowledge")
+
+    dialog = workspace.knowledge.open_faq(None)
+    dialog.question.setText("A keni parking?")
+    dialog.validate()
+    await asyncio.sleep(0.2)
+    save(dialog, out, "06-knowledge-faq-form")
+    dialog.reject()
+
+    window.show_screen("channels")
+    await asyncio.sleep(0.5)
+    card = next(iter(workspace.channels_screen.cards.values()), None)
+    if card is not None:
+        card.set_mode("auto")
+    await asyncio.sleep(0.3)
+    save(window, out, "07-channels")
+    connect = workspace.channels.open_connect()
+    connect.set_platform("whatsapp")
+    connect.field("phone_number_id").setText("10654")
+    connect.validate()
+    await asyncio.sleep(0.2)
+    save(connect, out, "08-connect-channel")
+    connect.reject()
+
+    window.show_screen("usage")
+    await wait_until(lambda: workspace.usage_screen.conversations.value.text() != "–", 20)
+    await asyncio.sleep(0.5)
+    save(window, out, "09-usage")
+
+    window.show_screen("settings")
+    await asyncio.sleep(0.3)
+    save(window, out, "10-settings")
+
+    dialog_chat = workspace.inbox.open_test_chat()
+    await asyncio.sleep(0.2)
+    save(dialog_chat, out, "11-test-chat")
+    dialog_chat.hide()
+
+    apply_theme(app, "dark")
+    window.show_screen("inbox")
+    await asyncio.sleep(0.6)
+    save(window, out, "12-inbox-dark")
+    window.show_screen("usage")
+    workspace.usage.reload()
+    await asyncio.sleep(1.0)
+    save(window, out, "13-usage-dark")
+    apply_theme(app, "light")
+
+    await workspace.close()
+
+
+def main() -> int:
+    app = QApplication(sys.argv[:1])
+    apply_theme(app, "light")
+    with (
+        tempfile.TemporaryDirectory(prefix="clientora-shots-") as tmp,
+        asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner,
+    ):
+        runner.run(shoot(app, ARGS.out, Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
