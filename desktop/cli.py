@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from desktop.core.settings import default_data_dir
+    from desktop.core.paths import default_data_dir
 
     data_dir: Path = args.data or default_data_dir()
     if args.command is None:

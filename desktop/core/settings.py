@@ -13,6 +13,7 @@ import msgspec
 
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig, BusinessProfile
+from desktop.core.paths import default_data_dir
 
 __all__ = [
     "AppSettings",
@@ -25,16 +26,6 @@ __all__ = [
     "save_ai_key",
     "write_private",
 ]
-
-
-def default_data_dir() -> Path:
-    """Where the app keeps its data: ``$CLIENTORA_HOME``, else the platform's usual place."""
-    if home := os.environ.get("CLIENTORA_HOME"):
-        return Path(home)
-    if os.name == "nt":
-        return Path(os.environ.get("APPDATA", Path.home())) / "Clientora"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "clientora"
 
 
 class RelaySettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
