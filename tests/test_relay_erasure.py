@@ -38,10 +38,7 @@ from tests.relay_helpers import (
     post_meta,
     sign_up,
 )
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+from tests.shared_data import FIXTURES
 
 PASSWORD = "correct horse battery"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,10 +23,7 @@ from tests.relay_helpers import (
     post_viber,
     sign_up,
 )
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.is_dir():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+from tests.shared_data import FIXTURES
 
 
 def _load(name: str) -> Any:

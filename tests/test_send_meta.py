@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +12,8 @@ import pytest
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
 from tests.fakes.server import serve_app
+from tests.shared_data import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 TOKEN = "EAAGsendmetatoken0123456789abcdef"
 PAGE_ID = "106540352242922"
 IG_ID = "17841400000000001"

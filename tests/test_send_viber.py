@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +23,8 @@ from relay.send import (
 from tests.fakes.graph import Recorded
 from tests.fakes.server import ServedApp, serve_app
 from tests.fakes.viber import FIRST_MESSAGE_TOKEN, FakeViber, WebhookTarget
+from tests.shared_data import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CREDENTIALS = {"auth_token": TOKEN}
 SUBSCRIBED = "jc9HsWTZ2Yf2NkRZ8KcNug=="

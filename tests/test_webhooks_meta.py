@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,7 @@ from common.events import (
     encode_event,
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.shared_data import FIXTURES
 
 ROUTES: dict[tuple[Platform, str], str] = {
     ("messenger", "111111"): "ch-page",

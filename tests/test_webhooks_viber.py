@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,8 @@ from common.events import (
     encode_event,
 )
 from relay.webhooks.viber import ParseResult, PayloadError, parse_viber
+from tests.shared_data import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 TOKEN = "4912661846655238145"  # above 2**53: a float would round it
 TS = 1457764197627
 CHANNEL = "ch-viber"
