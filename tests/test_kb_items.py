@@ -157,3 +157,19 @@ async def test_closed_base_refuses_work(tmp_path: Path) -> None:
     await kb.close()
     with pytest.raises(KnowledgeBaseError, match="closed"):
         await kb.search("x")
+
+
+async def test_a_cited_chunk_can_be_read_back_by_its_id(tmp_path: Path) -> None:
+    """The passage a draft cites is found by its chunk id, and is gone once its item is."""
+    kb = await KnowledgeBase.open(tmp_path / "kb")
+    try:
+        item_id = await kb.add_faq("A bëni dërgesa?", "Po, në gjithë Kosovën për 2 €.")
+        (hit,) = await kb.search("dërgesa", k=1)
+        again = await kb.chunk(hit.chunk_id)
+        assert again is not None and again.text == hit.text and again.item_id == item_id
+        assert await kb.chunk("no-such-chunk") is None
+        assert await kb.chunk("it's") is None
+        await kb.delete_item(item_id)
+        assert await kb.chunk(hit.chunk_id) is None
+    finally:
+        await kb.close()

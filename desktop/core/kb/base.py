@@ -32,7 +32,7 @@ from .models import (
     SearchHit,
     SearchMode,
 )
-from .search import SearchPlan, run_search
+from .search import PAYLOAD_DECODER, SearchPlan, run_search
 from .sources import import_files, import_site, resync_sites
 from .store import FTS_FIELDS, VECTOR_INDEX_MIN_ROWS, ChunkRow, ChunkStore
 from .text import sanitize_query
@@ -554,6 +554,12 @@ class KnowledgeBase:
         if self._tagged is None:
             self._tagged = self._catalog.has_tags()
         return [f for f in FTS_FIELDS if f != "f_tags" or self._tagged]
+
+    async def chunk(self, chunk_id: str) -> SearchHit | None:
+        """The chunk a draft cited, or None if its item changed or was deleted since."""
+        self._check_open()
+        payload = await self._store.payload_of(chunk_id)
+        return PAYLOAD_DECODER.decode(payload) if payload is not None else None
 
     async def search(
         self, query: str, *, k: int = 8, today: date | None = None, mode: SearchMode = "auto"

@@ -18,7 +18,7 @@ __all__ = ["SearchPlan", "run_search"]
 
 log = logging.getLogger(__name__)
 
-_PAYLOAD = msgspec.json.Decoder(SearchHit)
+PAYLOAD_DECODER = msgspec.json.Decoder(SearchHit)
 
 
 class SearchPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,7 +44,7 @@ async def run_search(
     ranked = await _rank(store, embedder, plan)
     payloads = await store.payloads([rowid for rowid, _ in ranked])
     return [
-        msgspec.structs.replace(_PAYLOAD.decode(payloads[rowid]), score=float(score))
+        msgspec.structs.replace(PAYLOAD_DECODER.decode(payloads[rowid]), score=float(score))
         for rowid, score in ranked
         if rowid in payloads
     ]

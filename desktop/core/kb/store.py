@@ -212,6 +212,19 @@ class ChunkStore:
             )
         )
 
+    async def payload_of(self, chunk_id: str) -> str | None:
+        """One chunk's payload by its id (citations show exactly the passage used)."""
+        quoted = chunk_id.replace("'", "''")
+        table = (
+            await self.table.query()
+            .where(f"chunk_id = '{quoted}'")
+            .select(["payload"])
+            .limit(1)
+            .to_arrow()
+        )
+        values = table.column("payload").to_pylist()
+        return str(values[0]) if values else None
+
     # ---- indexes --------------------------------------------------------------------------
 
     async def has_fts(self) -> bool:

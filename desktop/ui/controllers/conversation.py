@@ -9,7 +9,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QWidget
 
 from desktop.core.engine import Engine
-from desktop.core.kb.models import ItemInfo
+from desktop.core.kb.models import ItemInfo, SearchHit
 from desktop.core.store import Conversation, ConversationStatus, Draft, Message
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.saved_replies import SavedReplies
@@ -240,12 +240,17 @@ class ConversationController(QObject):
             )
 
     def show_source(self, chunk_id: str) -> None:
-        async def load() -> ItemInfo | None:
-            return await self.engine.kb.get_item(item_of_chunk(chunk_id))
+        """Show the exact passage the draft cited, within its item."""
 
-        def opened(item: ItemInfo | None) -> None:
+        async def load() -> tuple[ItemInfo | None, SearchHit | None]:
+            hit = await self.engine.kb.chunk(chunk_id)
+            item_id = hit.item_id if hit is not None else item_of_chunk(chunk_id)
+            return await self.engine.kb.get_item(item_id), hit
+
+        def opened(found: tuple[ItemInfo | None, SearchHit | None]) -> None:
+            item, hit = found
             parent = self.pane.window()
-            dialog = SourceDialog(item, parent=parent if isinstance(parent, QWidget) else None)
+            dialog = SourceDialog(item, hit, parent=parent if isinstance(parent, QWidget) else None)
             dialog.open()
             self.source_shown.emit(dialog)
 
