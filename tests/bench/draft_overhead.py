@@ -1,0 +1,176 @@
+"""What the engine adds before the model is asked: an inbound event is stored, the
+knowledge base (10,000 chunks) searched, the prompt built and the request sent.
+
+The clock starts just before the stream event is applied to the local store (as the
+sync does) and stops when the fake OpenAI server, in this process, receives the chat
+request. The assistant's settle time is 0. Prints one JSON line:
+{"bench":"draft_overhead","p50_ms":..,"p99_ms":..}. ``--quick`` uses fewer chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+
+from common.events import Customer, MessageReceived
+from common.protocol import EventFrame
+from desktop.core.assistant import Assistant
+from desktop.core.drafting import AIConfig, LLMDrafter
+from desktop.core.kb import FaqInput, KnowledgeBase
+from desktop.core.outbox import Outbox
+from desktop.core.relay_client import RelayClient
+from desktop.core.settings import AppSettings
+from desktop.core.store import Store
+from tests.fakes.openai import ChatRequest, FakeOpenAI, serve_fake_openai
+
+# Shop words in Albanian, Serbian and English (none that asks for a hand-off).
+WORDS = [
+    "dërgesa",
+    "çmimi",
+    "madhësia",
+    "ngjyra",
+    "porosia",
+    "orari",
+    "dyqani",
+    "pagesa",
+    "karta",
+    "zbritja",
+    "oferta",
+    "fustani",
+    "këpucët",
+    "xhaketa",
+    "telefoni",
+    "ekrani",
+    "bateria",
+    "kafe",
+    "dostava",
+    "cena",
+    "veličina",
+    "boja",
+    "porudžbina",
+    "radno",
+    "vreme",
+    "plaćanje",
+    "delivery",
+    "price",
+    "size",
+    "colour",
+    "order",
+    "hours",
+    "payment",
+]
+
+
+def _faq(rng: random.Random, n: int) -> FaqInput:
+    question = " ".join(rng.choices(WORDS, k=8)) + "?"
+    answer = " ".join(rng.choices(WORDS, k=40)) + "."
+    return FaqInput(question=question, answer=answer, item_id=f"faq-{n}")
+
+
+async def run(chunks: int, samples: int) -> dict[str, object]:
+    rng = random.Random(7)
+    loop = asyncio.get_running_loop()
+    arrived: dict[str, float] = {}
+    signals: dict[str, asyncio.Event] = {}
+
+    def respond(request: ChatRequest) -> str:
+        # The marker is in the customer's text: note when its request reached the "model".
+        for word in request.text.split():
+            marker = word.strip(".?,")
+            if marker in signals and marker not in arrived:
+                arrived[marker] = time.perf_counter()
+                loop.call_soon_threadsafe(signals[marker].set)
+        return json.dumps(
+            {
+                "reply": "ok",
+                "cited_chunk_ids": [],
+                "confidence": 0.1,
+                "handoff": False,
+                "handoff_reason": None,
+            }
+        )
+
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        serve_fake_openai(FakeOpenAI(api_key="k", responder=respond)) as model,
+    ):
+        folder = Path(tmp)
+        kb = await KnowledgeBase.open(folder / "kb")
+        await kb.add_faqs(_faq(rng, i) for i in range(chunks))
+        await kb.wait_idle()
+        store = await Store.open(folder / "inbox.db")
+        client = RelayClient("http://127.0.0.1:9")
+        settings = msgspec.structs.replace(
+            AppSettings(),
+            settle_s=0.0,
+            ai=AIConfig(base_url=model.base_url, api_key="k", max_retries=0),
+        )
+        drafter = LLMDrafter(settings.ai)
+        assistant = Assistant(
+            store, kb, Outbox(store, client), settings=lambda: settings, drafter=lambda: drafter
+        )
+        assistant.start()
+        started: dict[str, float] = {}
+        try:
+            for i in range(samples + 5):  # the first few warm caches up
+                marker = f"q-{i}"
+                text = f"{' '.join(rng.choices(WORDS, k=6))} {marker}?"
+                event = MessageReceived(
+                    channel_id="c1",
+                    platform="messenger",
+                    customer=Customer(id=f"psid-{i % 50}", name="Klient"),
+                    timestamp_ms=time.time_ns() // 1_000_000,
+                    platform_id=f"m-{i}",
+                    text=text,
+                )
+                frame = EventFrame(
+                    seq=i + 1, id=uuid.uuid4().hex, stored_at_ms=event.timestamp_ms, event=event
+                )
+                signals[marker] = asyncio.Event()
+                started[marker] = time.perf_counter()
+                await store.apply_events([frame])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(signals[marker].wait(), 10)
+                await assistant.idle()
+        finally:
+            await assistant.stop()
+            await drafter.aclose()
+            await client.aclose()
+            await store.close()
+            await kb.close()
+    times = sorted((arrived[m] - started[m]) * 1000 for m in list(started)[5:] if m in arrived)
+    return {
+        "bench": "draft_overhead",
+        "chunks": chunks,
+        "samples": len(times),
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1,000 chunks, 40 samples")
+    parser.add_argument("--chunks", type=int, default=10_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.chunks, args.samples = 1000, 40
+    figures = asyncio.run(run(args.chunks, args.samples))
+    sys.stdout.write(json.dumps(figures) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
