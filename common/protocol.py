@@ -15,6 +15,7 @@ from common.events import Event
 
 __all__ = [
     "CLIENT_FRAME_DECODER",
+    "MIN_PASSWORD_LENGTH",
     "PROTOCOL_VERSION",
     "SERVER_FRAME_DECODER",
     "Ack",
@@ -117,6 +118,10 @@ def encode(value: object) -> bytes:
 # ---- HTTP API ---------------------------------------------------------------------------
 
 
+#: Shortest password the relay accepts (the app checks it before asking).
+MIN_PASSWORD_LENGTH: Final = 10
+
+
 class SignUp(msgspec.Struct, frozen=True, kw_only=True):
     business_name: str
     name: str
@@ -176,6 +181,8 @@ class ChannelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     status: str
     created_at_ms: int
     webhook_url: str | None = None
+    #: The account's picture (a Viber bot's avatar, an Instagram profile picture), if known.
+    avatar_url: str | None = None
 
 
 SendErrorCode = Literal[

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody
 
-from common.protocol import DeviceInfo, Login, RegisterDevice, Session, SignUp
+from common.protocol import MIN_PASSWORD_LENGTH, DeviceInfo, Login, RegisterDevice, Session, SignUp
 from relay.auth import Principal, provide_principal
 from relay.crypto import hash_token, new_token
 from relay.errors import RelayError
@@ -21,7 +21,6 @@ from relay.store import Conflict, UserRow
 __all__ = ["accounts_router", "create_account"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
 
 
 class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,9 +29,9 @@ class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise RelayError(
-            422, "weak_password", f"Choose a password of at least {MIN_PASSWORD} characters."
+            422, "weak_password", f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters."
         )
 
 

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.protocol import MIN_PASSWORD_LENGTH
 from desktop.ui.icons import app_icon, icon
 from desktop.ui.widgets.common import Banner, button, card, label, set_invalid
 
@@ -24,7 +25,6 @@ __all__ = ["FirstRunScreen"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: Least password length for a new account (the relay enforces its own rule as well).
-MIN_PASSWORD = 8
 
 
 def _url_ok(url: str) -> bool:
@@ -131,7 +131,7 @@ class FirstRunScreen(QWidget):
         self.up_email = QLineEdit()
         self.up_password = QLineEdit()
         self.up_password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.up_password.setPlaceholderText(f"at least {MIN_PASSWORD} characters")
+        self.up_password.setPlaceholderText(f"at least {MIN_PASSWORD_LENGTH} characters")
         for text, edit in (
             ("Relay", self.up_url),
             ("Business", self.up_business),
@@ -233,8 +233,8 @@ class FirstRunScreen(QWidget):
                 (self.up_email, bool(_EMAIL.match(email)), "Check the e-mail address."),
                 (
                     self.up_password,
-                    len(password) >= MIN_PASSWORD,
-                    f"Choose a password of at least {MIN_PASSWORD} characters.",
+                    len(password) >= MIN_PASSWORD_LENGTH,
+                    f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.",
                 ),
             ]
         ):
