@@ -15,12 +15,13 @@ from relay import health
 from relay.auth import Principal, provide_principal
 from relay.directory import encode_credentials
 from relay.errors import RelayError
-from relay.health import Check, viber_webhook_url
+from relay.health import Check
 from relay.ingest import system_event
 from relay.send import graph_admin, viber_account_info, viber_set_webhook
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow, Conflict
+from relay.subscriptions import unsubscribe_channel, viber_webhook_url
 
 __all__ = [
     "add_channel",
@@ -276,7 +277,7 @@ async def disconnect(
         ),
     )
     # Webhooks stop before the credentials that can stop them are erased.
-    await health.unsubscribe_channel(services, row)
+    await unsubscribe_channel(services, row)
     services.directory.remove(row.id)
     await services.store.delete_channel(principal.business_id, row.id, farewell)
     await health.forget_channel(services, row.id)

@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from dataclasses import dataclass
 from typing import Final, Literal
 
 import msgspec
@@ -19,27 +18,34 @@ from litestar.params import FromPath
 
 from common.channels import Platform
 from common.events import ChannelChanged
+from relay import subscriptions
 from relay.activity import SendOutcome
 from relay.auth import Principal, provide_principal
-from relay.directory import decode_credentials
 from relay.errors import RelayError
 from relay.ingest import system_event
 from relay.send import graph_admin as graph
-from relay.send import viber_account_info, viber_set_webhook
+from relay.send import viber_account_info
 from relay.send.errors import PLATFORM_NAMES, SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow
 from relay.store.base import ChannelHealthRow
+from relay.subscriptions import Access, access_of, viber_webhook_url
 
 __all__ = [
     "ChannelHealth",
+    "Check",
     "HealthCheck",
+    "check_channel",
     "flush_activity",
+    "forget_channel",
+    "health_of",
     "health_router",
     "keep_checking",
+    "note_connected",
+    "resubscribe",
     "run_health_checks",
+    "subscribe_channel",
     "token_rejected",
-    "viber_webhook_url",
 ]
 
 log = logging.getLogger("clientora.relay.health")
@@ -117,38 +123,6 @@ def _decode_checks(blob: bytes) -> StoredChecks:
         return StoredChecks()
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
-    """How a channel's webhooks are subscribed: on a Page, a WhatsApp Business account
-    (``node_id``), or a Viber bot; with the credential that may do it."""
-
-    kind: Literal["page", "waba", "viber", "none"]
-    node_id: str
-    token: str
-
-    def __repr__(self) -> str:  # the credential stays out of logs
-        return f"Access(kind={self.kind!r}, node_id={self.node_id!r})"
-
-
-def access_of(services: Services, row: ChannelRow) -> Access:
-    if row.platform == "webchat":
-        return Access("none", "", "")
-    secrets = decode_credentials(services.keyring, row)
-    if row.platform == "viber":
-        return Access("viber", "", secrets.get("auth_token", ""))
-    token = secrets.get("access_token", "")
-    if row.platform == "messenger":
-        return Access("page", row.external_id, token)
-    if row.platform == "instagram":
-        # An Instagram account's messages come through its linked Page's subscription.
-        return Access("page", secrets.get("page_id", ""), token)
-    return Access("waba", secrets.get("business_account_id", ""), token)
-
-
-def viber_webhook_url(services: Services, channel_id: str) -> str:
-    return f"{services.settings.public_url.rstrip('/')}/webhooks/viber/{channel_id}"
-
-
 def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ms / 1000))
 
@@ -180,6 +154,7 @@ def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[str, str | None]
         checks.webhook.state,
     ):
         return row.status, None
+    # A good check of a channel without a problem changes nothing ("connected" stays).
     return ("healthy" if row.status in _PROBLEM_STATUSES else row.status), None
 
 
@@ -224,11 +199,7 @@ async def _save(
     status, detail = _new_status(row, checks)
     if status == row.status:
         return row
-    if status in _PROBLEM_STATUSES or row.status in _PROBLEM_STATUSES:
-        await _announce(services, row, status, detail)
-    else:
-        # connected -> healthy says nothing new to the desktops: no event.
-        await services.store.set_channel_status(row.business_id, row.id, status)
+    await _announce(services, row, status, detail)
     return dataclasses.replace(row, status=status)
 
 
@@ -542,26 +513,8 @@ async def subscribe_channel(services: Services, row: ChannelRow) -> None:
     """Subscribe this app to the channel's webhooks (Page, WhatsApp account, Viber bot).
 
     Raises RelayError in plain words; a rejected token also marks the channel."""
-    access = access_of(services, row)
-    name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
     try:
-        if access.kind == "none":
-            raise RelayError(422, "bad_request", "A web-chat channel needs no subscription.")
-        if access.kind == "viber":
-            await viber_set_webhook(
-                services.http, services.urls, access.token, viber_webhook_url(services, row.id)
-            )
-            return
-        if not access.node_id:
-            raise RelayError(
-                422,
-                "bad_request",
-                "Clientora does not know which Page this account's messages come through;"
-                " connect it with Facebook instead.",
-            )
-        await graph.subscribe(
-            services.http, services.urls.graph, access.kind, access.node_id, access.token
-        )
+        await subscriptions.subscribe(services, row)
     except SendError as exc:
         if exc.code == "token_invalid":
             await token_rejected(services, row, exc.message)
@@ -570,6 +523,7 @@ async def subscribe_channel(services: Services, row: ChannelRow) -> None:
             "subscription failed",
             extra={"channel_id": row.id, "code": exc.code, "detail": exc.detail},
         )
+        name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
         raise RelayError(
             502, exc.code, f"{name} did not accept the webhook subscription: {exc.message}"
         ) from None
@@ -590,33 +544,6 @@ async def resubscribe(services: Services, row: ChannelRow) -> ChannelHealth:
         webhook = Check(state="ok", message="Viber accepted the webhook.", checked_at_ms=now_ms())
         row = await _save(services, row, msgspec.structs.replace(stored, webhook=webhook))
     return await check_channel(services, row)
-
-
-async def unsubscribe_channel(services: Services, row: ChannelRow) -> None:
-    """Before a channel's credentials are erased: stop its webhooks, unless another channel
-    still needs them (a Page shared by Messenger and Instagram, numbers of one WhatsApp
-    account). Best effort: a failure is logged and the disconnect goes on."""
-    try:
-        access = access_of(services, row)
-        if access.kind == "viber":
-            await viber_set_webhook(services.http, services.urls, access.token, "")
-            return
-        if access.kind not in ("page", "waba") or not access.node_id:
-            return
-        sharing = set(await services.store.channels_on_node(access.node_id))
-        if access.kind == "page":
-            messenger = services.directory.resolve("messenger", access.node_id)
-            if messenger is not None:
-                sharing.add(messenger)
-        if sharing - {row.id}:
-            log.info("webhooks kept for other channels", extra={"channel_id": row.id})
-            return
-        await graph.unsubscribe(
-            services.http, services.urls.graph, access.kind, access.node_id, access.token
-        )
-    except Exception as exc:
-        detail = exc.detail if isinstance(exc, SendError) else type(exc).__name__
-        log.warning("unsubscribing failed", extra={"channel_id": row.id, "detail": detail})
 
 
 async def forget_channel(services: Services, channel_id: str) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-import time
 import uuid
 from typing import Any, Final, Literal
 from urllib.parse import urlencode
@@ -38,6 +37,7 @@ from relay.crypto import CredentialError, hash_token
 from relay.directory import encode_credentials
 from relay.errors import RelayError
 from relay.health import Check
+from relay.meta_grants import GrantedAsset, Listing, LoginFailed, collect, describe, log_graph
 from relay.send import graph_admin as graph
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
@@ -58,10 +58,6 @@ __all__ = [
 log = logging.getLogger("clientora.relay.onboarding")
 
 CALLBACK_PATH: Final = "/onboarding/meta/callback"
-#: What each kind of asset needs the owner to have granted.
-MESSENGER_SCOPE: Final = "pages_messaging"
-INSTAGRAM_SCOPE: Final = "instagram_manage_messages"
-WHATSAPP_SCOPES: Final = ("whatsapp_business_management", "whatsapp_business_messaging")
 
 # ---- wire -------------------------------------------------------------------------------
 
@@ -107,61 +103,19 @@ class ConnectMetaAssets(msgspec.Struct, frozen=True, kw_only=True):
     picks: list[str]
 
 
-# ---- what a login granted (kept encrypted) --------------------------------------------
-
-
-class GrantedAsset(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    id: str
-    platform: Platform
-    external_id: str
-    name: str
-    detail: str | None = None
-    picture_url: str | None = None
-    #: The Page or WhatsApp Business account whose webhooks bring its messages.
-    node_id: str
-    access_token: str
-    page_id: str | None = None
-    business_account_id: str | None = None
-
-    def __repr__(self) -> str:  # the token stays out of logs
-        return f"GrantedAsset(id={self.id!r})"
-
-    def secrets(self) -> dict[str, str]:
-        found = {"access_token": self.access_token}
-        if self.page_id:
-            found["page_id"] = self.page_id
-        if self.business_account_id:
-            found["business_account_id"] = self.business_account_id
-        return found
-
-    def shown(self, connected: bool) -> MetaAsset:
-        return MetaAsset(
-            id=self.id,
-            platform=self.platform,
-            external_id=self.external_id,
-            name=self.name,
-            detail=self.detail,
-            picture_url=self.picture_url,
-            connected=connected,
-        )
-
-
-class Listing(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    assets: list[GrantedAsset]
-    warnings: list[str] = msgspec.field(default_factory=list)
-    #: When the user token behind WhatsApp numbers expires (None: it does not).
-    token_expires_at_ms: int | None = None
+def _shown(asset: GrantedAsset, connected: bool) -> MetaAsset:
+    return MetaAsset(
+        id=asset.id,
+        platform=asset.platform,
+        external_id=asset.external_id,
+        name=asset.name,
+        detail=asset.detail,
+        picture_url=asset.picture_url,
+        connected=connected,
+    )
 
 
 _LISTING: Final = msgspec.json.Decoder(Listing)
-
-
-class LoginFailed(Exception):
-    """The sign-in cannot go on; ``message`` is for the owner."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def _aad(login_id: str) -> bytes:
@@ -306,7 +260,7 @@ async def meta_callback(
         await _fail(services, login, message)
         return _page(400, "Nothing was connected", message, _RETURN)
     try:
-        listing = await _collect(services, code)
+        listing = await collect(services, code, redirect_uri(services))
     except LoginFailed as exc:
         await _fail(services, login, exc.message)
         return _page(200, "Nothing was connected", exc.message, _RETURN)
@@ -323,7 +277,7 @@ async def meta_callback(
     return _page(
         200,
         "You can return to Clientora",
-        f"Facebook shared {_count(listing.assets)}. Choose in Clientora which to connect.",
+        f"Facebook shared {describe(listing.assets)}. Choose in Clientora which to connect.",
         _RETURN,
     )
 
@@ -358,180 +312,6 @@ async def _fail(services: Services, login: MetaLoginRow, message: str) -> None:
         login.id, "failed", message, "", None, login.expires_at_ms
     )
     log.info("meta login failed", extra={"login_id": login.id})
-
-
-def _count(assets: list[GrantedAsset]) -> str:
-    kinds = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "WhatsApp number"}
-    parts = []
-    for platform, word in kinds.items():
-        n = sum(1 for a in assets if a.platform == platform)
-        if n:
-            parts.append(f"{n} {word}{'' if n == 1 else 's'}")
-    return ", ".join(parts) or "nothing"
-
-
-async def _collect(services: Services, code: str) -> Listing:
-    """Code -> token -> long-lived token -> what it may reach. Raises LoginFailed."""
-    settings = services.settings
-    http, base = services.http, services.urls.graph
-    app = {"app_id": settings.meta_app_id, "app_secret": settings.meta_app_secret}
-    try:
-        grant = await graph.exchange_code(
-            http, base, redirect_uri=redirect_uri(services), code=code, **app
-        )
-    except SendError as exc:
-        _log_graph("code exchange", exc)
-        raise LoginFailed(
-            "Facebook did not accept the sign-in (the code may have expired or been used"
-            " already). Nothing was connected; start again from Clientora."
-        ) from None
-    try:
-        info = await graph.debug_token(http, base, token=grant.access_token, **app)
-        token = grant.access_token
-        expires_ms = info.expires_at * 1000 if info.expires_at else None
-        if info.type == "USER" and info.expires_at:
-            # Page tokens read with a long-lived user token never expire (platform-apis §8).
-            extended = await graph.long_lived(http, base, token=token, **app)
-            token = extended.access_token
-            expires_ms = now_ms() + extended.expires_in * 1000 if extended.expires_in else None
-            info = await graph.debug_token(http, base, token=token, **app)
-    except SendError as exc:
-        _log_graph("token exchange", exc)
-        raise LoginFailed(
-            f"Facebook did not complete the sign-in ({exc.message}). Nothing was connected."
-        ) from None
-    if not info.is_valid:
-        raise LoginFailed("Facebook gave Clientora an access that does not work. Start again.")
-    granted = set(info.scopes)
-    warnings: list[str] = []
-    try:
-        assets = await _pages(services, token, granted, warnings)
-        assets += await _whatsapp(services, token, info, granted, warnings)
-    except SendError as exc:
-        _log_graph("listing assets", exc)
-        raise LoginFailed(
-            f"Facebook did not list what you shared ({exc.message}). Nothing was connected;"
-            " try again in a moment."
-        ) from None
-    if not assets:
-        reasons = " ".join(warnings) or (
-            "No Page, Instagram professional account or WhatsApp number was shared."
-        )
-        raise LoginFailed(
-            f"Facebook gave Clientora nothing it can connect. {reasons} Press Connect with"
-            " Facebook again and choose your Pages, Instagram accounts and WhatsApp numbers."
-        )
-    if expires_ms is not None and any(a.platform == "whatsapp" for a in assets):
-        warnings.append(
-            "The WhatsApp access from this sign-in lasts until"
-            f" {time.strftime('%Y-%m-%d', time.gmtime(expires_ms / 1000))}; Clientora reminds"
-            " you to reconnect before then."
-        )
-    return Listing(assets=assets, warnings=warnings, token_expires_at_ms=expires_ms)
-
-
-async def _pages(
-    services: Services, token: str, granted: set[str], warnings: list[str]
-) -> list[GrantedAsset]:
-    http, base = services.http, services.urls.graph
-    pages = await graph.managed_pages(http, base, token)
-    usable = [p for p in pages if "MESSAGING" in p.tasks and p.access_token]
-    if len(usable) < len(pages):
-        n = len(pages) - len(usable)
-        warnings.append(
-            f"{n} Page{' was' if n == 1 else 's were'} left out: your role there cannot send"
-            " messages (ask a Page admin for a role with the Messaging task)."
-        )
-    if usable and MESSENGER_SCOPE not in granted:
-        warnings.append(
-            "You did not allow Clientora to manage your Pages' messages, so no Page can be"
-            " connected to Messenger."
-        )
-    linked = [p for p in usable if p.instagram_business_account is not None]
-    if linked and INSTAGRAM_SCOPE not in granted:
-        warnings.append(
-            "You did not allow Clientora to manage Instagram messages, so no Instagram"
-            " account can be connected."
-        )
-    assets: list[GrantedAsset] = []
-    for page in usable:
-        page_id = str(page.id)
-        if MESSENGER_SCOPE in granted:
-            assets.append(
-                GrantedAsset(
-                    id=f"messenger:{page_id}",
-                    platform="messenger",
-                    external_id=page_id,
-                    name=page.name or page_id,
-                    detail="Facebook Page",
-                    node_id=page_id,
-                    access_token=page.access_token,
-                )
-            )
-        if page.instagram_business_account is None or INSTAGRAM_SCOPE not in granted:
-            continue
-        account = await graph.instagram_account(http, base, page_id, page.access_token)
-        if account is None:
-            continue
-        account_id = str(account.id)
-        handle = f"@{account.username}" if account.username else account_id
-        assets.append(
-            GrantedAsset(
-                id=f"instagram:{account_id}",
-                platform="instagram",
-                external_id=account_id,
-                name=account.name or handle,
-                detail=f"{handle}, linked to the Page {page.name or page_id}",
-                picture_url=account.profile_picture_url,
-                node_id=page_id,
-                access_token=page.access_token,
-                page_id=page_id,
-            )
-        )
-    return assets
-
-
-async def _whatsapp(
-    services: Services,
-    token: str,
-    info: graph.TokenInfo,
-    granted: set[str],
-    warnings: list[str],
-) -> list[GrantedAsset]:
-    accounts = info.targets(WHATSAPP_SCOPES[0])
-    if not accounts:
-        return []
-    if WHATSAPP_SCOPES[1] not in granted:
-        warnings.append(
-            "You did not allow Clientora to send WhatsApp messages, so no WhatsApp number can"
-            " be connected."
-        )
-        return []
-    http, base = services.http, services.urls.graph
-    assets: list[GrantedAsset] = []
-    for account_id in accounts:
-        account = await graph.whatsapp_account(http, base, account_id, token)
-        for number in await graph.phone_numbers(http, base, account_id, token):
-            number_id = str(number.id)
-            assets.append(
-                GrantedAsset(
-                    id=f"whatsapp:{number_id}",
-                    platform="whatsapp",
-                    external_id=number_id,
-                    name=number.verified_name or account.name or number.display_phone_number,
-                    detail=f"{number.display_phone_number}, {account.name or account_id}",
-                    node_id=account_id,
-                    access_token=token,
-                    business_account_id=account_id,
-                )
-            )
-    return assets
-
-
-def _log_graph(step: str, exc: SendError) -> None:
-    log.warning(
-        "meta login step failed", extra={"step": step, "code": exc.code, "detail": exc.detail}
-    )
 
 
 # ---- 3. what the app shows --------------------------------------------------------------
@@ -586,7 +366,7 @@ async def login_state(
         login_id=row.id,
         status=status,
         expires_at_ms=row.expires_at_ms,
-        assets=[a.shown((a.platform, a.external_id) in mine) for a in listing.assets],
+        assets=[_shown(a, (a.platform, a.external_id) in mine) for a in listing.assets],
         warnings=listing.warnings,
     )
 
@@ -679,7 +459,7 @@ async def connect_assets(
         if isinstance(exc, RelayError):
             raise
         failed = next((a for a in chosen if a not in subscribed), chosen[0])
-        _log_graph("subscription", exc)
+        log_graph("subscription", exc)
         raise RelayError(
             424 if exc.code == "token_invalid" else 502,
             "subscription_failed",
@@ -740,7 +520,7 @@ async def _undo(
                 asset.access_token,
             )
         except SendError as exc:
-            _log_graph("undoing a subscription", exc)
+            log_graph("undoing a subscription", exc)
 
 
 def onboarding_router() -> Router:

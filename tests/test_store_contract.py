@@ -21,7 +21,13 @@ from relay.store import (
     UserRow,
     open_store,
 )
-from relay.store.base import DeletionRequestRow, RetentionCounts, RetentionCutoffs
+from relay.store.base import (
+    ChannelHealthRow,
+    DeletionRequestRow,
+    MetaLoginRow,
+    RetentionCounts,
+    RetentionCutoffs,
+)
 from tests.pg import pg_schema
 
 # A guard against a hang, never a measured time.
@@ -1020,3 +1026,121 @@ async def test_keys_sends_and_contacts_expire(store: Store) -> None:
     assert (await store.claim_send(biz, "send-1", "fp", shop, "m1")).state == "new"
     [seq] = await store.append([event(biz, "a", channel_id=shop, dedupe_key="k")])
     assert seq is not None
+
+
+# ---- channel onboarding and health (relay/onboarding.py, relay/health.py) ---------------
+
+
+def login_row(business_id: str, *, state: str = "s", expires_at_ms: int = 10**13) -> MetaLoginRow:
+    return MetaLoginRow(
+        id=_id(),
+        business_id=business_id,
+        device_id="dev",
+        state_hash=f"hash-{state}-{_id()}",
+        status="pending",
+        message=None,
+        key_id="",
+        listing=None,
+        created_at_ms=wall_ms(),
+        expires_at_ms=expires_at_ms,
+    )
+
+
+async def test_a_login_state_is_claimed_once(store: Store) -> None:
+    """Two claims of one state: the first gets the row, marked used; the second nothing."""
+    biz = (await business(store)).business_id
+    row = login_row(biz)
+    await store.create_meta_login(row)
+    claims = await asyncio.gather(
+        store.claim_meta_login(row.state_hash, wall_ms()),
+        store.claim_meta_login(row.state_hash, wall_ms()),
+    )
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1 and won[0].id == row.id and won[0].state_used
+    found = await store.meta_login_by_state(row.state_hash)
+    assert found is not None and found.state_used
+    assert await store.claim_meta_login("hash-unknown", wall_ms()) is None
+
+
+async def test_an_expired_login_cannot_be_claimed_and_is_swept(store: Store) -> None:
+    """Past its time a state is refused; the sweep (and the next login) removes it."""
+    biz = (await business(store)).business_id
+    old = login_row(biz, expires_at_ms=wall_ms() - 1)
+    await store.create_meta_login(old)
+    assert await store.claim_meta_login(old.state_hash, wall_ms()) is None
+    assert await store.expire_meta_logins(wall_ms()) == 1
+    assert await store.meta_login(biz, old.id) is None
+    stale = login_row(biz, expires_at_ms=wall_ms() - 1)
+    await store.create_meta_login(stale)
+    await store.create_meta_login(login_row(biz))
+    assert await store.meta_login(biz, stale.id) is None
+
+
+async def test_a_login_is_read_and_updated_within_its_business(store: Store) -> None:
+    """The listing is stored as given; another business cannot read the login."""
+    biz = (await business(store)).business_id
+    other = (await business(store)).business_id
+    row = login_row(biz)
+    await store.create_meta_login(row)
+    await store.update_meta_login(row.id, "ready", None, "k1", b"\x00sealed", 10**13 + 5)
+    found = await store.meta_login(biz, row.id)
+    assert found is not None
+    assert (found.status, found.key_id, found.listing, found.expires_at_ms) == (
+        "ready",
+        "k1",
+        b"\x00sealed",
+        10**13 + 5,
+    )
+    assert "sealed" not in repr(found)
+    assert await store.meta_login(other, row.id) is None
+
+
+async def test_channel_health_keeps_checks_and_moves_activity_forward(store: Store) -> None:
+    """Checks are replaced; last event only moves forward; the newest send wins; rows of
+    unknown channels are not made."""
+    biz = (await business(store)).business_id
+    shop = await channel(store, biz)
+    await store.save_channel_health(
+        ChannelHealthRow(shop, biz, node_id="PAGE", avatar_url="a.jpg", checks=b"{}")
+    )
+    await store.record_channel_activity({shop: 2_000, "nope": 5}, {shop: (3_000, False, "x")})
+    await store.record_channel_activity({shop: 1_000}, {shop: (2_500, True, None)})
+    await store.save_channel_health(
+        ChannelHealthRow(shop, biz, node_id="PAGE", avatar_url="b.jpg", checks=b'{"t":1}')
+    )
+    row = await store.channel_health(biz, shop)
+    assert row is not None
+    assert (row.avatar_url, row.checks, row.last_event_at_ms) == ("b.jpg", b'{"t":1}', 2_000)
+    assert (row.last_send_at_ms, row.last_send_ok, row.last_send_error) == (3_000, False, "x")
+    assert [h.channel_id for h in await store.channels_health(biz)] == [shop]
+    other = (await business(store)).business_id
+    assert await store.channel_health(other, shop) is None
+    await store.save_channel_health(ChannelHealthRow(shop, other, checks=b"{}"))
+    assert await store.channels_health(other) == []
+
+
+async def test_channels_on_a_node_and_forgetting_health(store: Store) -> None:
+    """Channels sharing a Page are found; health rows go with their channel."""
+    biz = (await business(store)).business_id
+    first, second = await channel(store, biz), await channel(store, biz)
+    for shop in (first, second):
+        await store.save_channel_health(ChannelHealthRow(shop, biz, node_id="PAGE-1"))
+    assert await store.channels_on_node("PAGE-1") == sorted([first, second])
+    await store.delete_channel(biz, first, None)
+    assert await store.channels_on_node("PAGE-1") == [second]
+    assert await store.forget_channel_health(None) == 1
+    assert await store.forget_channel_health(second) == 1
+    assert await store.channels_on_node("PAGE-1") == []
+
+
+async def test_deleting_a_business_takes_its_logins_and_health(store: Store) -> None:
+    """Account deletion leaves no sign-in (its sealed tokens) and no health row behind."""
+    biz = (await business(store)).business_id
+    shop = await channel(store, biz)
+    row = login_row(biz)
+    await store.create_meta_login(row)
+    await store.save_channel_health(ChannelHealthRow(shop, biz, node_id="PAGE-2"))
+    assert await store.delete_business(biz)
+    assert await store.meta_login_by_state(row.state_hash) is None
+    assert await store.channels_on_node("PAGE-2") == []
+    assert await store.forget_channel_health(None) == 0

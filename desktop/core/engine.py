@@ -28,7 +28,13 @@ from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafte
 from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
 from desktop.core.kb.models import SearchHit
 from desktop.core.outbox import Outbox
-from desktop.core.relay_client import RelayClient, RelayError
+from desktop.core.relay_client import (
+    ChannelHealth,
+    MetaLoginStart,
+    MetaLoginState,
+    RelayClient,
+    RelayError,
+)
 from desktop.core.settings import AppSettings, RelaySettings
 from desktop.core.store import AssistantStats, Change, ErasureApplied, Store
 from desktop.core.sync import EventSync
@@ -129,6 +135,7 @@ class Engine:
         self.test_channel_id: str | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._confirming: asyncio.Task[None] | None = None
+        self._resync: asyncio.Task[None] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -191,6 +198,20 @@ class Engine:
         if self._unsubscribe is None:
             self._unsubscribe = self.store.changes.subscribe(self._on_changes)
         self._confirm_erasures()
+        if self._resync is None and self.settings.resync_hours > 0:
+            self._resync = asyncio.get_running_loop().create_task(
+                self._resync_sites(), name="clientora-site-resync"
+            )
+
+    async def _resync_sites(self) -> None:
+        """Re-fetch imported websites on a schedule; only changed pages are re-indexed."""
+        while True:
+            await asyncio.sleep(self.settings.resync_hours * 3600)
+            report = await self.kb.resync_sites()
+            log.info(
+                "websites re-synced",
+                extra={"changed": report.ok_count, "failed": len(report.failed)},
+            )
 
     def _on_changes(self, changes: Sequence[Change]) -> None:
         if any(isinstance(c, ErasureApplied) for c in changes):
@@ -217,10 +238,11 @@ class Engine:
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
-        if self._confirming is not None:
-            self._confirming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._confirming
+        for task in (self._confirming, self._resync):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.assistant.stop()
         await self.outbox.stop()
         if self._sync is not None:
@@ -389,6 +411,62 @@ class Engine:
         if channel_id == self.test_channel_id:
             self.test_channel_id = None
             (self.data_dir / "test-channel").unlink(missing_ok=True)
+
+    # Connect with Facebook: start_meta_login -> the UI opens login_url in the system
+    # browser -> wait_meta_assets -> the owner picks -> connect_meta_assets.
+
+    async def start_meta_login(self) -> MetaLoginStart:
+        """A single-use Connect with Facebook link for this device (``login_url``)."""
+        if self._session is None or self._session.device_id is None:
+            raise EngineError("Sign in first.")
+        return await self._call(self.client.start_meta_login(self._session.device_id))
+
+    async def meta_assets(self, login_id: str) -> MetaLoginState:
+        """Where the sign-in stands; ``assets`` (no tokens) once the browser is done."""
+        return await self._call(self.client.meta_login(login_id))
+
+    async def wait_meta_assets(
+        self, login_id: str, *, timeout_s: float = 600.0, interval_s: float = 1.0
+    ) -> MetaLoginState:
+        """Wait for the browser part: the state to pick from; EngineError in plain words when
+        the owner cancelled, allowed nothing usable, or the link expired."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            state = await self.meta_assets(login_id)
+            if state.status == "failed":
+                raise EngineError(
+                    state.message or "The Facebook sign-in did not work; start again."
+                )
+            if state.status != "pending":
+                return state
+            if loop.time() >= deadline:
+                raise EngineError(
+                    "The Facebook sign-in was not finished in the browser; start again."
+                )
+            await asyncio.sleep(interval_s)
+
+    async def connect_meta_assets(self, login_id: str, picks: Sequence[str]) -> list[ChannelInfo]:
+        """Connect the picked Pages, Instagram accounts and numbers: all of them, or none."""
+        infos = await self._call(self.client.connect_meta_assets(login_id, list(picks)))
+        await self.store.replace_channels(await self._call(self.client.channels()))
+        return infos
+
+    async def channel_health(self, channel_id: str) -> ChannelHealth:
+        """The channel's health as the relay last saw it, with the fix for each problem."""
+        return await self._call(self.client.channel_health(channel_id))
+
+    async def check_channel(self, channel_id: str) -> ChannelHealth:
+        """Have the relay check the channel with its platform now."""
+        health = await self._call(self.client.check_channel(channel_id))
+        await self.store.replace_channels(await self._call(self.client.channels()))
+        return health
+
+    async def resubscribe(self, channel_id: str) -> ChannelHealth:
+        """The "resubscribe" fix: the platform sends the channel's messages here again."""
+        health = await self._call(self.client.resubscribe(channel_id))
+        await self.store.replace_channels(await self._call(self.client.channels()))
+        return health
 
     async def set_policy(self, channel_id: str, policy: ChannelPolicy) -> None:
         policies = {**self.settings.policies, channel_id: policy}

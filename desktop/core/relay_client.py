@@ -47,6 +47,11 @@ from common.protocol import (
 
 __all__ = [
     "Backoff",
+    "ChannelHealth",
+    "HealthCheck",
+    "MetaAsset",
+    "MetaLoginStart",
+    "MetaLoginState",
     "RelayClient",
     "RelayError",
     "RelayRefused",
@@ -196,6 +201,70 @@ class RelayUsage(msgspec.Struct, frozen=True, kw_only=True):
     plan: dict[str, float]
     month: dict[str, float]
     resets_on: str
+
+
+class MetaLoginStart(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /v1/onboarding/meta``: open ``login_url`` in the system browser (it works
+    once, until ``expires_at_ms``), then follow the login by ``login_id``."""
+
+    login_id: str
+    login_url: str
+    expires_at_ms: int
+
+
+class MetaAsset(msgspec.Struct, frozen=True, kw_only=True):
+    """A Page, Instagram account or WhatsApp number the owner may connect; ``id`` is what a
+    pick names. ``connected``: the business has it already (picking it reconnects it)."""
+
+    id: str
+    platform: str
+    external_id: str
+    name: str
+    detail: str | None = None
+    picture_url: str | None = None
+    connected: bool = False
+
+
+class MetaLoginState(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a Connect with Facebook sign-in stands: ``pending`` (the browser has not come
+    back yet), ``ready`` (pick from ``assets``), ``failed`` (``message`` says why, in plain
+    words) or ``connected``. ``warnings`` explain what was left out."""
+
+    login_id: str
+    status: Literal["pending", "ready", "failed", "connected"]
+    expires_at_ms: int
+    message: str | None = None
+    assets: list[MetaAsset] = msgspec.field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+
+class HealthCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of a channel's health: ``name`` is token, subscription, webhook, events or
+    sends; ``state`` ok, warning, problem or unknown; ``action`` the one fix (reconnect,
+    resubscribe) when it needs one."""
+
+    name: str
+    state: str
+    message: str
+    checked_at_ms: int | None = None
+    action: Literal["reconnect", "resubscribe"] | None = None
+
+
+class ChannelHealth(msgspec.Struct, frozen=True, kw_only=True):
+    """``GET /v1/channels/{id}/health``; ``actions`` are the fixes asked for, most urgent first."""
+
+    channel_id: str
+    platform: str
+    name: str | None
+    status: str
+    checks: list[HealthCheck]
+    actions: list[Literal["reconnect", "resubscribe"]]
+    avatar_url: str | None = None
+    token_expires_at_ms: int | None = None
+    last_event_at_ms: int | None = None
+    last_send_at_ms: int | None = None
+    last_send_ok: bool | None = None
+    last_send_error: str | None = None
 
 
 class UnreadableEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -429,6 +498,44 @@ class RelayClient:
     async def send_reply(self, reply: SendReply) -> SendResult:
         """Ask the relay to send; a repeated ``idempotency_key`` gets the first answer."""
         return await self._call("POST", "/v1/messages", SendResult, reply)
+
+    # ---- channel onboarding and health ---------------------------------------------
+
+    async def start_meta_login(self, device_id: str) -> MetaLoginStart:
+        """A single-use Connect with Facebook link for this device."""
+        return await self._call(
+            "POST", "/v1/onboarding/meta", MetaLoginStart, {"device_id": device_id}
+        )
+
+    async def meta_login(self, login_id: str) -> MetaLoginState:
+        return await self._call(
+            "GET", f"/v1/onboarding/meta/{quote(login_id, safe='')}", MetaLoginState
+        )
+
+    async def connect_meta_assets(self, login_id: str, picks: list[str]) -> list[ChannelInfo]:
+        """Connect the picked assets (``MetaAsset.id``): all of them, or none."""
+        return await self._call(
+            "POST",
+            f"/v1/onboarding/meta/{quote(login_id, safe='')}/connect",
+            list[ChannelInfo],
+            {"picks": picks},
+        )
+
+    async def channel_health(self, channel_id: str) -> ChannelHealth:
+        return await self._call(
+            "GET", f"/v1/channels/{quote(channel_id, safe='')}/health", ChannelHealth
+        )
+
+    async def check_channel(self, channel_id: str) -> ChannelHealth:
+        """Ask the relay to check the channel with its platform now."""
+        return await self._call(
+            "POST", f"/v1/channels/{quote(channel_id, safe='')}/check", ChannelHealth
+        )
+
+    async def resubscribe(self, channel_id: str) -> ChannelHealth:
+        return await self._call(
+            "POST", f"/v1/channels/{quote(channel_id, safe='')}/resubscribe", ChannelHealth
+        )
 
     # ---- the stream ----------------------------------------------------------------
 

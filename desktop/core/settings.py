@@ -68,6 +68,8 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     settle_s: float = 4.0
     #: Hand off after this many drafts in a row that found nothing to answer from.
     max_unanswered: int = 2
+    #: Imported websites are fetched again this often to pick up changed pages (0: never).
+    resync_hours: float = 24.0
 
     def policy(self, channel_id: str) -> ChannelPolicy:
         return self.policies.get(channel_id, ChannelPolicy())

@@ -69,7 +69,7 @@ class TokenGrant(msgspec.Struct, frozen=True):
     """``/oauth/access_token``'s answer: ``expires_in`` seconds, absent for tokens that last."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token kind, not a secret
     expires_in: int | None = None
 
 

@@ -170,6 +170,8 @@ _BUSINESS_TABLES = (
     "usage_warnings",
     "erasures",
     "business_heads",
+    "meta_logins",
+    "channel_health",
 )
 
 # Retention deletes: each takes (cutoff, batch size). An event counts as acknowledged

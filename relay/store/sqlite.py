@@ -137,6 +137,8 @@ _BUSINESS_TABLES = (
     "usage",
     "usage_warnings",
     "erasures",
+    "meta_logins",
+    "channel_health",
 )
 
 
@@ -173,6 +175,12 @@ class _GroupWriter:
         self._pending.append((op, future))
         self._wake.set()
         return await future
+
+    async def outside_transaction(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` on the writer's thread with no transaction open (a checkpoint): the
+        thread runs one thing at a time, so it never overlaps a batch."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, op, self._conn)
 
     async def close(self) -> None:
         self._task.cancel()
@@ -615,13 +623,16 @@ class SqliteStore:
 
     # ---- erasure --------------------------------------------------------------------
 
-    def _checkpoint(self) -> None:
+    async def _checkpoint(self) -> None:
         """Copy the WAL into the database file and truncate it, so no old page image of
-        a deleted row stays behind. Safe to call from any coroutine: the writer runs each
-        group synchronously, so no transaction is open whenever this runs."""
-        busy, _, _ = self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            log.warning("WAL checkpoint was blocked by a reader; erased pages remain in the WAL")
+        a deleted row stays behind. Runs on the writer's thread between two batches."""
+
+        def checkpoint(conn: sqlite3.Connection) -> None:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy:
+                log.warning("WAL checkpoint blocked by a reader; erased pages remain in the WAL")
+
+        await self._writer.outside_transaction(checkpoint)
 
     async def erase_customer(
         self,
@@ -703,7 +714,7 @@ class SqliteStore:
         row = await self._writer.submit(op)
         if row is not None:
             self._notify({business_id})
-            self._checkpoint()
+            await self._checkpoint()
         return row
 
     async def channels_with_customer(
@@ -805,7 +816,7 @@ class SqliteStore:
         deleted = await self._writer.submit(op)
         if deleted:
             self._notify({business_id})  # its streams wake, find their session gone, close
-            self._checkpoint()
+            await self._checkpoint()
         return deleted
 
     # ---- retention ------------------------------------------------------------------
@@ -821,7 +832,7 @@ class SqliteStore:
             contacts=await self._in_batches(_EXPIRE_CONTACTS, cutoffs.contacts_before_ms, batch),
         )
         if counts != RetentionCounts():
-            self._checkpoint()
+            await self._checkpoint()
         return counts
 
     async def _in_batches(self, sql: str, before_ms: int, batch: int) -> int:

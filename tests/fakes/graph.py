@@ -6,6 +6,8 @@ parameters, text limits) and answers with Graph-shaped errors; tests program fai
 with ``fail_next`` / ``respond_next`` / ``fail_recipient`` and read ``requests``.
 
 The request log and canned responses at the top are shared with the fake Viber API.
+Given an ``app_id`` (and ``app_secret``, ``config_ids``) it also plays Meta's login and
+account side: see tests/fakes/graph_accounts.py (``fake.meta``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 from litestar import Litestar, Request, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
+
+if TYPE_CHECKING:
+    from tests.fakes.graph_accounts import MetaAccounts
 
 __all__ = [
     "GRAPH_VERSION",
@@ -223,10 +228,25 @@ class FakeGraph:
         *,
         instagram_ids: Iterable[str] = (),
         whatsapp_numbers: Iterable[str] = (),
+        app_id: str | None = None,
+        app_secret: str = "",
+        config_ids: Iterable[str] = (),
+        redirect_uris: Iterable[str] | None = None,
     ) -> None:
         self.tokens = set(tokens)
         self.instagram_ids = set(instagram_ids)
         self.whatsapp_numbers = set(whatsapp_numbers)
+        self.meta: MetaAccounts | None = None
+        if app_id is not None:
+            from tests.fakes.graph_accounts import MetaAccounts
+
+            self.meta = MetaAccounts(
+                self,
+                app_id,
+                app_secret,
+                frozenset(config_ids),
+                None if redirect_uris is None else frozenset(redirect_uris),
+            )
         self.log = RequestLog()
         self.canned = CannedResponses()
         self._ids = itertools.count(1)
@@ -402,8 +422,10 @@ def _build_app(fake: FakeGraph) -> Litestar:
         canned = fake.canned.take_next()
         return canned.response() if canned is not None else None
 
+    from tests.fakes.graph_accounts import account_routes
+
     return Litestar(
-        route_handlers=[messages],
+        route_handlers=[messages, *account_routes],
         dependencies={"fake": Provide(lambda: fake, use_cache=True, sync_to_thread=False)},
         before_request=answer_canned,
         openapi_config=None,

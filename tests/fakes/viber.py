@@ -139,6 +139,17 @@ class FakeViber:
         """Answer every valid send to ``receiver`` with this Viber body until ``reset``."""
         self.canned.pin(receiver, Canned(200, dict(body)))
 
+    def revoke(self, auth_token: str) -> None:
+        """The bot's token stops working (a new one was generated): Viber answers status 2."""
+        with self._lock:
+            self.accounts.pop(auth_token, None)
+            self._webhooks.pop(auth_token, None)
+
+    def drop_webhook(self, auth_token: str) -> None:
+        """As if the bot's webhook were removed or pointed elsewhere outside Clientora."""
+        with self._lock:
+            self._webhooks.pop(auth_token, None)
+
     def reset(self) -> None:
         """Forget requests, callbacks, webhooks and programmed answers; restart message tokens."""
         self.log.clear()
