@@ -46,8 +46,10 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from common.channels import Platform  # noqa: E402
 from common.events import Attachment, ChannelChanged, Customer, Event, MessageReceived  # noqa: E402
 from common.protocol import EventFrame  # noqa: E402
+from desktop.core.relay_client import ChannelHealth, HealthCheck, MetaAsset  # noqa: E402
 from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.theme import apply_theme  # noqa: E402
+from desktop.ui.widgets.meta_connect import MetaConnectDialog  # noqa: E402
 
 FAQS = (
     (
@@ -160,6 +162,16 @@ def demo_frames(now_ms: int) -> list[EventFrame]:
                 name=name,
             )
         )
+    # One channel lost its access, so the channels screen shows the fix.
+    add(
+        ChannelChanged(
+            timestamp_ms=now_ms - HOUR,
+            channel_id="demo-instagram",
+            platform="instagram",
+            status="needs_reconnect",
+            name="@butiku.arta",
+        )
+    )
     for n, (channel_id, platform, cid, name, ago, texts) in enumerate(CONVERSATIONS):
         at = now_ms - int(ago * HOUR)
         for i, text in enumerate(texts):
@@ -186,6 +198,98 @@ def demo_frames(now_ms: int) -> list[EventFrame]:
                 )
             )
     return frames
+
+
+def demo_health(now_ms: int) -> list[ChannelHealth]:
+    """What the relay would say about each demo channel's health."""
+    ok_token = HealthCheck(name="token", state="ok", message="Facebook accepts the token.")
+    ok_hooks = HealthCheck(
+        name="subscription", state="ok", message="The Page sends its messages here."
+    )
+
+    def activity(event_h: float, send_h: float | None) -> list[HealthCheck]:
+        lines = [
+            HealthCheck(
+                name="events",
+                state="ok",
+                message="Last event.",
+                checked_at_ms=now_ms - int(event_h * HOUR),
+            )
+        ]
+        if send_h is not None:
+            lines.append(
+                HealthCheck(
+                    name="sends",
+                    state="ok",
+                    message="Last reply.",
+                    checked_at_ms=now_ms - int(send_h * HOUR),
+                )
+            )
+        return lines
+
+    refused = HealthCheck(
+        name="token",
+        state="problem",
+        message="Instagram no longer accepts this channel's access (the account's password"
+        " was changed). Reconnect it.",
+        action="reconnect",
+    )
+    rows: list[tuple[str, Platform, str, str, list[HealthCheck], list[str]]] = [
+        ("demo-messenger", "messenger", "Butiku Arta", "connected",
+         [ok_token, ok_hooks, *activity(0.3, 0.2)], []),
+        ("demo-whatsapp", "whatsapp", "+383 44 555 010", "connected",
+         [ok_token, ok_hooks, *activity(20.5, None)], []),
+        ("demo-instagram", "instagram", "@butiku.arta", "needs_reconnect",
+         [refused, *activity(2.0, None)], ["reconnect"]),
+        ("demo-viber", "viber", "Butiku Arta Viber", "connected",
+         [HealthCheck(name="token", state="ok", message="Viber accepts the bot token."),
+          HealthCheck(name="webhook", state="ok", message="Viber accepted the webhook."),
+          *activity(5.5, 5.0)], []),
+    ]  # fmt: skip
+    return [
+        ChannelHealth(
+            channel_id=cid,
+            platform=platform,
+            name=name,
+            status=status,
+            checks=checks,
+            actions=actions,  # type: ignore[arg-type]
+        )
+        for cid, platform, name, status, checks, actions in rows
+    ]
+
+
+DEMO_ASSETS = (
+    MetaAsset(
+        id="messenger:104832",
+        platform="messenger",
+        external_id="104832",
+        name="Butiku Arta",
+        connected=True,
+    ),
+    MetaAsset(
+        id="messenger:555001",
+        platform="messenger",
+        external_id="555001",
+        name="Butiku Arta – Prizren",
+    ),
+    MetaAsset(
+        id="instagram:17841401234",
+        platform="instagram",
+        external_id="17841401234",
+        name="Butiku Arta",
+        detail="@butiku.arta",
+        connected=True,
+    ),
+    MetaAsset(
+        id="whatsapp:1065403522",
+        platform="whatsapp",
+        external_id="1065403522",
+        name="Butiku Arta",
+        detail="+383 44 555 010",
+        connected=True,
+    ),
+)
 
 
 async def wait_until(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
@@ -299,6 +403,8 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
     save(dialog, out, "06-knowledge-faq-form")
     dialog.reject()
 
+    for health in demo_health(now):
+        workspace.channels_screen.set_health(health, now)
     window.show_screen("channels")
     await asyncio.sleep(0.5)
     card = next(iter(workspace.channels_screen.cards.values()), None)
@@ -306,6 +412,18 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
         card.set_mode("auto")
     await asyncio.sleep(0.3)
     save(window, out, "07-channels")
+    # The picker as it looks after signing in with Facebook (the built-in relay has no
+    # Meta app, so the dialog gets what such a relay would list).
+    picker = MetaConnectDialog(window)
+    picker.set_assets(
+        DEMO_ASSETS,
+        ["1 Page was left out: your role there cannot send messages."],
+        preselect=lambda asset: asset.id in ("messenger:555001", "instagram:17841401234"),
+    )
+    picker.show()
+    await asyncio.sleep(0.3)
+    save(picker, out, "08b-connect-with-facebook")
+    picker.reject()
     connect = workspace.channels.open_connect()
     connect.set_platform("whatsapp")
     connect.field("phone_number_id").setText("10654")

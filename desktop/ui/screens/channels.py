@@ -20,12 +20,17 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.autopilot import ChannelPolicy, Mode
+from desktop.core.relay_client import ChannelHealth
 from desktop.core.store import Channel
 from desktop.ui.icons import channel_icon
 from desktop.ui.text import PLATFORM_NAMES
+from desktop.ui.widgets.channel_health import HealthRow
 from desktop.ui.widgets.common import Banner, EmptyState, button, label
 
-__all__ = ["ChannelCard", "ChannelsScreen", "status_words"]
+__all__ = ["META_PLATFORMS", "ChannelCard", "ChannelsScreen", "status_words"]
+
+#: Platforms connected by signing in with Facebook (the others take a pasted token).
+META_PLATFORMS = frozenset({"messenger", "instagram", "whatsapp"})
 
 _MODES: tuple[tuple[Mode, str, str], ...] = (
     ("manual", "Manual", "Every reply waits for your approval."),
@@ -39,20 +44,23 @@ _MODES: tuple[tuple[Mode, str, str], ...] = (
 )
 
 
-def status_words(status: str, detail: str | None) -> tuple[str, str, str]:
+def status_words(
+    status: str, detail: str | None, platform: str | None = None
+) -> tuple[str, str, str]:
     """(badge text, badge kind, what to do) for a channel's health."""
     match status:
         case "connected" | "healthy":
             return "Connected", "success", detail or ""
         case "needs_reconnect":
+            how = (
+                "Press Reconnect and sign in with Facebook again."
+                if platform in META_PLATFORMS
+                else "Press Reconnect and paste a new token."
+            )
             return (
                 "Token expired",
                 "danger",
-                detail
-                or (
-                    "The platform no longer accepts this connection. Disconnect and connect it"
-                    " again with a new token."
-                ),
+                detail or f"The platform no longer accepts this connection. {how}",
             )
         case "webhook_failing":
             return (
@@ -60,8 +68,8 @@ def status_words(status: str, detail: str | None) -> tuple[str, str, str]:
                 "warning",
                 detail
                 or (
-                    "Messages are not arriving from the platform. Check the app's webhook"
-                    " subscription in Meta or Viber settings."
+                    "Messages are not arriving from the platform. Press Resubscribe to ask it"
+                    " to send them here again."
                 ),
             )
         case "disconnected":
@@ -76,6 +84,9 @@ class ChannelCard(QFrame):
     policy_changed = Signal(str, object)  # channel id, ChannelPolicy
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
+    #: The health row asks: (channel id, "reconnect" or "resubscribe").
+    fix_requested = Signal(str, str)
+    check_requested = Signal(str)
 
     def __init__(
         self,
@@ -103,7 +114,9 @@ class ChannelCard(QFrame):
         kind = "Built-in test channel" if test_channel else platform
         names.addWidget(self.name)
         names.addWidget(label(kind, "hint"))
-        badge_text, badge_kind, advice = status_words(channel.status, channel.detail)
+        badge_text, badge_kind, advice = status_words(
+            channel.status, channel.detail, channel.platform
+        )
         self.badge = QLabel(badge_text)
         self.badge.setProperty("badge", badge_kind)
         top.addWidget(picture)
@@ -113,6 +126,12 @@ class ChannelCard(QFrame):
         self.advice = label(advice, "muted", wrap=True)
         self.advice.setVisible(bool(advice))
         layout.addWidget(self.advice)
+        # The built-in test channel and web chat have no platform access to check.
+        self.health = HealthRow(channel.status)
+        self.health.setVisible(channel.platform != "webchat")
+        self.health.fix_requested.connect(lambda fix: self.fix_requested.emit(channel.id, fix))
+        self.health.check_requested.connect(lambda: self.check_requested.emit(channel.id))
+        layout.addWidget(self.health)
 
         modes = QHBoxLayout()
         modes.setSpacing(6)
@@ -204,6 +223,12 @@ class ChannelCard(QFrame):
         policy = ChannelPolicy(mode=self.mode, threshold=self.threshold.value() / 100)
         self.policy_changed.emit(self.channel.id, policy)
 
+    def set_health(self, health: ChannelHealth, now_ms: int) -> None:
+        self.health.set_health(health, now_ms)
+        # The health row's sentences are newer and fuller than the status's detail.
+        if self.health.attention.text():
+            self.advice.hide()
+
     def set_shadow(self, compared: int, agreed: int) -> None:
         if compared:
             self.shadow_score.setText(
@@ -216,12 +241,18 @@ class ChannelCard(QFrame):
 
 
 class ChannelsScreen(QWidget):
-    """Cards for every channel, and the button that connects a new one."""
+    """Cards for every channel, and the buttons that connect new ones: Connect with
+    Facebook (the recommended path), Viber or web chat, and ids and tokens by hand."""
 
-    connect_requested = Signal()
+    #: Sign in with Facebook (Messenger, Instagram, WhatsApp).
+    meta_requested = Signal()
+    #: The form with ids and tokens, opened on this platform.
+    connect_requested = Signal(str)
     policy_changed = Signal(str, object)
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
+    fix_requested = Signal(str, str)  # channel id, "reconnect" or "resubscribe"
+    check_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -239,9 +270,26 @@ class ChannelsScreen(QWidget):
             )
         )
         head.addLayout(titles, 1)
-        self.connect_button = button("Connect a channel", "plus", "primary")
-        self.connect_button.clicked.connect(self.connect_requested)
-        head.addWidget(self.connect_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.manual_button = button(
+            "Enter ids and tokens (developers)",
+            kind="flat",
+            tip="Paste a Page, Instagram or WhatsApp id and access token by hand.",
+        )
+        self.manual_button.clicked.connect(lambda: self.connect_requested.emit("messenger"))
+        self.connect_button = button(
+            "Viber or web chat", "plus", tip="Paste a Viber bot token, or add a website chat box."
+        )
+        self.connect_button.clicked.connect(lambda: self.connect_requested.emit("viber"))
+        self.meta_button = button(
+            "Connect with Facebook",
+            "link",
+            "primary",
+            tip="Messenger, Instagram and WhatsApp: sign in with Facebook and pick your Pages,"
+            " accounts and numbers. No tokens to copy.",
+        )
+        self.meta_button.clicked.connect(self.meta_requested)
+        for widget in (self.manual_button, self.connect_button, self.meta_button):
+            head.addWidget(widget, 0, Qt.AlignmentFlag.AlignBottom)
         outer.addLayout(head)
         self.banner = Banner()
         outer.addWidget(self.banner)
@@ -261,14 +309,19 @@ class ChannelsScreen(QWidget):
         self.empty = EmptyState(
             "nav-channels",
             "No channels connected",
-            "Connect Messenger, Instagram, WhatsApp, Viber or a chat box for your website.",
-            "Connect a channel",
+            "Connect Messenger, Instagram and WhatsApp by signing in with Facebook. Viber and"
+            " a chat box for your website are on the buttons above.",
+            "Connect with Facebook",
         )
-        self.empty.action_clicked.connect(self.connect_requested)
+        self.empty.action_clicked.connect(self.meta_requested)
         self.stack.addWidget(self.scroll_area)
         self.stack.addWidget(self.empty)
         outer.addWidget(self.stack, 1)
         self.cards: dict[str, ChannelCard] = {}
+        #: The last health seen per channel, kept while the cards are rebuilt.
+        self.health: dict[str, tuple[ChannelHealth, int]] = {}
+        #: Channels with a check or fix running, and the words their button shows meanwhile.
+        self.busy: dict[str, str] = {}
 
     def set_channels(
         self,
@@ -292,9 +345,33 @@ class ChannelsScreen(QWidget):
             card_widget.policy_changed.connect(self.policy_changed)
             card_widget.disconnect_requested.connect(self.disconnect_requested)
             card_widget.test_chat_requested.connect(self.test_chat_requested)
+            card_widget.fix_requested.connect(self.fix_requested)
+            card_widget.check_requested.connect(self.check_requested)
             self.cards_layout.addWidget(card_widget, position // 2, position % 2)
             self.cards[channel.id] = card_widget
+            known = self.health.get(channel.id)
+            # Health from before a status change would offer the wrong fix: only a health
+            # that agrees with the card's status is shown again.
+            if known is not None and known[0].status == channel.status:
+                card_widget.set_health(*known)
+            if channel.id in self.busy:
+                card_widget.health.set_busy(True, self.busy[channel.id])
         self.stack.setCurrentWidget(self.scroll_area if shown else self.empty)
+
+    def set_health(self, health: ChannelHealth, now_ms: int) -> None:
+        self.health[health.channel_id] = (health, now_ms)
+        card_widget = self.cards.get(health.channel_id)
+        if card_widget is not None:
+            card_widget.set_health(health, now_ms)
+
+    def set_checking(self, channel_id: str, busy: bool, words: str = "Checking…") -> None:
+        if busy:
+            self.busy[channel_id] = words
+        else:
+            self.busy.pop(channel_id, None)
+        card_widget = self.cards.get(channel_id)
+        if card_widget is not None:
+            card_widget.health.set_busy(busy, words)
 
     def set_shadow(self, shadow: dict[str, tuple[int, int]]) -> None:
         for channel_id, card_widget in self.cards.items():
