@@ -52,6 +52,14 @@ from relay.store.base import (
     UsageRow,
     UserRow,
 )
+from relay.store.rows import (
+    ERASURE_COLUMNS,
+    ERASURE_FROM,
+    HEALTH_COLUMNS,
+    LOGIN_COLUMNS,
+    health_row,
+    login_row,
+)
 from relay.store.sqlite import utc_day
 
 __all__ = ["NOTIFY_CHANNEL", "PostgresStore"]
@@ -152,12 +160,6 @@ _CHANNEL_COLUMNS = (
     "id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms"
 )
 
-_ERASURE_COLUMNS = (
-    "e.request_id, e.business_id, COALESCE(b.name, ''), e.channel_id, e.platform,"
-    " e.channel_name, e.erased_at_ms, e.events, e.contacts, e.dedupe_keys, e.sends,"
-    " e.deletion_code"
-)
-_ERASURE_FROM = "erasures e LEFT JOIN businesses b ON b.id = e.business_id"
 
 # Every table that names a business, erased with its account (children first).
 _BUSINESS_TABLES = (
@@ -796,7 +798,7 @@ class PostgresStore:
 
     async def erasure(self, business_id: str, request_id: str) -> ErasureRow | None:
         rows = await self._fetch(
-            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            f"SELECT {ERASURE_COLUMNS} FROM {ERASURE_FROM}"
             " WHERE e.request_id = $1 AND e.business_id = $2",
             (request_id, business_id),
         )
@@ -804,7 +806,7 @@ class PostgresStore:
 
     async def erasures_for_request(self, deletion_code: str) -> list[ErasureRow]:
         rows = await self._fetch(
-            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            f"SELECT {ERASURE_COLUMNS} FROM {ERASURE_FROM}"
             " WHERE e.deletion_code = $1 ORDER BY e.erased_at_ms, e.request_id",
             (deletion_code,),
         )
@@ -926,7 +928,7 @@ class PostgresStore:
                 "DELETE FROM meta_logins WHERE expires_at_ms < $1", row.created_at_ms
             )
             await conn.execute(
-                f"INSERT INTO meta_logins ({_LOGIN_COLUMNS})"
+                f"INSERT INTO meta_logins ({LOGIN_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 row.id,
                 row.business_id,
@@ -945,26 +947,26 @@ class PostgresStore:
 
     async def meta_login(self, business_id: str, login_id: str) -> MetaLoginRow | None:
         rows = await self._fetch(
-            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE id = $1 AND business_id = $2",
+            f"SELECT {LOGIN_COLUMNS} FROM meta_logins WHERE id = $1 AND business_id = $2",
             (login_id, business_id),
         )
-        return _login(rows[0]) if rows else None
+        return login_row(rows[0]) if rows else None
 
     async def meta_login_by_state(self, state_hash: str) -> MetaLoginRow | None:
         rows = await self._fetch(
-            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = $1", (state_hash,)
+            f"SELECT {LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = $1", (state_hash,)
         )
-        return _login(rows[0]) if rows else None
+        return login_row(rows[0]) if rows else None
 
     async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
         # One UPDATE: of two processes handling the same callback, exactly one gets the row.
         rows = await self._fetch(
             "UPDATE meta_logins SET state_used = TRUE WHERE state_hash = $1"
             " AND NOT state_used AND status = 'pending' AND expires_at_ms > $2"
-            f" RETURNING {_LOGIN_COLUMNS}",
+            f" RETURNING {LOGIN_COLUMNS}",
             (state_hash, now_ms),
         )
-        return _login(rows[0]) if rows else None
+        return login_row(rows[0]) if rows else None
 
     async def update_meta_login(
         self,
@@ -1032,17 +1034,17 @@ class PostgresStore:
 
     async def channel_health(self, business_id: str, channel_id: str) -> ChannelHealthRow | None:
         rows = await self._fetch(
-            f"SELECT {_HEALTH_COLUMNS} FROM channel_health"
+            f"SELECT {HEALTH_COLUMNS} FROM channel_health"
             " WHERE channel_id = $1 AND business_id = $2",
             (channel_id, business_id),
         )
-        return _health(rows[0]) if rows else None
+        return health_row(rows[0]) if rows else None
 
     async def channels_health(self, business_id: str) -> list[ChannelHealthRow]:
         rows = await self._fetch(
-            f"SELECT {_HEALTH_COLUMNS} FROM channel_health WHERE business_id = $1", (business_id,)
+            f"SELECT {HEALTH_COLUMNS} FROM channel_health WHERE business_id = $1", (business_id,)
         )
-        return [_health(r) for r in rows]
+        return [health_row(r) for r in rows]
 
     async def channels_on_node(self, node_id: str) -> list[str]:
         rows = await self._fetch(
@@ -1064,46 +1066,6 @@ class PostgresStore:
                 "DELETE FROM channel_health WHERE channel_id NOT IN (SELECT id FROM channels)"
             )
         )
-
-
-_LOGIN_COLUMNS = (
-    "id, business_id, device_id, state_hash, status, message, key_id, listing, created_at_ms,"
-    " expires_at_ms, state_used"
-)
-_HEALTH_COLUMNS = (
-    "channel_id, business_id, node_id, avatar_url, checks, last_event_at_ms, last_send_at_ms,"
-    " last_send_ok, last_send_error"
-)
-
-
-def _login(row: Sequence[Any]) -> MetaLoginRow:
-    return MetaLoginRow(
-        id=row[0],
-        business_id=row[1],
-        device_id=row[2],
-        state_hash=row[3],
-        status=row[4],
-        message=row[5],
-        key_id=row[6],
-        listing=row[7],
-        created_at_ms=row[8],
-        expires_at_ms=row[9],
-        state_used=bool(row[10]),
-    )
-
-
-def _health(row: Sequence[Any]) -> ChannelHealthRow:
-    return ChannelHealthRow(
-        channel_id=row[0],
-        business_id=row[1],
-        node_id=row[2],
-        avatar_url=row[3],
-        checks=bytes(row[4]),
-        last_event_at_ms=row[5],
-        last_send_at_ms=row[6],
-        last_send_ok=None if row[7] is None else bool(row[7]),
-        last_send_error=row[8],
-    )
 
 
 async def _lock_heads(conn: asyncpg.Connection, business_ids: Sequence[str]) -> dict[str, int]:

@@ -40,6 +40,14 @@ from relay.store.base import (
     UsageRow,
     UserRow,
 )
+from relay.store.rows import (
+    ERASURE_COLUMNS,
+    ERASURE_FROM,
+    HEALTH_COLUMNS,
+    LOGIN_COLUMNS,
+    health_row,
+    login_row,
+)
 
 __all__ = ["SqliteStore", "utc_day"]
 
@@ -120,12 +128,6 @@ CREATE INDEX IF NOT EXISTS channel_health_node ON channel_health(node_id);
 CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id);
 """
 
-_ERASURE_COLUMNS = (
-    "e.request_id, e.business_id, COALESCE(b.name, ''), e.channel_id, e.platform,"
-    " e.channel_name, e.erased_at_ms, e.events, e.contacts, e.dedupe_keys, e.sends,"
-    " e.deletion_code"
-)
-_ERASURE_FROM = "erasures e LEFT JOIN businesses b ON b.id = e.business_id"
 
 # Every table that names a business, in the order an account is erased (children first).
 _BUSINESS_TABLES = (
@@ -733,7 +735,7 @@ class SqliteStore:
 
     async def erasure(self, business_id: str, request_id: str) -> ErasureRow | None:
         rows = self._read(
-            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            f"SELECT {ERASURE_COLUMNS} FROM {ERASURE_FROM}"
             " WHERE e.request_id = ? AND e.business_id = ?",
             (request_id, business_id),
         )
@@ -741,7 +743,7 @@ class SqliteStore:
 
     async def erasures_for_request(self, deletion_code: str) -> list[ErasureRow]:
         rows = self._read(
-            f"SELECT {_ERASURE_COLUMNS} FROM {_ERASURE_FROM}"
+            f"SELECT {ERASURE_COLUMNS} FROM {ERASURE_FROM}"
             " WHERE e.deletion_code = ? ORDER BY e.erased_at_ms, e.request_id",
             (deletion_code,),
         )
@@ -853,7 +855,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM meta_logins WHERE expires_at_ms < ?", (row.created_at_ms,))
             conn.execute(
-                f"INSERT INTO meta_logins ({_LOGIN_COLUMNS})"
+                f"INSERT INTO meta_logins ({LOGIN_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id,
@@ -874,26 +876,26 @@ class SqliteStore:
 
     async def meta_login(self, business_id: str, login_id: str) -> MetaLoginRow | None:
         rows = self._read(
-            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE id = ? AND business_id = ?",
+            f"SELECT {LOGIN_COLUMNS} FROM meta_logins WHERE id = ? AND business_id = ?",
             (login_id, business_id),
         )
-        return _login(rows[0]) if rows else None
+        return login_row(rows[0]) if rows else None
 
     async def meta_login_by_state(self, state_hash: str) -> MetaLoginRow | None:
         rows = self._read(
-            f"SELECT {_LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = ?", (state_hash,)
+            f"SELECT {LOGIN_COLUMNS} FROM meta_logins WHERE state_hash = ?", (state_hash,)
         )
-        return _login(rows[0]) if rows else None
+        return login_row(rows[0]) if rows else None
 
     async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
         def op(conn: sqlite3.Connection) -> MetaLoginRow | None:
             # fetchall: a RETURNING statement must be finished before the batch commits.
             rows = conn.execute(
                 "UPDATE meta_logins SET state_used = 1 WHERE state_hash = ? AND state_used = 0"
-                f" AND status = 'pending' AND expires_at_ms > ? RETURNING {_LOGIN_COLUMNS}",
+                f" AND status = 'pending' AND expires_at_ms > ? RETURNING {LOGIN_COLUMNS}",
                 (state_hash, now_ms),
             ).fetchall()
-            return _login(rows[0]) if rows else None
+            return login_row(rows[0]) if rows else None
 
         return await self._writer.submit(op)
 
@@ -969,17 +971,16 @@ class SqliteStore:
 
     async def channel_health(self, business_id: str, channel_id: str) -> ChannelHealthRow | None:
         rows = self._read(
-            f"SELECT {_HEALTH_COLUMNS} FROM channel_health"
-            " WHERE channel_id = ? AND business_id = ?",
+            f"SELECT {HEALTH_COLUMNS} FROM channel_health WHERE channel_id = ? AND business_id = ?",
             (channel_id, business_id),
         )
-        return _health(rows[0]) if rows else None
+        return health_row(rows[0]) if rows else None
 
     async def channels_health(self, business_id: str) -> list[ChannelHealthRow]:
         rows = self._read(
-            f"SELECT {_HEALTH_COLUMNS} FROM channel_health WHERE business_id = ?", (business_id,)
+            f"SELECT {HEALTH_COLUMNS} FROM channel_health WHERE business_id = ?", (business_id,)
         )
-        return [_health(r) for r in rows]
+        return [health_row(r) for r in rows]
 
     async def channels_on_node(self, node_id: str) -> list[str]:
         rows = self._read(
@@ -1005,46 +1006,6 @@ class SqliteStore:
                 ).rowcount
             )
         )
-
-
-_LOGIN_COLUMNS = (
-    "id, business_id, device_id, state_hash, status, message, key_id, listing, created_at_ms,"
-    " expires_at_ms, state_used"
-)
-_HEALTH_COLUMNS = (
-    "channel_id, business_id, node_id, avatar_url, checks, last_event_at_ms, last_send_at_ms,"
-    " last_send_ok, last_send_error"
-)
-
-
-def _login(row: Sequence[Any]) -> MetaLoginRow:
-    return MetaLoginRow(
-        id=row[0],
-        business_id=row[1],
-        device_id=row[2],
-        state_hash=row[3],
-        status=row[4],
-        message=row[5],
-        key_id=row[6],
-        listing=row[7],
-        created_at_ms=row[8],
-        expires_at_ms=row[9],
-        state_used=bool(row[10]),
-    )
-
-
-def _health(row: Sequence[Any]) -> ChannelHealthRow:
-    return ChannelHealthRow(
-        channel_id=row[0],
-        business_id=row[1],
-        node_id=row[2],
-        avatar_url=row[3],
-        checks=bytes(row[4]),
-        last_event_at_ms=row[5],
-        last_send_at_ms=row[6],
-        last_send_ok=None if row[7] is None else bool(row[7]),
-        last_send_error=row[8],
-    )
 
 
 # Retention deletes: each takes (cutoff, batch size). An event counts as acknowledged
