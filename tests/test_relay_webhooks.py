@@ -23,11 +23,7 @@ from tests.relay_helpers import (
     post_viber,
     sign_up,
 )
-from tests.shared_data import FIXTURES
-
-
-def _load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
+from tests.shared_data import load_fixture
 
 
 def _page_envelope(
@@ -63,7 +59,7 @@ META_FIXTURES: dict[str, tuple[str, list[str]]] = {
 
 
 def _body_for(name: str, how: str) -> dict[str, Any]:
-    payload = _load(name)
+    payload = load_fixture(name)
     if how == "item":
         return _page_envelope(payload)
     if how == "entry":
@@ -120,10 +116,10 @@ async def test_viber_bot_connects_and_its_callbacks_become_events(
     channel = account.connect(platform="viber", auth_token=VIBER_TOKEN, name="Kafe bot")
     assert fake.webhook(VIBER_TOKEN) == channel["webhook_url"]
     assert channel["webhook_url"].startswith(relay.url)
-    webhook_check = _load("viber_callback-webhook_1.json")
+    webhook_check = load_fixture("viber_callback-webhook_1.json")
     assert post_viber(relay.url, channel["id"], webhook_check, VIBER_TOKEN).status_code == 200
     for name in VIBER_FIXTURES:
-        r = post_viber(relay.url, channel["id"], _load(name), VIBER_TOKEN)
+        r = post_viber(relay.url, channel["id"], load_fixture(name), VIBER_TOKEN)
         assert r.status_code == 200, name
     async with open_stream(account) as stream:
         frames = await stream.events(1 + len(VIBER_FIXTURES))
@@ -136,7 +132,7 @@ def test_viber_rejects_bad_signature_and_unknown_channel(relay: ServedApp) -> No
     """A Viber callback signed with another token, or for no channel, stores nothing."""
     account = sign_up(relay.url)
     channel = account.connect(platform="viber", auth_token=VIBER_TOKEN)
-    body = _load("viber_callback-message-unicode_1.json")
+    body = load_fixture("viber_callback-message-unicode_1.json")
     assert post_viber(relay.url, channel["id"], body, "some-other-token").status_code == 403
     r = post_viber(relay.url, "no-such-channel", body, VIBER_TOKEN)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_channel"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,16 +11,12 @@ import pytest
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
 from tests.fakes.server import serve_app
-from tests.shared_data import FIXTURES
+from tests.shared_data import load_fixture
 
 TOKEN = "EAAGsendmetatoken0123456789abcdef"
 PAGE_ID = "106540352242922"
 IG_ID = "17841400000000001"
 CREDENTIALS = {"access_token": TOKEN}
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +65,7 @@ async def test_messenger_text_body_matches_meta_sample(
     (request,) = graph.requests
     assert request.method == "POST"
     assert request.path == f"/{GRAPH_VERSION}/{PAGE_ID}/messages"
-    assert request.json == fixture("messenger_send-text-request_1.json")
+    assert request.json == load_fixture("messenger_send-text-request_1.json")
     assert request.headers["content-type"] == "application/json"
     assert message_id.startswith("m_")
 
@@ -90,7 +85,7 @@ async def test_message_id_read_from_meta_sample_response(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """The returned id is the ``message_id`` of Meta's documented response."""
-    sample = fixture("messenger_send-response_1.json")
+    sample = load_fixture("messenger_send-response_1.json")
     graph.respond_next(sample)
     assert await send_text(http, urls, CREDENTIALS, messenger()) == sample["message_id"]
 
@@ -189,15 +184,27 @@ async def test_local_refusals_make_no_request(
 @pytest.mark.parametrize(
     ("body", "status", "code", "transient", "platform_code"),
     [
-        (fixture("messenger_send-error-invalid-token_1.json"), 400, "token_invalid", False, 190),
         (
-            fixture("messenger_send-error-551-unavailable_1.json"),
+            load_fixture("messenger_send-error-invalid-token_1.json"),
+            400,
+            "token_invalid",
+            False,
+            190,
+        ),
+        (
+            load_fixture("messenger_send-error-551-unavailable_1.json"),
             400,
             "recipient_unavailable",
             False,
             551,
         ),
-        (fixture("messenger_send-error-outside-window_1.json"), 400, "window_closed", False, 10),
+        (
+            load_fixture("messenger_send-error-outside-window_1.json"),
+            400,
+            "window_closed",
+            False,
+            10,
+        ),
         (graph_error(10, "(#10) Permission", subcode=2018278), 400, "window_closed", False, 10),
         (
             graph_error(100, "(#100) No matching user found", subcode=2018001),
@@ -275,7 +282,7 @@ async def test_window_closed_on_a_tagged_reply_names_the_seven_day_window(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A HUMAN_AGENT reply refused as out of window tells the owner about the 7-day window."""
-    graph.fail_recipient("<PSID>", fixture("messenger_send-error-outside-window_1.json"))
+    graph.fail_recipient("<PSID>", load_fixture("messenger_send-error-outside-window_1.json"))
     with pytest.raises(SendError) as caught:
         await send_text(http, urls, CREDENTIALS, messenger(tag="HUMAN_AGENT"))
     assert caught.value.code == "window_closed"
@@ -286,7 +293,7 @@ async def test_window_closed_message_is_plain_words(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """An untagged out-of-window reply says the 24-hour window closed, not Graph jargon."""
-    graph.fail_recipient("<PSID>", fixture("messenger_send-error-outside-window_1.json"))
+    graph.fail_recipient("<PSID>", load_fixture("messenger_send-error-outside-window_1.json"))
     with pytest.raises(SendError) as caught:
         await send_text(http, urls, CREDENTIALS, messenger())
     assert caught.value.message == (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,16 +22,12 @@ from relay.send import (
 from tests.fakes.graph import Recorded
 from tests.fakes.server import ServedApp, serve_app
 from tests.fakes.viber import FIRST_MESSAGE_TOKEN, FakeViber, WebhookTarget
-from tests.shared_data import FIXTURES
+from tests.shared_data import load_fixture
 
 TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
 CREDENTIALS = {"auth_token": TOKEN}
 SUBSCRIBED = "jc9HsWTZ2Yf2NkRZ8KcNug=="
 STRANGER = "not+subscribed+user=="
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +79,7 @@ async def test_text_body_matches_viber_sample(
     viber: FakeViber, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A Viber reply is the documented send_message body, with the token in its header."""
-    sample = fixture("viber_send-text-request_1.json")
+    sample = load_fixture("viber_send-text-request_1.json")
     out = to_viber(sample["text"], sample["receiver"], sender_name=sample["sender"]["name"])
     await send_text(http, urls, CREDENTIALS, out)
     (request,) = viber.requests
@@ -150,7 +145,7 @@ async def test_too_many_requests_is_rate_limited_for_an_hour_without_retry(
     viber: FakeViber, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """Status 12 (100 messages/hour/user) is rate_limited, retry in an hour, and not retried now."""
-    viber.fail_receiver(SUBSCRIBED, fixture("viber_send-error-too-many-requests_1.json"))
+    viber.fail_receiver(SUBSCRIBED, load_fixture("viber_send-error-too-many-requests_1.json"))
     with pytest.raises(SendError) as caught:
         await send_with_retry(http, urls, CREDENTIALS, to_viber(), base_delay_s=0.001)
     err = caught.value
@@ -243,7 +238,7 @@ async def test_set_webhook_is_confirmed_by_a_signed_callback(
     (request,) = viber.requests
     assert request.json == {
         "url": url,
-        "event_types": fixture("viber_set-webhook-request_1.json")["event_types"],
+        "event_types": load_fixture("viber_set-webhook-request_1.json")["event_types"],
         "send_name": True,
         "send_photo": True,
     }

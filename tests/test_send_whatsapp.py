@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,16 +12,12 @@ import pytest
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
 from tests.fakes.server import serve_app
-from tests.shared_data import FIXTURES
+from tests.shared_data import load_fixture
 
 TOKEN = "EAAGwhatsappsendtoken0123456789"
 PHONE_NUMBER_ID = "106540352242922"
 CREDENTIALS = {"access_token": TOKEN}
 TO = "+16505551234"
-
-
-def fixture(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +54,7 @@ async def test_text_body_matches_meta_sample_without_link_preview(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A WhatsApp reply is Meta's documented text body (link previews off) with a Bearer token."""
-    sample = fixture("whatsapp_send-text-request_1.json")
+    sample = load_fixture("whatsapp_send-text-request_1.json")
     await send_text(http, urls, CREDENTIALS, whatsapp(sample["text"]["body"]))
     (request,) = graph.requests
     expected = copy.deepcopy(sample)
@@ -74,7 +69,7 @@ async def test_reply_adds_context_like_meta_sample(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """``reply_to`` becomes ``context.message_id`` as in Meta's contextual-reply sample."""
-    sample = fixture("whatsapp_send-reply-request_1.json")
+    sample = load_fixture("whatsapp_send-reply-request_1.json")
     out = whatsapp(sample["text"]["body"], reply_to=sample["context"]["message_id"])
     await send_text(http, urls, CREDENTIALS, out)
     (request,) = graph.requests
@@ -87,7 +82,7 @@ async def test_message_id_is_first_wamid_of_meta_sample_response(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """The returned id is ``messages[0].id`` of Meta's documented response."""
-    sample = fixture("whatsapp_send-text-response_1.json")
+    sample = load_fixture("whatsapp_send-text-response_1.json")
     graph.respond_next(sample)
     assert await send_text(http, urls, CREDENTIALS, whatsapp("Hi")) == sample["messages"][0]["id"]
 

@@ -26,7 +26,7 @@ from common.events import (
     encode_event,
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
-from tests.shared_data import FIXTURES
+from tests.shared_data import FIXTURES, load_fixture
 
 ROUTES: dict[tuple[Platform, str], str] = {
     ("messenger", "111111"): "ch-page",
@@ -42,10 +42,6 @@ ROUTES: dict[tuple[Platform, str], str] = {
 
 def resolve(platform: Platform, external_id: str) -> str | None:
     return ROUTES.get((platform, external_id))
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def raw(name: str) -> bytes:
@@ -111,7 +107,9 @@ def test_messenger_text_envelope() -> None:
 
 def test_messenger_attachment_entry() -> None:
     """An attachment keeps its type and payload URL; the message has no text."""
-    result = parse_meta(body("page", load("messenger_webhook-attachment-entry_1.json")), resolve)
+    result = parse_meta(
+        body("page", load_fixture("messenger_webhook-attachment-entry_1.json")), resolve
+    )
     assert only(result) == MessageReceived(
         channel_id="ch-page-2",
         platform="messenger",
@@ -126,7 +124,7 @@ def test_messenger_attachment_entry() -> None:
 
 def test_messenger_quick_reply() -> None:
     """A quick-reply tap is a message with its text and the developer payload."""
-    item = load("messenger_webhook-text-quick-reply_1.json")
+    item = load_fixture("messenger_webhook-text-quick-reply_1.json")
     result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
     assert only(result) == MessageReceived(
         channel_id="ch-page-3",
@@ -141,7 +139,7 @@ def test_messenger_quick_reply() -> None:
 
 def test_messenger_echo_is_not_a_received_message() -> None:
     """An echo becomes MessageEcho about its recipient, never a MessageReceived."""
-    item = load("messenger_webhook-echo-text_1.json")
+    item = load_fixture("messenger_webhook-echo-text_1.json")
     event = only(parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve))
     assert not isinstance(event, MessageReceived)
     assert event == MessageEcho(
@@ -158,7 +156,7 @@ def test_messenger_echo_is_not_a_received_message() -> None:
 
 def test_messenger_postback_field_value_shape() -> None:
     """The {field, value} postback with user_ref and a string timestamp in seconds parses."""
-    change = load("messenger_webhook-postback-field-value_1.json")
+    change = load_fixture("messenger_webhook-postback-field-value_1.json")
     result = parse_meta(body("page", page_entry("PAGE-ID", change, key="changes")), resolve)
     assert only(result) == Postback(
         channel_id="ch-page-4",
@@ -175,7 +173,7 @@ def test_messenger_postback_field_value_shape() -> None:
 
 def test_messenger_reaction() -> None:
     """A reaction names the reacted-to mid and keeps the emoji."""
-    item = load("messenger_webhook-reaction_1.json")
+    item = load_fixture("messenger_webhook-reaction_1.json")
     result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
     assert only(result) == Reaction(
         channel_id="ch-page-3",
@@ -191,7 +189,7 @@ def test_messenger_reaction() -> None:
 
 def test_messenger_read_watermark() -> None:
     """A read receipt is a read Status with the watermark and a customer-scoped id."""
-    item = load("messenger_webhook-read_1.json")
+    item = load_fixture("messenger_webhook-read_1.json")
     result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
     assert only(result) == Status(
         channel_id="ch-page-3",
@@ -390,7 +388,7 @@ def test_every_fixture_event_survives_the_wire() -> None:
     assert len(names) == 18
     decoded = 0
     for name in names:
-        data = load(name)
+        data = load_fixture(name)
         if "object" in data:
             payload = raw(name)
         elif "field" in data:
@@ -747,8 +745,10 @@ def test_change_that_is_not_messaging_is_ignored() -> None:
 
 def test_retries_produce_identical_ids() -> None:
     """Parsing the same body twice yields the same platform ids, so retries dedupe."""
-    item = load("messenger_webhook-read_1.json")
-    payload = body("page", page_entry("<PAGE_ID>", item, load("messenger_webhook-reaction_1.json")))
+    item = load_fixture("messenger_webhook-read_1.json")
+    payload = body(
+        "page", page_entry("<PAGE_ID>", item, load_fixture("messenger_webhook-reaction_1.json"))
+    )
     assert parse_meta(payload, resolve) == parse_meta(payload, resolve)
 
 

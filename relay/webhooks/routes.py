@@ -28,7 +28,7 @@ __all__ = ["webhooks_router"]
 log = logging.getLogger("clientora.relay.webhooks")
 
 
-async def _store(services: NamedDependency[Services], source: str, result: ParseResult) -> str:
+async def _store(services: Services, source: str, result: ParseResult) -> None:
     for reason in result.ignored:
         log.info("webhook item ignored", extra={"source": source, "reason": reason})
     records = []
@@ -42,7 +42,6 @@ async def _store(services: NamedDependency[Services], source: str, result: Parse
     # For channel health: in memory only, saved now and then by relay/health.py.
     services.activity.saw_events((r.channel_id for r in records if r.channel_id), now_ms())
     WEBHOOKS.labels(source, "stored" if records else "nothing_new").inc()
-    return "EVENT_RECEIVED"
 
 
 @asgi("/meta", copy_scope=False)
