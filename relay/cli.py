@@ -34,7 +34,9 @@ def _serve(settings: Settings) -> int:
         ws_per_message_deflate=False,  # halves stream throughput for small frames
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # uvicorn would otherwise believe any local proxy's X-Forwarded-For (its default).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
     return 0
 
