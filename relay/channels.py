@@ -61,7 +61,7 @@ UNVERIFIED = "unverified_paste"
 def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = None) -> ChannelInfo:
     return ChannelInfo(
         id=row.id,
-        platform=row.platform,  # type: ignore[arg-type]
+        platform=row.platform,
         external_id=row.external_id,
         name=row.name,
         status=row.status,
@@ -74,7 +74,7 @@ def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = N
 async def add_channel(
     services: Services,
     business_id: str,
-    platform: str,
+    platform: Platform,
     external_id: str,
     name: str | None,
     secrets: dict[str, str],
@@ -119,7 +119,7 @@ async def reclaim_unverified(services: Services, business_id: str, channel_id: s
         ChannelChanged(
             timestamp_ms=now_ms(),
             channel_id=row.id,
-            platform=row.platform,  # type: ignore[arg-type]
+            platform=row.platform,
             status="disconnected",
             name=row.name,
         ),
@@ -144,7 +144,7 @@ async def announce_connected(services: Services, row: ChannelRow) -> None:
                 ChannelChanged(
                     timestamp_ms=now_ms(),
                     channel_id=row.id,
-                    platform=row.platform,  # type: ignore[arg-type]
+                    platform=row.platform,
                     status="connected",
                     name=row.name,
                 ),
@@ -383,7 +383,7 @@ async def disconnect(
         ChannelChanged(
             timestamp_ms=now_ms(),
             channel_id=row.id,
-            platform=row.platform,  # type: ignore[arg-type]
+            platform=row.platform,
             status="disconnected",
             name=row.name,
         ),

@@ -246,7 +246,7 @@ def test_forwarded_for_is_believed_only_from_configured_proxies(
     with the proxy's address configured, each forwarded client has its own allowance."""
     settings: dict[str, str] = {"login_rate_per_minute": "3"}
     if trusted:
-        settings["forwarded_allow_ips"] = trusted
+        settings["trusted_proxies"] = trusted
     with relay_process(tmp_path, 0, **settings) as relay:
         statuses = [
             httpx.post(
