@@ -72,7 +72,12 @@ async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         await _reply(send, 403, b"X-Hub-Signature-256 is missing or does not match.")
         return
     try:
-        result = parse_meta(body, services.directory.resolve, now_ms())
+        received_ms = now_ms()
+        misses = services.directory.misses
+        result = parse_meta(body, services.directory.resolve, received_ms)
+        # A page connected through another relay process a moment ago: look again.
+        if services.directory.misses != misses and await services.directory.fresh():
+            result = parse_meta(body, services.directory.resolve, received_ms)
     except PayloadError as exc:
         # 200 anyway: an error answer makes Meta retry, then disable the webhook.
         WEBHOOKS.labels("meta", "unreadable").inc()
