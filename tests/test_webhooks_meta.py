@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -11,7 +11,9 @@ from common.channels import Platform
 from common.events import (
     EVENT_DECODER,
     Attachment,
+    ChannelAlert,
     Customer,
+    CustomerChanged,
     Location,
     MessageDeleted,
     MessageEcho,
@@ -20,13 +22,16 @@ from common.events import (
     PlatformError,
     PlatformEvent,
     Postback,
+    Pricing,
     Reaction,
     SharedContact,
     Status,
+    Unsupported,
     encode_event,
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
-from tests.shared_data import FIXTURES, load_fixture
+from relay.webhooks.parsing import Ignored
+from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes, shared_fixture
 
 ROUTES: dict[tuple[Platform, str], str] = {
     ("messenger", "111111"): "ch-page",
@@ -37,15 +42,14 @@ ROUTES: dict[tuple[Platform, str], str] = {
     ("instagram", "<INSTAGRAM_SCOPED_ID>"): "ch-ig-2",
     ("whatsapp", "106540352242922"): "ch-wa",
     ("whatsapp", "1122334455667"): "ch-wa-2",
+    ("messenger", "1048320001"): "ch-kafe",
+    ("instagram", "17841401234"): "ch-kafe-ig",
+    ("whatsapp", "1065403522"): "ch-kafe-wa",
 }
 
 
 def resolve(platform: Platform, external_id: str) -> str | None:
     return ROUTES.get((platform, external_id))
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def body(obj: str, *entries: Any) -> bytes:
@@ -77,6 +81,10 @@ def ids(result: ParseResult) -> list[str | None]:
     return [e.platform_id for e in platform_events(result)]
 
 
+def reasons(result: ParseResult) -> list[str]:
+    return [str(ignored) for ignored in result.ignored]
+
+
 def only(result: ParseResult) -> Any:
     assert result.ignored == []
     assert len(result.events) == 1
@@ -88,192 +96,177 @@ T0 = 1_700_000_000_000  # ms; small numbers would read as seconds
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 
 
-# --- Messenger fixtures ------------------------------------------------------------------
+# --- The project's fixtures: Messenger -----------------------------------------------------
+
+KAFE_PAGE = "1048320001"
+KAFE_IG = "17841401234"
+KAFE_WA = "1065403522"
+PSID = "6802417395012345"
+IGSID = "5301987654321098"
+T1 = 1_764_840_000_000  # the fixtures' clock, in ms
+ARBER = Customer(id="38349111222", name="Arbër Krasniqi", phone="38349111222")
+ARBER_BSUID = "XK.4417725530918262"
+M_HEAD: dict[str, Any] = {
+    "channel_id": "ch-kafe",
+    "platform": "messenger",
+    "customer": Customer(id=PSID),
+}
+IG_HEAD: dict[str, Any] = {
+    "channel_id": "ch-kafe-ig",
+    "platform": "instagram",
+    "customer": Customer(id=IGSID),
+}
+WA_HEAD: dict[str, Any] = {"channel_id": "ch-kafe-wa", "platform": "whatsapp", "customer": ARBER}
 
 
-def test_messenger_text_envelope() -> None:
-    """A full Page envelope yields one text message routed by the entry's page id."""
-    assert only(parse_meta(raw("messenger_webhook-text-envelope_1.json"), resolve)) == (
-        MessageReceived(
-            channel_id="ch-page",
-            platform="messenger",
-            customer=Customer(id="USER_ID"),
-            timestamp_ms=1457764197627,
-            platform_id="mid.1457764197618:41d102a3e1ae206a38",
-            text="hello, world!",
-        )
+def own(name: str) -> ParseResult:
+    """Parse one of the project's webhook fixtures (``"messenger/text"``)."""
+    return parse_meta(fixture_bytes(f"webhooks/{name}.json"), resolve)
+
+
+def test_messenger_text() -> None:
+    """A Page envelope yields one text message routed by the entry's page id."""
+    assert only(own("messenger/text")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 1,
+        platform_id="m_kafe-001",
+        text="Mirëdita! A jeni hapur të dielën?",
     )
 
 
-def test_messenger_attachment_entry() -> None:
-    """An attachment keeps its type and payload URL; the message has no text."""
-    result = parse_meta(
-        body("page", load_fixture("messenger_webhook-attachment-entry_1.json")), resolve
-    )
-    assert only(result) == MessageReceived(
-        channel_id="ch-page-2",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1518479195308,
-        platform_id="mid.$cAAJdkrCd2ORnva8ErFhjGm0X_Q_c",
+def test_messenger_attachments() -> None:
+    """Attachments keep their type and payload URL; the message has no text."""
+    assert only(own("messenger/attachments")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 2,
+        platform_id="m_kafe-002",
         attachments=(
-            Attachment(type="<image|video|audio|file|reel|ig_reel>", url="<ATTACHMENT_URL>"),
+            Attachment(type="image", url="https://cdn.fbsbx.example/kafe/photo-1.jpg"),
+            Attachment(type="file", url="https://cdn.fbsbx.example/kafe/menu.pdf"),
         ),
     )
 
 
 def test_messenger_quick_reply() -> None:
     """A quick-reply tap is a message with its text and the developer payload."""
-    item = load_fixture("messenger_webhook-text-quick-reply_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == MessageReceived(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458692752478,
-        platform_id="mid.1457764197618:41d102a3e1ae206a38",
-        text="hello, world!",
-        quick_reply="<DEVELOPER_DEFINED_PAYLOAD>",
+    assert only(own("messenger/quick-reply")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 4,
+        platform_id="m_kafe-004",
+        text="Tavolinë për dy",
+        quick_reply="BOOK_TABLE_2",
     )
 
 
 def test_messenger_echo_is_not_a_received_message() -> None:
     """An echo becomes MessageEcho about its recipient, never a MessageReceived."""
-    item = load_fixture("messenger_webhook-echo-text_1.json")
-    event = only(parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve))
-    assert not isinstance(event, MessageReceived)
-    assert event == MessageEcho(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1457764197627,
-        platform_id="mid.1457764197618:41d102a3e1ae206a38",
-        text="hello, world!",
-        app_id="1517776481860111",
-        metadata="<DEVELOPER_DEFINED_METADATA_STRING>",
+    assert only(own("messenger/echo")) == MessageEcho(
+        **M_HEAD,
+        timestamp_ms=T1 + 7,
+        platform_id="m_kafe-out-2",
+        text="Po, nga ora 9 deri 22.",
+        app_id="263902037430900",
+        metadata="send:7f3a",
     )
 
 
 def test_messenger_postback_field_value_shape() -> None:
     """The {field, value} postback with user_ref and a string timestamp in seconds parses."""
-    change = load_fixture("messenger_webhook-postback-field-value_1.json")
-    result = parse_meta(body("page", page_entry("PAGE-ID", change, key="changes")), resolve)
-    assert only(result) == Postback(
-        channel_id="ch-page-4",
-        platform="messenger",
-        customer=Customer(id="USER-REF-ID"),
-        timestamp_ms=1527459824000,
-        platform_id="m_MESSAGE-ID",
-        payload="USER-DEFINED-PAYLOAD",
-        title="TITLE-FOR-THE-CTA",
-        source="postback",
-        referral="USER-DEFINED-REFERRAL-PARAM",
+    assert only(own("messenger/postback-field-value")) == Postback(
+        **{**M_HEAD, "customer": Customer(id="kafe-checkbox-7781")},
+        timestamp_ms=1_764_840_009_000,
+        platform_id="m_kafe-009",
+        payload="SHOW_MENU",
+        title="Shiko menunë",
     )
 
 
 def test_messenger_reaction() -> None:
     """A reaction names the reacted-to mid and keeps the emoji."""
-    item = load_fixture("messenger_webhook-reaction_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == Reaction(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458668856463,
-        platform_id="<MID_OF_ReactedTo_Message>:react:1458668856463",
-        message_id="<MID_OF_ReactedTo_Message>",
+    assert only(own("messenger/reaction")) == Reaction(
+        **M_HEAD,
+        timestamp_ms=T1 + 10,
+        platform_id=f"m_kafe-out-2:react:{T1 + 10}",
+        message_id="m_kafe-out-2",
         emoji="\u2764\ufe0f",
-        action="react",
     )
 
 
 def test_messenger_read_watermark() -> None:
     """A read receipt is a read Status with the watermark and a customer-scoped id."""
-    item = load_fixture("messenger_webhook-read_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == Status(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458668856463,
-        platform_id="read:<PSID>:1458668856253",
+    assert only(own("messenger/read")) == Status(
+        **M_HEAD,
+        timestamp_ms=T1 + 12,
+        platform_id=f"read:{PSID}:{T1 + 7}",
         status="read",
-        watermark_ms=1458668856253,
+        watermark_ms=T1 + 7,
     )
 
 
-# --- Instagram fixtures ------------------------------------------------------------------
+# --- The project's fixtures: Instagram -----------------------------------------------------
 
 
 def test_instagram_postback() -> None:
     """An ice-breaker tap on Instagram is a Postback with its mid, title and payload."""
-    assert only(parse_meta(raw("instagram_webhook-postback_1.json"), resolve)) == Postback(
-        channel_id="ch-ig-2",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1502905976377,
-        platform_id="<MESSAGE_ID>",
-        payload="<OPTION_OR_BUTTON_PAYLOAD>",
-        title="<USER_SELECTED_ICEBREAKER_OPTION_OR_CTA_BUTTON>",
+    assert only(own("instagram/postback")) == Postback(
+        **IG_HEAD,
+        timestamp_ms=T1 + 12,
+        platform_id="aWdfZAG1-ig-012",
+        payload="ICEBREAKER_HOURS",
+        title="Opening hours?",
     )
 
 
 def test_instagram_reaction() -> None:
     """An Instagram reaction is routed by the IG account id in entry.id."""
-    assert only(parse_meta(raw("instagram_webhook-reaction_1.json"), resolve)) == Reaction(
-        channel_id="ch-ig",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1569262485349,
-        platform_id="<MESSAGE_ID>:react:1569262485349",
-        message_id="<MESSAGE_ID>",
+    assert only(own("instagram/reaction")) == Reaction(
+        **IG_HEAD,
+        timestamp_ms=T1 + 13,
+        platform_id=f"aWdfZAG1-ig-out-2:react:{T1 + 13}",
+        message_id="aWdfZAG1-ig-out-2",
         emoji="\u2764\ufe0f",
     )
 
 
 def test_instagram_seen() -> None:
     """messaging_seen (read.mid) is a read Status naming that message."""
-    assert only(parse_meta(raw("instagram_webhook-seen_1.json"), resolve)) == Status(
-        channel_id="ch-ig",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1569262485349,
-        platform_id="read:<MESSAGE_ID>",
+    assert only(own("instagram/seen")) == Status(
+        **IG_HEAD,
+        timestamp_ms=T1 + 15,
+        platform_id="read:aWdfZAG1-ig-out-2",
         status="read",
-        message_ids=("<MESSAGE_ID>",),
+        message_ids=("aWdfZAG1-ig-out-2",),
     )
 
 
-# --- WhatsApp fixtures -------------------------------------------------------------------
+# --- The project's fixtures: WhatsApp ------------------------------------------------------
+
+KAFE_MEDIA = "https://lookaside.fbsbx.example/whatsapp_business/attachments/?mid="
 
 
 def test_whatsapp_text() -> None:
     """A text message names the contact, uses wa_id as id and phone, and scales seconds."""
-    assert only(parse_meta(raw("whatsapp_webhook-text_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1749416383000,
-        platform_id=WAMID,
-        text="Does it come in another color?",
+    assert only(own("whatsapp/text")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 1000,
+        platform_id="wamid.KAFE001",
+        text="Përshëndetje, a mund të porosis për nesër?",
     )
 
 
 def test_whatsapp_image() -> None:
     """An image keeps media id, MIME type, caption and URL in one attachment."""
-    assert only(parse_meta(raw("whatsapp_webhook-image_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id=WAMID,
+    assert only(own("whatsapp/image")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 5000,
+        platform_id="wamid.KAFE005",
         attachments=(
             Attachment(
                 type="image",
-                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
-                media_id="1003383421387256",
+                url=KAFE_MEDIA + "880012345",
+                media_id="880012345",
                 mime_type="image/jpeg",
-                caption="Taj Mahal",
+                caption="Torta për ditëlindje",
             ),
         ),
     )
@@ -281,20 +274,18 @@ def test_whatsapp_image() -> None:
 
 def test_whatsapp_document() -> None:
     """A document keeps its filename beside media id, MIME type and caption."""
-    assert only(parse_meta(raw("whatsapp_webhook-document_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id=WAMID,
+    assert only(own("whatsapp/document")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 6000,
+        platform_id="wamid.KAFE006",
         attachments=(
             Attachment(
                 type="document",
-                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
-                media_id="622684793477189",
+                url=KAFE_MEDIA + "880012346",
+                media_id="880012346",
                 mime_type="application/pdf",
-                caption="my receipt",
-                filename="receipt.pdf",
+                caption="Fatura",
+                filename="fatura-12.pdf",
             ),
         ),
     )
@@ -302,107 +293,262 @@ def test_whatsapp_document() -> None:
 
 def test_whatsapp_location() -> None:
     """A location becomes a Location with all five fields."""
-    event = only(parse_meta(raw("whatsapp_webhook-location_1.json"), resolve))
-    assert event == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
+    assert only(own("whatsapp/location")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 10_000,
+        platform_id="wamid.KAFE010",
         location=Location(
-            latitude=37.44221496582,
-            longitude=-122.16165924072,
-            name="Philz Coffee",
-            address="101 Forest Ave, Palo Alto, CA 94301",
-            url="https://philzcoffee.com/",
+            latitude=42.6629,
+            longitude=21.1655,
+            name="Sheshi Skënderbeu",
+            address="Prishtinë 10000",
+            url="https://maps.example/skenderbeu",
         ),
     )
 
 
-def test_whatsapp_interactive_button_reply_keys_on_bsuid() -> None:
-    """A button reply is a Postback; the customer is keyed on the BSUID, phone kept."""
-    result = parse_meta(raw("whatsapp_webhook-interactive-button-reply_1.json"), resolve)
-    assert only(result) == Postback(
-        channel_id="ch-wa-2",
-        platform="whatsapp",
-        customer=Customer(id="US.13491208655302741918", name="Test Name", phone="972987654321"),
-        timestamp_ms=1698266730000,
-        platform_id="wamid.xyzxyz",
-        payload="callback_data",
-        title="title",
-        source="button",
-    )
-
-
-def test_whatsapp_reaction_with_empty_emoji_is_unreact() -> None:
-    """An empty emoji means the customer withdrew the reaction."""
-    assert only(parse_meta(raw("whatsapp_webhook-reaction_1.json"), resolve)) == Reaction(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1749419544000,
-        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
-        message_id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
-        emoji=None,
+def test_whatsapp_reaction_removed_is_unreact() -> None:
+    """A reaction without an emoji means the customer withdrew it."""
+    assert only(own("whatsapp/reaction-removed")) == Reaction(
+        **WA_HEAD,
+        timestamp_ms=T1 + 16_000,
+        platform_id="wamid.KAFE016",
+        message_id="wamid.OUT001",
         action="unreact",
     )
 
 
-def test_whatsapp_status_delivered() -> None:
-    """A delivered status names our wamid; its id adds the status so others stay distinct."""
-    result = parse_meta(raw("whatsapp_webhook-status-delivered_1.json"), resolve)
-    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MTE5MjVBOTE3MDk5QUVFM0YA"
-    assert only(result) == Status(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=Customer(id="16505551234", phone="16505551234"),
-        timestamp_ms=1750263773000,
-        platform_id=f"{wamid}:delivered",
-        status="delivered",
-        message_ids=(wamid,),
+def test_whatsapp_status_delivered_and_sent() -> None:
+    """Statuses name our wamid and keep pricing; their ids add the status to stay distinct."""
+    recipient = Customer(id=ARBER.id, phone=ARBER.phone)
+    pricing = Pricing(billable=True, model="PMP", category="utility", type="regular")
+    cases: tuple[tuple[Literal["sent", "delivered"], int], ...] = (("sent", 30), ("delivered", 31))
+    for name, ts in cases:
+        assert only(own(f"whatsapp/status-{name}")) == Status(
+            **{**WA_HEAD, "customer": recipient},
+            timestamp_ms=T1 + ts * 1000,
+            platform_id=f"wamid.OUT001:{name}",
+            status=name,
+            message_ids=("wamid.OUT001",),
+            pricing=pricing,
+        )
+
+
+def test_whatsapp_own_sender_wins_over_a_contradicting_contact() -> None:
+    """A revoke from Drita stays hers though the lone contacts entry names Arbër."""
+    assert only(own("whatsapp/contacts-contradict")) == MessageDeleted(
+        **{**WA_HEAD, "customer": Customer(id="38349333444", phone="38349333444")},
+        timestamp_ms=T1 + 24_000,
+        platform_id="wamid.KAFE024",
+        message_id="wamid.DRITA001",
     )
 
 
-def test_whatsapp_status_sent() -> None:
-    """A sent status becomes a sent Status for the recipient."""
-    result = parse_meta(raw("whatsapp_webhook-status-sent_1.json"), resolve)
-    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
-    assert only(result) == Status(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=Customer(id="16505551234", phone="16505551234"),
-        timestamp_ms=1750030073000,
-        platform_id=f"{wamid}:sent",
-        status="sent",
-        message_ids=(wamid,),
+def test_whatsapp_bsuid_sender_takes_name_from_matching_contact() -> None:
+    """With from_user_id the customer is keyed on the BSUID; the matching contact names them."""
+    event = only(own("whatsapp/text-bsuid"))
+    assert event.customer == Customer(id=ARBER_BSUID, name=ARBER.name, phone=ARBER.phone)
+
+
+def test_whatsapp_replies_keep_what_they_answer() -> None:
+    """Button, list and template-button replies carry the id of the message they answer."""
+    assert only(own("whatsapp/button-reply")) == Postback(
+        **{**WA_HEAD, "customer": Customer(id=ARBER_BSUID, name=ARBER.name, phone=ARBER.phone)},
+        timestamp_ms=T1 + 12_000,
+        platform_id="wamid.KAFE012",
+        payload="confirm-order-12",
+        title="Konfirmo",
+        source="button",
+        reply_to="wamid.OUT002",
+    )
+    assert only(own("whatsapp/list-reply")).reply_to == "wamid.OUT003"
+    template = only(own("whatsapp/template-button"))
+    assert (template.source, template.reply_to) == ("template_button", "wamid.OUT004")
+
+
+def test_whatsapp_unsupported_keeps_its_errors() -> None:
+    """An unsupported message keeps the platform's error code, title and details."""
+    assert only(own("whatsapp/unsupported")) == Unsupported(
+        **WA_HEAD,
+        timestamp_ms=T1 + 22_000,
+        platform_id="wamid.KAFE022",
+        raw_type="poll",
+        reason="unsupported by the platform",
+        errors=(
+            PlatformError(
+                code=131051,
+                title="Message type unknown",
+                detail="Message type is currently not supported.",
+            ),
+        ),
     )
 
 
-def test_every_fixture_event_survives_the_wire() -> None:
-    """Each event from every Meta webhook fixture encodes and decodes back unchanged."""
+def test_whatsapp_edit_to_media_keeps_the_media() -> None:
+    """An edit whose new content is an image carries the image and its caption."""
+    assert only(own("whatsapp/edit-media")) == MessageEdited(
+        **WA_HEAD,
+        timestamp_ms=T1 + 19_000,
+        platform_id="wamid.KAFE019",
+        message_id="wamid.KAFE005",
+        text="Torta (foto e re)",
+        attachments=(
+            Attachment(
+                type="image",
+                url=KAFE_MEDIA + "880012350",
+                media_id="880012350",
+                mime_type="image/jpeg",
+                caption="Torta (foto e re)",
+            ),
+        ),
+    )
+
+
+def test_whatsapp_changed_number_relinks_the_customer() -> None:
+    """A "changed number" system message names the old customer and the new wa_id."""
+    assert only(own("whatsapp/system-changed-number")) == CustomerChanged(
+        **{**WA_HEAD, "customer": Customer(id=ARBER.id, phone=ARBER.phone)},
+        timestamp_ms=T1 + 23_000,
+        platform_id="wamid.KAFE023",
+        new_id="38349555666",
+        new_phone="38349555666",
+        change="user_changed_number",
+        detail="User Arbër Krasniqi changed from 38349111222 to 38349555666",
+    )
+
+
+def test_whatsapp_failed_status_and_account_errors() -> None:
+    """A failed status keeps its error; errors of a change value become a channel alert."""
+    failed = only(own("whatsapp/status-failed"))
+    assert failed.status == "failed" and failed.message_ids == ("wamid.OUT005",)
+    assert failed.errors == (
+        PlatformError(
+            code=131047,
+            title="Re-engagement message",
+            detail="Message failed to send because more than 24 hours have passed since the"
+            " customer last replied to this number.",
+        ),
+    )
+    alert = parse_meta(fixture_bytes("webhooks/whatsapp/value-errors.json"), resolve, 42)
+    assert only(alert) == ChannelAlert(
+        channel_id="ch-kafe-wa",
+        platform="whatsapp",
+        timestamp_ms=42,
+        raw_type="errors",
+        reason="account error",
+        errors=(
+            PlatformError(
+                code=130429,
+                title="Rate limit hit",
+                detail="Cloud API message throughput has been reached.",
+            ),
+        ),
+    )
+
+
+def test_instagram_iso_timestamps_are_read() -> None:
+    """The three Instagram items once lost to ISO-8601 timestamps become their events."""
+    assert only(own("instagram/unsent-iso-timestamp")) == MessageDeleted(
+        **IG_HEAD,
+        timestamp_ms=T1 + 17_000,
+        platform_id="aWdfZAG1-ig-005",
+        message_id="aWdfZAG1-ig-005",
+    )
+    assert only(own("instagram/story-mention-echo-iso-timestamp")) == MessageEcho(
+        **IG_HEAD,
+        timestamp_ms=T1 + 60_000,
+        platform_id="aWdfZAG1-ig-out-3",
+        attachments=(
+            Attachment(
+                type="story_mention", url="https://lookaside.fbsbx.example/ig/story-ours.jpg"
+            ),
+        ),
+    )
+    assert only(own("instagram/story-reply-iso-timestamp")) == MessageReceived(
+        **IG_HEAD,
+        timestamp_ms=T1 + 120_000,
+        platform_id="aWdfZAG1-ig-022",
+        text="wow",
+        story_url="https://lookaside.fbsbx.example/ig/story-22.jpg",
+        story_id="17920012345678922",
+    )
+
+
+def test_messenger_optin_is_unsupported_not_dropped() -> None:
+    """A Messenger opt-in (a kind we do not show) is an "unsupported" event in the thread."""
+    assert only(own("messenger/optin")) == Unsupported(
+        **M_HEAD,
+        timestamp_ms=T1 + 18,
+        platform_id=f"unsupported:optin:{PSID}:{T1 + 18}",
+        raw_type="optin",
+        reason="unknown item kind",
+    )
+
+
+def test_every_own_fixture_makes_events_that_survive_the_wire() -> None:
+    """Every Meta fixture of the project makes events, ignores nothing, and round-trips."""
     names = sorted(
-        p.name
-        for p in FIXTURES.iterdir()
-        if p.name.startswith(("messenger_webhook-", "instagram_webhook-", "whatsapp_webhook-"))
+        f"{p.parent.name}/{p.stem}"
+        for platform in ("messenger", "instagram", "whatsapp")
+        for p in (OWN_FIXTURES / "webhooks" / platform).glob("*.json")
     )
-    assert len(names) == 18
-    decoded = 0
+    assert len(names) >= 60
     for name in names:
-        data = load_fixture(name)
-        if "object" in data:
-            payload = raw(name)
-        elif "field" in data:
-            payload = body("page", page_entry("PAGE-ID", data, key="changes"))
-        elif "messaging" in data:
-            payload = body("page", data)
-        else:
-            payload = body("page", page_entry("<PAGE_ID>", data))
-        result = parse_meta(payload, resolve)
+        result = own(name)
         assert result.ignored == [], name
+        assert result.events, name
         for event in result.events:
             assert EVENT_DECODER.decode(encode_event(event)) == event
-            decoded += 1
-    assert decoded == 18
+
+
+# --- The shared corpus (when ../shared is beside the checkout) ----------------------------
+
+# file -> (how the file is wrapped into a body, the event kinds it must become)
+SHARED_META: dict[str, tuple[str, list[str]]] = {
+    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
+    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
+    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
+    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
+    "messenger_webhook-read_1.json": ("item", ["status"]),
+    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
+    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
+    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
+    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
+    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
+}
+
+
+def shared_body(name: str, how: str, page: str = "<PAGE_ID>") -> bytes:
+    """A file of the shared corpus as a whole Meta body (some hold one item or entry)."""
+    if how == "as_is":
+        return shared_bytes(name)
+    data = shared_fixture(name)
+    if how == "item":
+        return body("page", page_entry(page, data))
+    if how == "entry":
+        return body("page", data)
+    return body("page", page_entry(page, data, key="changes"))
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_META))
+def test_shared_payload_becomes_its_events(name: str) -> None:
+    """Each payload of the shared corpus parses to its expected kinds and survives the wire."""
+    how, kinds = SHARED_META[name]
+    result = parse_meta(
+        shared_body(name, how, "PAGE-ID" if how == "change" else "<PAGE_ID>"), resolve
+    )
+    assert result.ignored == []
+    assert [e.__struct_config__.tag for e in result.events] == kinds
+    for event in result.events:
+        assert EVENT_DECODER.decode(encode_event(event)) == event
 
 
 # --- Batching, routing, malformed input --------------------------------------------------
@@ -457,8 +603,8 @@ def test_unknown_page_is_ignored_and_others_still_parse() -> None:
     )
     result = parse_meta(payload, resolve)
     assert ids(result) == ["m3"]
-    assert result.ignored == ["messenger: unknown page 123"] * 2
-    assert not any("secret" in reason or "u1" in reason for reason in result.ignored)
+    assert reasons(result) == ["messenger: unknown page 123"] * 2
+    assert not any("secret" in reason or "u1" in reason for reason in reasons(result))
 
 
 def test_numeric_entry_id_is_routed() -> None:
@@ -487,37 +633,84 @@ def test_non_object_or_shapeless_json_raises_payload_error(payload: bytes) -> No
 def test_unknown_object_is_ignored() -> None:
     """A Meta object we do not handle is reported, not raised."""
     result = parse_meta(body("user", {"id": "1", "changes": []}), resolve)
-    assert result == ParseResult(events=[], ignored=["meta: object user"])
+    assert result == ParseResult(events=[], ignored=[Ignored("meta", "unknown object", "user")])
 
 
-def test_bad_items_are_ignored_and_the_rest_parse() -> None:
-    """Each broken item gets its own reason; the valid ones around it still parse."""
+def test_bad_items_of_a_known_page_still_make_events() -> None:
+    """Each odd item of a known page makes an event of its own; only page-less ones are ignored.
+
+    An item naming no customer becomes a channel alert, one we cannot show an "unsupported"
+    event in the customer's conversation, and a missing timestamp is the time of receipt.
+    """
     items: list[Any] = [
         "not an object",
         {"recipient": {"id": "PAGE"}, "timestamp": 1, "message": {"mid": "x", "text": "t"}},
         _text_item("u1", 5, "ok1"),
         {"sender": {"id": "u2"}, "recipient": {"id": "PAGE"}, "reaction": {"emoji": "x"}},
-        {"sender": {"id": "u2"}, "timestamp": 7, "reaction": {"action": "react"}},
         {"sender": {"id": "u2"}, "timestamp": 7, "optin": {"ref": "r"}},
         {"sender": {"id": "u2"}, "timestamp": 7, "read": {}},
-        {"sender": {"id": "u2"}, "timestamp": 7, "delivery": {"mids": None}},
         {"sender": {"id": "u2"}, "timestamp": 7, "message_edit": {"text": "t"}},
         {"sender": {"id": "u2"}, "timestamp": 7},
+        {"sender": {"id": "u2"}, "timestamp": 8, "message": {"mid": "m8"}},
         _text_item("u3", 9, "ok2"),
     ]
-    entry = {"id": "111111", "messaging": items}  # no entry.time: no fallback timestamp
-    result = parse_meta(body("page", entry, "junk", {"id": None, "messaging": []}), resolve)
-    assert ids(result) == ["ok1", "ok2"]
-    assert result.ignored == [
-        "messenger: item is not an object",
-        "messenger: item without sender",
-        "messenger: item without timestamp",
-        "messenger: reaction without mid",
-        "messenger: optin",
-        "messenger: read without watermark",
-        "messenger: delivery without watermark",
-        "messenger: edit without mid",
-        "messenger: empty item",
+    entry = {"id": "111111", "messaging": items}  # no entry.time: the receipt time stands in
+    result = parse_meta(body("page", entry, "junk", {"id": None, "messaging": []}), resolve, 42)
+    head: dict[str, Any] = {"channel_id": "ch-page", "platform": "messenger"}
+    u2: dict[str, Any] = {**head, "customer": Customer(id="u2")}
+    assert result.events == [
+        ChannelAlert(**head, timestamp_ms=42, raw_type="str", reason="item is not an object"),
+        ChannelAlert(**head, timestamp_ms=1000, raw_type="message", reason="item without sender"),
+        MessageReceived(
+            **head, customer=Customer(id="u1"), timestamp_ms=5000, platform_id="ok1", text="hi"
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=42,
+            platform_id="unsupported:reaction:u2:42",
+            raw_type="reaction",
+            reason="reaction without mid",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:optin:u2:7000",
+            raw_type="optin",
+            reason="unknown item kind",
+        ),
+        ChannelAlert(
+            **head,
+            timestamp_ms=7000,
+            raw_type="read",
+            reason="receipt without message or watermark",
+            platform_id="read:u2:7000",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:message_edit:u2:7000",
+            raw_type="message_edit",
+            reason="edit without mid",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:empty:u2:7000",
+            raw_type="empty",
+            reason="empty item",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=8000,
+            platform_id="m8",
+            raw_type="message",
+            reason="message without content",
+        ),
+        MessageReceived(
+            **head, customer=Customer(id="u3"), timestamp_ms=9000, platform_id="ok2", text="hi"
+        ),
+    ]
+    assert reasons(result) == [
         "messenger: entry is not an object",
         "messenger: entry without items",
     ]
@@ -551,6 +744,28 @@ def test_item_without_timestamp_uses_entry_time() -> None:
     item = {"sender": {"id": "u1"}, "message": {"mid": "m1", "text": "x"}}
     event = only(parse_meta(body("page", page_entry("111111", item)), resolve))
     assert event.timestamp_ms == 1700000000000
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2025-12-04T09:20:19Z", 1_764_840_019_000),
+        ("2025-12-04T09:20:19.250+00:00", 1_764_840_019_250),
+        ("2025-12-04T10:20:19+01:00", 1_764_840_019_000),
+        ("2025-12-04T09:20:19", 1_764_840_019_000),
+        ("1764840019", 1_764_840_019_000),
+        (1764840019250, 1_764_840_019_250),
+        ("soon", 42),
+        (None, 42),
+        ([], 42),
+        (-5, 42),
+    ],
+)
+def test_odd_timestamps_are_read_or_fall_back_to_receipt(stamp: Any, expected: int) -> None:
+    """ISO-8601 strings are read; a missing or unreadable timestamp is the time of receipt."""
+    item = {"sender": {"id": "u1"}, "timestamp": stamp, "message": {"mid": "m1", "text": "x"}}
+    entry = {"id": "111111", "time": "whenever", "messaging": [item]}
+    assert only(parse_meta(body("page", entry), resolve, 42)).timestamp_ms == expected
 
 
 def test_cyrillic_and_albanian_text_intact() -> None:
@@ -631,12 +846,25 @@ def test_instagram_message_shapes() -> None:
             **common, timestamp_ms=T0 + 3, platform_id="m3", text="price?", referral="Summer sale"
         ),
         MessageDeleted(**common, timestamp_ms=T0 + 4, platform_id="m1", message_id="m1"),
-        MessageReceived(**common, timestamp_ms=T0 + 5, platform_id="m5", unsupported="unsupported"),
+        Unsupported(
+            **common,
+            timestamp_ms=T0 + 5,
+            platform_id="m5",
+            raw_type="message",
+            reason="unsupported by the platform",
+        ),
         MessageEdited(
             **common, timestamp_ms=T0 + 6, platform_id="m2:edit:1", message_id="m2", text="yes!"
         ),
+        Unsupported(
+            **common,
+            timestamp_ms=T0 + 7,
+            platform_id="m7",
+            raw_type="message",
+            reason="message to self",
+        ),
     ]
-    assert result.ignored == ["instagram: message to self"]
+    assert result.ignored == []
 
 
 def test_instagram_echo_on_messages_field() -> None:
@@ -740,15 +968,14 @@ def test_change_that_is_not_messaging_is_ignored() -> None:
     """A feed change in a Page entry is reported by field name, not parsed."""
     change = {"field": "feed", "value": {"item": "comment", "message": "hello"}}
     result = parse_meta(body("page", page_entry("111111", change, key="changes")), resolve)
-    assert result == ParseResult(events=[], ignored=["messenger: field feed"])
+    assert result == ParseResult(
+        events=[], ignored=[Ignored("messenger", "not a conversation field", "feed")]
+    )
 
 
 def test_retries_produce_identical_ids() -> None:
     """Parsing the same body twice yields the same platform ids, so retries dedupe."""
-    item = load_fixture("messenger_webhook-read_1.json")
-    payload = body(
-        "page", page_entry("<PAGE_ID>", item, load_fixture("messenger_webhook-reaction_1.json"))
-    )
+    payload = fixture_bytes("webhooks/messenger/batched.json")
     assert parse_meta(payload, resolve) == parse_meta(payload, resolve)
 
 
@@ -827,6 +1054,7 @@ def test_whatsapp_message_types() -> None:
         "customer": SHEENA,
         "timestamp_ms": 1700000000000,
     }
+    ua: dict[str, Any] = {**head}
     assert result.events == [
         MessageReceived(
             **head,
@@ -867,7 +1095,13 @@ def test_whatsapp_message_types() -> None:
         Reaction(**head, platform_id="w7", message_id="wamid.out", emoji="😮"),
         Reaction(**head, platform_id="w8", message_id="wamid.out", action="unreact"),
         MessageDeleted(**head, platform_id="w9", message_id="w1"),
-        MessageEdited(**head, platform_id="w10", message_id="w2", text="new caption"),
+        MessageEdited(
+            **head,
+            platform_id="w10",
+            message_id="w2",
+            text="new caption",
+            attachments=(Attachment(type="image", caption="new caption"),),
+        ),
         MessageReceived(
             **head,
             platform_id="w11",
@@ -875,14 +1109,32 @@ def test_whatsapp_message_types() -> None:
             reply_to="wamid.ours",
             referral="https://fb.me/ad",
         ),
-        MessageReceived(**head, platform_id="w12", unsupported="order"),
-        MessageReceived(**head, platform_id="w13", unsupported="poll"),
-        MessageReceived(**head, platform_id="w14", unsupported="interactive.nfm_reply"),
+        Unsupported(**ua, platform_id="w12", raw_type="order", reason="unknown message type"),
+        Unsupported(
+            **ua,
+            platform_id="w13",
+            raw_type="poll",
+            reason="unsupported by the platform",
+            errors=(PlatformError(code=131051, title="Message type unknown"),),
+        ),
+        Unsupported(
+            **ua,
+            platform_id="w14",
+            raw_type="interactive.nfm_reply",
+            reason="unknown interactive reply",
+        ),
+        Unsupported(
+            **ua,
+            platform_id="w15",
+            raw_type="system.user_changed_number",
+            reason="system message",
+            text="changed",
+        ),
+        Unsupported(
+            **ua, platform_id="w16", raw_type="location", reason="location without coordinates"
+        ),
     ]
-    assert result.ignored == [
-        "whatsapp: system user_changed_number",
-        "whatsapp: location without coordinates",
-    ]
+    assert result.ignored == []
 
 
 def test_whatsapp_username_user_has_bsuid_and_no_phone() -> None:
@@ -903,7 +1155,7 @@ def test_whatsapp_username_user_has_bsuid_and_no_phone() -> None:
 
 
 def test_whatsapp_failed_status_and_value_errors() -> None:
-    """A failed status carries its errors; value-level errors are ignored with their code."""
+    """A failed status carries its errors; an unknown status and value-level errors are alerts."""
     status = {
         "id": "wamid.out",
         "status": "failed",
@@ -923,7 +1175,7 @@ def test_whatsapp_failed_status_and_value_errors() -> None:
         "statuses": [status, {**status, "status": "deleted"}],
         "errors": [{"code": 130429, "title": "Rate limit hit"}],
     }
-    result = parse_meta(wa_body(value), resolve)
+    result = parse_meta(wa_body(value), resolve, 42)
     assert result.events == [
         Status(
             channel_id="ch-wa",
@@ -940,9 +1192,25 @@ def test_whatsapp_failed_status_and_value_errors() -> None:
                     detail="More than 24 hours have passed.",
                 ),
             ),
-        )
+        ),
+        ChannelAlert(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            timestamp_ms=1700000001000,
+            raw_type="status.deleted",
+            reason="unknown status",
+            platform_id="wamid.out:deleted",
+        ),
+        ChannelAlert(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            timestamp_ms=42,
+            raw_type="errors",
+            reason="account error",
+            errors=(PlatformError(code=130429, title="Rate limit hit"),),
+        ),
     ]
-    assert result.ignored == ["whatsapp: status deleted", "whatsapp: error 130429"]
+    assert result.ignored == []
 
 
 def test_whatsapp_statuses_of_one_message_are_distinct() -> None:
@@ -999,15 +1267,15 @@ def test_whatsapp_unknown_number_other_fields_and_echoes() -> None:
             text="Here's the info",
         )
     ]
-    assert result.ignored == [
+    assert reasons(result) == [
         "whatsapp: unknown number 999",
-        "whatsapp: field account_update",
+        "whatsapp: not a conversation field account_update",
         "whatsapp: entry without changes",
     ]
 
 
-def test_whatsapp_bad_messages_are_ignored_one_by_one() -> None:
-    """A message without sender or timestamp is ignored; its neighbours still parse."""
+def test_whatsapp_odd_messages_still_make_events() -> None:
+    """A message naming nobody is a channel alert; no timestamp means the time of receipt."""
     messages: list[Any] = [
         7,
         {"id": "w1", "timestamp": "1", "type": "text", "text": {"body": "x"}},
@@ -1017,11 +1285,30 @@ def test_whatsapp_bad_messages_are_ignored_one_by_one() -> None:
     ]
     # Two contacts: the one without an id cannot be guessed for a sender-less message.
     contacts = [*CONTACTS, {"profile": {"name": "Other"}, "wa_id": "1"}]
-    result = parse_meta(wa_body({"contacts": contacts, "messages": messages}), resolve)
-    assert ids(result) == ["w3"]
-    assert result.ignored == [
-        "whatsapp: messages item is not an object",
-        "whatsapp: message without sender",
-        "whatsapp: message without timestamp",
-        "whatsapp: reaction without message_id",
+    result = parse_meta(wa_body({"contacts": contacts, "messages": messages}), resolve, 42)
+    head: dict[str, Any] = {"channel_id": "ch-wa", "platform": "whatsapp"}
+    assert result.events == [
+        ChannelAlert(
+            **head, timestamp_ms=42, raw_type="messages", reason="messages item is not an object"
+        ),
+        ChannelAlert(
+            **head,
+            timestamp_ms=1000,
+            raw_type="text",
+            reason="message without sender",
+            platform_id="w1",
+        ),
+        MessageReceived(**head, customer=SHEENA, timestamp_ms=42, platform_id="w2", text="x"),
+        MessageReceived(
+            **head, customer=SHEENA, timestamp_ms=1700000000000, platform_id="w3", text="fine"
+        ),
+        Unsupported(
+            **head,
+            customer=SHEENA,
+            timestamp_ms=1700000000000,
+            platform_id="w4",
+            raw_type="reaction",
+            reason="reaction without message_id",
+        ),
     ]
+    assert result.ignored == []

@@ -10,6 +10,7 @@ import pytest
 from common.events import (
     EVENT_DECODER,
     Attachment,
+    ChannelAlert,
     Customer,
     Location,
     MessageReceived,
@@ -17,18 +18,16 @@ from common.events import (
     SharedContact,
     Status,
     Subscription,
+    Unsupported,
     encode_event,
 )
+from relay.webhooks.parsing import Ignored
 from relay.webhooks.viber import ParseResult, PayloadError, parse_viber
-from tests.shared_data import FIXTURES
+from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes
 
 TOKEN = "4912661846655238145"  # above 2**53: a float would round it
 TS = 1457764197627
 CHANNEL = "ch-viber"
-
-
-def fixture(name: str) -> ParseResult:
-    return parse_viber((FIXTURES / name).read_bytes(), CHANNEL)
 
 
 def callback(**fields: Any) -> ParseResult:
@@ -66,100 +65,125 @@ def received(**fields: Any) -> MessageReceived:
     )
 
 
-# --- Fixtures ----------------------------------------------------------------------------
+# --- The project's fixtures ------------------------------------------------------------
+
+OWN_TOKEN = "5491234567890123457"  # above 2**53, as real tokens are
+OWN_TS = 1764840000000
+JELENA = Customer(
+    id="7zYj3vXkQ2aBpL9sWq1e4w==",
+    name="Jelena Petrović",
+    avatar_url="https://media-direct.cdn.viber.example/avatar/jelena.jpg",
+)
+
+
+def own(name: str) -> ParseResult:
+    return parse_viber(fixture_bytes(f"viber/{name}.json"), CHANNEL)
 
 
 def test_delivered() -> None:
     """A delivered receipt names our message by its exact token."""
-    assert only(fixture("viber_callback-delivered_1.json")) == Status(
+    assert only(own("delivered")) == Status(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="01234567890A="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:delivered",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 10,
+        platform_id=f"{OWN_TOKEN}:delivered",
         status="delivered",
-        message_ids=(TOKEN,),
+        message_ids=(OWN_TOKEN,),
     )
 
 
 def test_seen() -> None:
     """A seen receipt is a read Status."""
-    assert only(fixture("viber_callback-seen_1.json")) == Status(
+    assert only(own("seen")) == Status(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:read",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 11,
+        platform_id=f"{OWN_TOKEN}:read",
         status="read",
-        message_ids=(TOKEN,),
+        message_ids=(OWN_TOKEN,),
     )
 
 
-def test_message_unicode() -> None:
-    """A text message keeps CJK text, sender name and avatar; the token is the id."""
-    assert only(fixture("viber_callback-message-unicode_1.json")) == MessageReceived(
+def test_message_text_in_serbian_and_albanian() -> None:
+    """A text message keeps Cyrillic and Albanian text, name and avatar; the token is the id."""
+    assert only(own("message-text")) == MessageReceived(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(
-            id="01234567890A=",
-            name="ふで都急ぼちラり面関ごル期販ずラ否裁ぞるめ数努むや正記味てょ",
-            avatar_url="http://avatar_url",
-        ),
-        timestamp_ms=TS,
-        platform_id=TOKEN,
-        text=(
-            "批封廟根縄華勢田郎報株聞。変宝長独部鉱内出殺反提似惑金参勧車査真測。"
-            "見名基現画府日室事集百藤米。発目本当党考万名東拓学早職表治月佐。"
-            "町要静子呉遊推写間確長無読死覧件一盛治融。"
-        ),
+        customer=JELENA,
+        timestamp_ms=OWN_TS + 1,
+        platform_id="5491234567890123458",
+        text="Здраво! Да ли имате веганске колаче? Çfarë keni sot?",
     )
 
 
 def test_subscribed() -> None:
     """A subscription names the user with name and avatar."""
-    assert only(fixture("viber_callback-subscribed_1.json")) == Subscription(
+    assert only(own("subscribed")) == Subscription(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(
-            id="jc9HsWTZ2Yf2NkRZ8KcNug==",
-            name="John McClane",
-            avatar_url="http://avatar.example.com",
-        ),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:subscribed",
+        customer=JELENA,
+        timestamp_ms=OWN_TS + 13,
+        platform_id="5491234567890123470:subscribed",
         action="subscribed",
     )
 
 
 def test_unsubscribed() -> None:
     """An unsubscription has the user id only."""
-    assert only(fixture("viber_callback-unsubscribed_1.json")) == Subscription(
+    assert only(own("unsubscribed")) == Subscription(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:unsubscribed",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 14,
+        platform_id="5491234567890123471:unsubscribed",
         action="unsubscribed",
     )
 
 
 def test_webhook_check_is_ignored() -> None:
     """The set_webhook check callback makes no event."""
-    assert fixture("viber_callback-webhook_1.json") == ParseResult(
-        events=[], ignored=["viber: webhook check"]
-    )
+    assert own("webhook") == ParseResult(events=[], ignored=[Ignored("viber", "webhook check")])
 
 
-def test_every_fixture_event_survives_the_wire() -> None:
+def test_every_own_fixture_event_survives_the_wire() -> None:
     """Each event from every Viber callback fixture encodes and decodes back unchanged."""
-    names = sorted(p.name for p in FIXTURES.glob("viber_callback-*.json"))
-    assert len(names) == 6
-    events = [event for name in names for event in fixture(name).events]
-    assert len(events) == 5
+    names = sorted(p.stem for p in (OWN_FIXTURES / "viber").glob("*.json"))
+    assert len(names) >= 16
+    events = [event for name in names for event in own(name).events]
+    assert len(events) == len(names) - 1  # all but the webhook check
     for event in events:
         encoded = encode_event(event)
         assert EVENT_DECODER.decode(encoded) == event
-        assert f'"{TOKEN}'.encode() in encoded
+        assert b'"54912345678901234' in encoded
+
+
+# --- The shared corpus (when ../shared is beside the checkout) ----------------------------
+
+SHARED_CALLBACKS = {
+    "viber_callback-delivered_1.json": "status",
+    "viber_callback-message-unicode_1.json": "message",
+    "viber_callback-seen_1.json": "status",
+    "viber_callback-subscribed_1.json": "subscription",
+    "viber_callback-unsubscribed_1.json": "subscription",
+    "viber_callback-webhook_1.json": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_CALLBACKS))
+def test_shared_callback_parses(name: str) -> None:
+    """Each callback of the shared corpus becomes its expected event, exact tokens kept."""
+    result = parse_viber(shared_bytes(name), CHANNEL)
+    kind = SHARED_CALLBACKS[name]
+    if kind is None:
+        assert result == ParseResult(events=[], ignored=[Ignored("viber", "webhook check")])
+        return
+    event = only(result)
+    assert event.__struct_config__.tag == kind
+    encoded = encode_event(event)
+    assert EVENT_DECODER.decode(encoded) == event
+    assert f'"{TOKEN}'.encode() in encoded
 
 
 # --- Tokens ------------------------------------------------------------------------------
@@ -181,10 +205,14 @@ def test_huge_token_is_exact(token: str) -> None:
 
 
 def test_float_token_is_not_trusted() -> None:
-    """A token that arrives as a float has lost digits, so a receipt without it is ignored."""
+    """A token that arrives as a float has lost digits: the receipt becomes a channel alert."""
     raw = b'{"event":"seen","timestamp":1457764197627,"message_token":4.9e18,"user_id":"U1="}'
-    assert parse_viber(raw, CHANNEL) == ParseResult(
-        events=[], ignored=["viber: seen without message_token"]
+    assert only(parse_viber(raw, CHANNEL)) == ChannelAlert(
+        channel_id=CHANNEL,
+        platform="viber",
+        timestamp_ms=TS,
+        raw_type="seen",
+        reason="receipt without token",
     )
 
 
@@ -236,9 +264,15 @@ def test_location_and_contact_messages() -> None:
 
 
 def test_unsupported_message_type() -> None:
-    """A rich_media message is kept as unsupported."""
-    assert only(message("rich_media", rich_media={"Type": "rich_media"})) == received(
-        unsupported="rich_media"
+    """A rich_media message is an "unsupported" event in the customer's conversation."""
+    assert only(message("rich_media", rich_media={"Type": "rich_media"})) == Unsupported(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=SENDER,
+        timestamp_ms=TS,
+        platform_id="5000000000000000001",
+        raw_type="rich_media",
+        reason="unknown message type",
     )
 
 
@@ -302,24 +336,79 @@ def test_callback_without_event_raises_payload_error() -> None:
         parse_viber(b'{"timestamp": 1457764197627}', CHANNEL)
 
 
-def test_incomplete_callbacks_are_ignored() -> None:
-    """Missing sender, user, timestamp or coordinates give a reason instead of an event."""
-    cases: list[tuple[ParseResult, str]] = [
+def test_incomplete_callbacks_still_make_events() -> None:
+    """Callbacks naming no user are channel alerts; others are unsupported or use receipt time."""
+    alert: dict[str, Any] = {"channel_id": CHANNEL, "platform": "viber"}
+    cases: list[tuple[ParseResult, Any]] = [
         (
             callback(event="message", timestamp=TS, message={"type": "text"}),
-            "viber: message without sender",
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="message", reason="message without sender"
+            ),
         ),
         (
-            callback(event="delivered", message_token=1, user_id="U"),
-            "viber: delivered without timestamp",
+            parse_viber(b'{"event":"delivered","message_token":1,"user_id":"U"}', CHANNEL, 42),
+            Status(
+                **alert,
+                customer=Customer(id="U"),
+                timestamp_ms=42,
+                platform_id="1:delivered",
+                status="delivered",
+                message_ids=("1",),
+            ),
         ),
-        (callback(event="seen", timestamp=TS, message_token=1), "viber: seen without user_id"),
-        (callback(event="subscribed", timestamp=TS, user="x"), "viber: subscribed without user"),
-        (message("location", location={"lat": "north"}), "viber: location without coordinates"),
-        (callback(event="client_status", timestamp=TS), "viber: event client_status"),
+        (
+            callback(event="seen", timestamp=TS, message_token=1),
+            ChannelAlert(
+                **alert,
+                timestamp_ms=TS,
+                raw_type="seen",
+                reason="receipt without user",
+                platform_id="1:seen",
+            ),
+        ),
+        (
+            callback(event="subscribed", timestamp=TS, user="x"),
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="subscribed", reason="callback without user"
+            ),
+        ),
+        (
+            message("location", location={"lat": "north"}),
+            received_unsupported("location", "location without coordinates"),
+        ),
+        (
+            callback(event="client_status", timestamp=TS, user_id="U"),
+            Unsupported(
+                **alert,
+                customer=Customer(id="U"),
+                timestamp_ms=TS,
+                platform_id="unsupported:client_status:U:1457764197627",
+                raw_type="client_status",
+                reason="unknown callback",
+            ),
+        ),
+        (
+            callback(event="client_status", timestamp=TS),
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="client_status", reason="unknown callback"
+            ),
+        ),
     ]
-    for result, reason in cases:
-        assert result == ParseResult(events=[], ignored=[reason])
+    for result, event in cases:
+        assert only(result) == event
+
+
+def received_unsupported(raw_type: str, reason: str) -> Unsupported:
+    return Unsupported(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=SENDER,
+        timestamp_ms=TS,
+        platform_id="5000000000000000001",
+        raw_type=raw_type,
+        reason=reason,
+    )
 
 
 def test_message_without_token_gets_a_stable_id() -> None:
