@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -14,10 +15,11 @@ import msgspec
 from common.protocol import ConnectChannel
 from desktop.core.credentials import EncryptedFileCredentials
 from desktop.core.engine import Engine
+from desktop.core.store import Change, MessageAdded
 from tests.conftest import PAGE_TOKEN
 from tests.fakes.openai import ChatRequest
 
-__all__ = ["citing_answer", "now_ms", "open_engine", "wait_for"]
+__all__ = ["citing_answer", "now_ms", "open_engine", "settles", "wait_for"]
 
 
 def now_ms() -> int:
@@ -38,6 +40,43 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def settles(*engines: Engine, inbound: int = 1, timeout: float = 15) -> AsyncIterator[None]:
+    """On leaving the block, wait until each engine has stored ``inbound`` new customer
+    messages, its assistant has finished every draft they started and its outbox has sent
+    all it queued: whatever the engines would do about those messages is then done."""
+    seen = [0] * len(engines)
+    all_in = asyncio.Event()
+
+    def counter(index: int) -> Callable[[Sequence[Change]], None]:
+        def count(changes: Sequence[Change]) -> None:
+            seen[index] += sum(isinstance(c, MessageAdded) and c.inbound for c in changes)
+            if min(seen) >= inbound:
+                all_in.set()
+
+        return count
+
+    # Subscribed after the assistant, so by the time a message is counted here the
+    # assistant has already scheduled its draft.
+    stops = [e.store.changes.subscribe(counter(i)) for i, e in enumerate(engines)]
+    try:
+        yield
+        await asyncio.wait_for(all_in.wait(), timeout)
+    finally:
+        for stop in stops:
+            stop()
+    for engine in engines:
+        await asyncio.wait_for(engine.assistant.idle(), timeout)
+
+    async def drained() -> bool:
+        for engine in engines:
+            if engine.outbox.state != "idle" or await engine.store.outbox(limit=1):
+                return False
+        return True
+
+    await wait_for(drained, timeout)
 
 
 async def open_engine(

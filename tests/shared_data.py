@@ -1,14 +1,37 @@
-"""Where the shared, read-only test data lies: ``../shared`` beside the checkout."""
+"""Test payloads: the project's own under ``tests/fixtures/``, and the shared corpus.
+
+The project's fixtures are written from the platforms' documented formats and travel
+with the repository. ``../shared`` beside the checkout holds read-only evaluation data
+(real payloads written by others, knowledge-base data) that a fresh clone lacks: tests
+that read it skip with the reason where it is absent, and fail under ``CI=true``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA", "FIXTURES", "load_fixture"]
+import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+__all__ = [
+    "DATA",
+    "FIXTURES",
+    "OWN_FIXTURES",
+    "fixture_bytes",
+    "load_fixture",
+    "require_shared",
+    "shared_bytes",
+    "shared_fixture",
+]
+
+#: The project's own platform payloads, one file per documented variant.
+OWN_FIXTURES = Path(__file__).resolve().parent / "fixtures"
+#: ``../shared`` beside the checkout, or where ``CLIENTORA_TEST_SHARED`` points (a worktree).
+SHARED = Path(
+    os.environ.get("CLIENTORA_TEST_SHARED") or Path(__file__).resolve().parents[2] / "shared"
+)
 #: Real platform payloads written by others (never copied into the repository).
 FIXTURES = SHARED / "fixtures"
 #: Knowledge-base evaluation data.
@@ -16,5 +39,30 @@ DATA = SHARED / "data"
 
 
 def load_fixture(name: str) -> Any:
-    """A shared platform payload, parsed (integers stay exact)."""
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    """One of the project's own payloads (``"webhooks/whatsapp/text.json"``), parsed."""
+    return json.loads(fixture_bytes(name))
+
+
+def fixture_bytes(name: str) -> bytes:
+    """One of the project's own payloads, byte for byte (as a platform would post it)."""
+    return (OWN_FIXTURES / name).read_bytes()
+
+
+def require_shared() -> None:
+    """Skip the calling test without ``../shared/fixtures``; fail it on CI, where it must be."""
+    if FIXTURES.is_dir():
+        return
+    reason = f"the shared payload corpus is not beside this checkout ({FIXTURES})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def shared_fixture(name: str) -> Any:
+    """A payload of the shared corpus, parsed (integers stay exact); see :func:`require_shared`."""
+    return json.loads(shared_bytes(name))
+
+
+def shared_bytes(name: str) -> bytes:
+    require_shared()
+    return (FIXTURES / name).read_bytes()

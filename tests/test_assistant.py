@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig
 from desktop.core.engine import Engine
-from tests.engine_helpers import citing_answer, now_ms, open_engine, wait_for
+from tests.engine_helpers import citing_answer, now_ms, open_engine, settles, wait_for
 from tests.fakes.graph import FakeGraph
 from tests.fakes.openai import Delay, Error, FakeOpenAI, Reply, ServedOpenAI, serve_fake_openai
 from tests.fakes.server import ServedApp
@@ -65,10 +64,9 @@ async def test_a_burst_is_one_turn_and_gets_one_reply(
 ) -> None:
     """Three quick messages are answered once, with all three in the prompt."""
     fake, _ = fake_graph
-    for i, text in enumerate(["Përshëndetje", "a jeni hapur", "të dielën?"]):
-        _write(relay, text, f"b{i}")
-    await wait_for(lambda: len(fake.requests) == 1)
-    await asyncio.sleep(0.5)
+    async with settles(engine, inbound=3):
+        for i, text in enumerate(["Përshëndetje", "a jeni hapur", "të dielën?"]):
+            _write(relay, text, f"b{i}")
     assert len(fake.requests) == 1
     assert len(model.fake.chat_requests) == 1
     prompt = model.fake.chat_requests[0]["messages"][-1]["content"]
@@ -92,9 +90,8 @@ async def test_a_newer_message_supersedes_a_draft_in_progress(
     )
     _write(relay, "A jeni hapur?", "s1")
     await wait_for(lambda: len(model.fake.chat_requests) == 1)
-    _write(relay, "të dielën?", "s2")
-    await wait_for(lambda: len(fake.requests) == 1)
-    await asyncio.sleep(1.2)
+    async with settles(engine):
+        _write(relay, "të dielën?", "s2")
     assert [r.json["message"]["text"] for r in fake.requests] == [ANSWER]
 
 
@@ -108,8 +105,8 @@ async def test_owner_reply_silences_the_assistant_until_handed_back(
     conversation_id = await _conversation_id(engine)
     await engine.send_manual(conversation_id, "Po, ejani!")
     await wait_for(lambda: len(fake.requests) == 2)
-    _write(relay, "Edhe të hënën?", "o2")
-    await asyncio.sleep(1.0)
+    async with settles(engine):
+        _write(relay, "Edhe të hënën?", "o2")
     assert len(fake.requests) == 2
     assert await engine.store.pending_drafts() == []
     await engine.hand_back(conversation_id)
@@ -152,8 +149,8 @@ async def test_an_echo_from_the_page_inbox_pauses_the_assistant(
         return conversation is not None and conversation.assistant_paused
 
     await wait_for(paused)
-    _write(relay, "Edhe të shtunën?", "e1")
-    await asyncio.sleep(1.0)
+    async with settles(engine):
+        _write(relay, "Edhe të shtunën?", "e1")
     assert len(fake.requests) == 1
 
 
@@ -193,12 +190,11 @@ async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_and_waits
     fake, _ = fake_graph
     model.fake.responder = None
     model.fake.push(Error(429, code="insufficient_quota", type="insufficient_quota"))
-    _write(relay, "A jeni të hapur të dielën?", "q1")
-    await wait_for(engine.store.pending_drafts)
+    async with settles(engine):
+        _write(relay, "A jeni të hapur të dielën?", "q1")
     (draft,) = await engine.store.pending_drafts()
     assert draft.drafter == "extractive" and ANSWER in draft.text
     assert draft.hold_reason and "budget" in draft.hold_reason
-    await asyncio.sleep(0.5)
     assert fake.requests == []
 
 
@@ -265,10 +261,9 @@ async def test_two_devices_in_auto_mode_send_one_reply(
             )
         )
         await second.kb.add_faq("A jeni të hapur të dielën?", ANSWER)
-        _write(relay, "A jeni hapur të dielën?", "d1")
-        await wait_for(lambda: len(model.fake.chat_requests) >= 2)
-        await wait_for(lambda: len(fake.requests) >= 1)
-        await asyncio.sleep(1.0)
+        async with settles(engine, second):
+            _write(relay, "A jeni hapur të dielën?", "d1")
+        assert len(model.fake.chat_requests) == 2
         assert len(fake.requests) == 1
     finally:
         await second.close()

@@ -25,6 +25,7 @@ from desktop.core.drafting.handoff import ASKED_FOR_PERSON
 from desktop.core.drafting.llm import (
     KEY_REJECTED_REASON,
     RATE_LIMIT_REASON,
+    SERVER_ERROR_REASON,
     TIMEOUT_REASON,
     UNREACHABLE_REASON,
     UNREADABLE_REASON,
@@ -34,6 +35,7 @@ from tests.fakes.openai import (
     ChatRequest,
     Delay,
     Error,
+    Raw,
     Reply,
     ServedOpenAI,
     serve_fake_openai,
@@ -305,6 +307,30 @@ async def test_server_errors_exhaust_bounded_retries(
     assert draft.handoff
     assert draft.handoff_reason == "The AI service had an error (HTTP 500)"
     assert len(served.fake.chat_requests) == 3
+
+
+async def test_unreadable_completion_hands_off_without_retry(
+    served: ServedOpenAI, config: AIConfig
+) -> None:
+    """A 200 whose body is not a chat completion is a service error, not a crash or a retry."""
+    served.fake.push(Raw(b"<html>upstream proxy error</html>", content_type="text/html"))
+    draft = await draft_with(config, make_request("Sa kushton dërgesa?"))
+    assert draft.handoff_reason == SERVER_ERROR_REASON
+    assert draft.error is not None and "unreadable completion" in draft.error
+    assert len(served.fake.chat_requests) == 1
+
+
+async def test_key_goes_in_the_header_and_never_into_the_error(
+    served: ServedOpenAI, config: AIConfig
+) -> None:
+    """The API key is sent as a Bearer token and appears in no draft error after failures."""
+    served.fake.push(Error(503, retry_after="0"), Error(500), Error(502))
+    draft = await draft_with(config, make_request("Sa kushton dërgesa?"))
+    assert draft.handoff_reason == "The AI service had an error (HTTP 502)"
+    assert {r.headers["authorization"] for r in served.fake.requests} == {
+        f"Bearer {served.api_key}"
+    }
+    assert draft.error is not None and served.api_key not in draft.error
 
 
 async def test_rejected_key_hands_off_without_retry(served: ServedOpenAI, config: AIConfig) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -15,7 +14,7 @@ import pytest
 from desktop.core.autopilot import ChannelPolicy
 from desktop.core.drafting import AIConfig
 from desktop.core.engine import Engine
-from tests.engine_helpers import open_engine, wait_for
+from tests.engine_helpers import open_engine, settles, wait_for
 from tests.fakes.graph import FakeGraph
 from tests.fakes.openai import ChatRequest, FakeOpenAI, ServedOpenAI, serve_fake_openai
 from tests.fakes.server import ServedApp
@@ -107,11 +106,12 @@ async def test_manual_mode_waits_for_approval(
     """With no model configured the extractive drafter answers, and manual mode waits."""
     fake, _ = fake_graph
     now = time.time_ns() // 1_000_000
-    post_meta(relay.url, messenger_text("PAGE1", "PSID8", "m-1", "A jeni të hapur të dielën?", now))
-    await wait_for(engine.store.pending_drafts)
+    async with settles(engine):
+        post_meta(
+            relay.url, messenger_text("PAGE1", "PSID8", "m-1", "A jeni të hapur të dielën?", now)
+        )
     (draft,) = await engine.store.pending_drafts()
     assert "10:00–18:00" in draft.text and draft.drafter == "extractive"
-    await asyncio.sleep(0.3)
     assert fake.requests == []
     await engine.approve_draft(draft.id)
     await wait_for(lambda: len(fake.requests) == 1)

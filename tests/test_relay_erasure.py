@@ -38,7 +38,7 @@ from tests.relay_helpers import (
     post_meta,
     sign_up,
 )
-from tests.shared_data import FIXTURES
+from tests.shared_data import load_fixture
 
 PASSWORD = "correct horse battery"
 
@@ -60,9 +60,7 @@ def signed_request(payload: dict[str, Any], secret: str = APP_SECRET) -> str:
 
 def fixture_payload(user_id: str) -> dict[str, Any]:
     """Meta's sample deletion payload, naming ``user_id``."""
-    payload: dict[str, Any] = json.loads(
-        (FIXTURES / "meta_data-deletion-parsed-payload_1.json").read_text()
-    )
+    payload: dict[str, Any] = load_fixture("meta/data-deletion-payload.json")
     return {**payload, "user_id": user_id}
 
 

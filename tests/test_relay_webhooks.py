@@ -23,7 +23,7 @@ from tests.relay_helpers import (
     post_viber,
     sign_up,
 )
-from tests.shared_data import load_fixture
+from tests.shared_data import fixture_bytes, require_shared, shared_bytes, shared_fixture
 
 
 def _page_envelope(
@@ -35,8 +35,62 @@ def _page_envelope(
     }
 
 
-# fixture -> (how to post it, the event kinds the stream must then carry)
-META_FIXTURES: dict[str, tuple[str, list[str]]] = {
+KAFE_PAGE = "1048320001"
+KAFE_IG = "17841401234"
+KAFE_WA = "1065403522"
+
+# The project's webhook fixtures -> the event kinds the stream must then carry.
+OWN_META: dict[str, list[str]] = {
+    "messenger/text": ["message"],
+    "messenger/attachments": ["message"],
+    "messenger/quick-reply": ["message"],
+    "messenger/echo": ["echo"],
+    "messenger/postback-field-value": ["postback"],
+    "messenger/reaction": ["reaction"],
+    "messenger/read": ["status"],
+    "messenger/batched": ["message", "message", "message"],
+    "instagram/postback": ["postback"],
+    "instagram/reaction": ["reaction"],
+    "instagram/seen": ["status"],
+    "whatsapp/text": ["message"],
+    "whatsapp/image": ["message"],
+    "whatsapp/document": ["message"],
+    "whatsapp/location": ["message"],
+    "whatsapp/button-reply": ["postback"],
+    "whatsapp/reaction-removed": ["reaction"],
+    "whatsapp/status-sent": ["status"],
+    "whatsapp/status-delivered": ["status"],
+}
+
+
+def _connect_kafe(account: Account) -> int:
+    """The shop's channels the fixtures name; returns how many channel events that made."""
+    account.connect(platform="messenger", page_id=KAFE_PAGE, access_token=PAGE_TOKEN)
+    account.connect(platform="instagram", account_id=KAFE_IG, access_token=PAGE_TOKEN)
+    account.connect(
+        platform="whatsapp",
+        phone_number_id=KAFE_WA,
+        business_account_id="2391001",
+        access_token=WA_TOKEN,
+    )
+    return 3
+
+
+@pytest.mark.parametrize("name", sorted(OWN_META))
+async def test_every_meta_fixture_becomes_the_right_events(relay: ServedApp, name: str) -> None:
+    """Each documented Meta payload, signed, is stored and streamed as its typed events."""
+    kinds = OWN_META[name]
+    account = sign_up(relay.url)
+    skip = _connect_kafe(account)
+    r = post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json"))
+    assert r.status_code == 200
+    async with open_stream(account) as stream:
+        frames = await stream.events(skip + len(kinds))
+    assert [f.event.__struct_config__.tag for f in frames[skip:]] == kinds
+
+
+# The shared corpus: file -> (how to post it, the event kinds the stream must then carry)
+SHARED_META: dict[str, tuple[str, list[str]]] = {
     "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
     "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
     "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
@@ -58,8 +112,8 @@ META_FIXTURES: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def _body_for(name: str, how: str) -> dict[str, Any]:
-    payload = load_fixture(name)
+def _shared_body(name: str, how: str) -> dict[str, Any]:
+    payload = shared_fixture(name)
     if how == "item":
         return _page_envelope(payload)
     if how == "entry":
@@ -69,8 +123,8 @@ def _body_for(name: str, how: str) -> dict[str, Any]:
     return payload  # type: ignore[no-any-return]
 
 
-def _connect_fixture_accounts(account: Account) -> None:
-    """Channels for every account id the fixtures name."""
+def _connect_shared_accounts(account: Account) -> None:
+    """Channels for every account id the shared corpus names."""
     account.connect(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN)
     account.connect(platform="messenger", page_id="111111", access_token=PAGE_TOKEN)
     for ig in ("<INSTAGRAM_SCOPED_ID>", "<YOUR_APP_USERS_INSTAGRAM_USER_ID>"):
@@ -84,13 +138,16 @@ def _connect_fixture_accounts(account: Account) -> None:
         )
 
 
-@pytest.mark.parametrize("name", sorted(META_FIXTURES))
-async def test_every_meta_fixture_becomes_the_right_events(relay: ServedApp, name: str) -> None:
-    """Each real Meta payload, signed, is stored and streamed as the expected typed events."""
-    how, kinds = META_FIXTURES[name]
+@pytest.mark.parametrize("name", sorted(SHARED_META))
+async def test_every_shared_meta_payload_becomes_the_right_events(
+    relay: ServedApp, name: str
+) -> None:
+    """Each real Meta payload of the shared corpus, signed, is streamed as the expected events."""
+    how, kinds = SHARED_META[name]
+    body = _shared_body(name, how)
     account = sign_up(relay.url)
-    _connect_fixture_accounts(account)
-    r = post_meta(relay.url, _body_for(name, how))
+    _connect_shared_accounts(account)
+    r = post_meta(relay.url, body)
     assert r.status_code == 200
     async with open_stream(account) as stream:
         frames = await stream.events(6 + len(kinds))
@@ -98,12 +155,14 @@ async def test_every_meta_fixture_becomes_the_right_events(relay: ServedApp, nam
     assert got == kinds
 
 
-VIBER_FIXTURES = {
-    "viber_callback-delivered_1.json": "status",
-    "viber_callback-message-unicode_1.json": "message",
-    "viber_callback-seen_1.json": "status",
-    "viber_callback-subscribed_1.json": "subscription",
-    "viber_callback-unsubscribed_1.json": "subscription",
+# The project's Viber callbacks -> the event kind each becomes (the webhook check: none).
+OWN_VIBER = {
+    "message-text": "message",
+    "message-picture": "message",
+    "delivered": "status",
+    "seen": "status",
+    "subscribed": "subscription",
+    "unsubscribed": "subscription",
 }
 
 
@@ -116,23 +175,45 @@ async def test_viber_bot_connects_and_its_callbacks_become_events(
     channel = account.connect(platform="viber", auth_token=VIBER_TOKEN, name="Kafe bot")
     assert fake.webhook(VIBER_TOKEN) == channel["webhook_url"]
     assert channel["webhook_url"].startswith(relay.url)
-    webhook_check = load_fixture("viber_callback-webhook_1.json")
+    webhook_check = fixture_bytes("viber/webhook.json")
     assert post_viber(relay.url, channel["id"], webhook_check, VIBER_TOKEN).status_code == 200
-    for name in VIBER_FIXTURES:
-        r = post_viber(relay.url, channel["id"], load_fixture(name), VIBER_TOKEN)
+    for name in OWN_VIBER:
+        body = fixture_bytes(f"viber/{name}.json")
+        assert post_viber(relay.url, channel["id"], body, VIBER_TOKEN).status_code == 200, name
+    async with open_stream(account) as stream:
+        frames = await stream.events(1 + len(OWN_VIBER))
+    assert [f.event.__struct_config__.tag for f in frames[1:]] == list(OWN_VIBER.values())
+    message = frames[1].event
+    assert isinstance(message, MessageReceived) and message.text
+
+
+SHARED_VIBER = {
+    "viber_callback-delivered_1.json": "status",
+    "viber_callback-message-unicode_1.json": "message",
+    "viber_callback-seen_1.json": "status",
+    "viber_callback-subscribed_1.json": "subscription",
+    "viber_callback-unsubscribed_1.json": "subscription",
+}
+
+
+async def test_shared_viber_callbacks_become_events(relay: ServedApp) -> None:
+    """Every Viber callback of the shared corpus, signed, is stored as its event."""
+    require_shared()
+    account = sign_up(relay.url)
+    channel = account.connect(platform="viber", auth_token=VIBER_TOKEN, name="Kafe bot")
+    for name in SHARED_VIBER:
+        r = post_viber(relay.url, channel["id"], shared_bytes(name), VIBER_TOKEN)
         assert r.status_code == 200, name
     async with open_stream(account) as stream:
-        frames = await stream.events(1 + len(VIBER_FIXTURES))
-    assert [f.event.__struct_config__.tag for f in frames[1:]] == list(VIBER_FIXTURES.values())
-    message = frames[2].event
-    assert isinstance(message, MessageReceived) and message.text
+        frames = await stream.events(1 + len(SHARED_VIBER))
+    assert [f.event.__struct_config__.tag for f in frames[1:]] == list(SHARED_VIBER.values())
 
 
 def test_viber_rejects_bad_signature_and_unknown_channel(relay: ServedApp) -> None:
     """A Viber callback signed with another token, or for no channel, stores nothing."""
     account = sign_up(relay.url)
     channel = account.connect(platform="viber", auth_token=VIBER_TOKEN)
-    body = load_fixture("viber_callback-message-unicode_1.json")
+    body = fixture_bytes("viber/message-text.json")
     assert post_viber(relay.url, channel["id"], body, "some-other-token").status_code == 403
     r = post_viber(relay.url, "no-such-channel", body, VIBER_TOKEN)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_channel"

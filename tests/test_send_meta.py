@@ -61,11 +61,12 @@ async def test_messenger_text_body_matches_meta_sample(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A Messenger reply is the documented Send API body, POSTed to the Page's messages edge."""
-    message_id = await send_text(http, urls, CREDENTIALS, messenger())
+    sample = load_fixture("send/messenger-text-request.json")
+    message_id = await send_text(http, urls, CREDENTIALS, messenger(sample["message"]["text"]))
     (request,) = graph.requests
     assert request.method == "POST"
     assert request.path == f"/{GRAPH_VERSION}/{PAGE_ID}/messages"
-    assert request.json == load_fixture("messenger_send-text-request_1.json")
+    assert request.json == sample
     assert request.headers["content-type"] == "application/json"
     assert message_id.startswith("m_")
 
@@ -85,7 +86,7 @@ async def test_message_id_read_from_meta_sample_response(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """The returned id is the ``message_id`` of Meta's documented response."""
-    sample = load_fixture("messenger_send-response_1.json")
+    sample = load_fixture("send/messenger-response.json")
     graph.respond_next(sample)
     assert await send_text(http, urls, CREDENTIALS, messenger()) == sample["message_id"]
 
@@ -185,21 +186,21 @@ async def test_local_refusals_make_no_request(
     ("body", "status", "code", "transient", "platform_code"),
     [
         (
-            load_fixture("messenger_send-error-invalid-token_1.json"),
+            load_fixture("send/messenger-error-invalid-token.json"),
             400,
             "token_invalid",
             False,
             190,
         ),
         (
-            load_fixture("messenger_send-error-551-unavailable_1.json"),
+            load_fixture("send/messenger-error-unavailable.json"),
             400,
             "recipient_unavailable",
             False,
             551,
         ),
         (
-            load_fixture("messenger_send-error-outside-window_1.json"),
+            load_fixture("send/messenger-error-outside-window.json"),
             400,
             "window_closed",
             False,
@@ -282,7 +283,7 @@ async def test_window_closed_on_a_tagged_reply_names_the_seven_day_window(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A HUMAN_AGENT reply refused as out of window tells the owner about the 7-day window."""
-    graph.fail_recipient("<PSID>", load_fixture("messenger_send-error-outside-window_1.json"))
+    graph.fail_recipient("<PSID>", load_fixture("send/messenger-error-outside-window.json"))
     with pytest.raises(SendError) as caught:
         await send_text(http, urls, CREDENTIALS, messenger(tag="HUMAN_AGENT"))
     assert caught.value.code == "window_closed"
@@ -293,7 +294,7 @@ async def test_window_closed_message_is_plain_words(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """An untagged out-of-window reply says the 24-hour window closed, not Graph jargon."""
-    graph.fail_recipient("<PSID>", load_fixture("messenger_send-error-outside-window_1.json"))
+    graph.fail_recipient("<PSID>", load_fixture("send/messenger-error-outside-window.json"))
     with pytest.raises(SendError) as caught:
         await send_text(http, urls, CREDENTIALS, messenger())
     assert caught.value.message == (

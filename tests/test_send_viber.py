@@ -79,7 +79,7 @@ async def test_text_body_matches_viber_sample(
     viber: FakeViber, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A Viber reply is the documented send_message body, with the token in its header."""
-    sample = load_fixture("viber_send-text-request_1.json")
+    sample = load_fixture("send/viber-text-request.json")
     out = to_viber(sample["text"], sample["receiver"], sender_name=sample["sender"]["name"])
     await send_text(http, urls, CREDENTIALS, out)
     (request,) = viber.requests
@@ -145,7 +145,7 @@ async def test_too_many_requests_is_rate_limited_for_an_hour_without_retry(
     viber: FakeViber, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """Status 12 (100 messages/hour/user) is rate_limited, retry in an hour, and not retried now."""
-    viber.fail_receiver(SUBSCRIBED, load_fixture("viber_send-error-too-many-requests_1.json"))
+    viber.fail_receiver(SUBSCRIBED, load_fixture("send/viber-error-too-many-requests.json"))
     with pytest.raises(SendError) as caught:
         await send_with_retry(http, urls, CREDENTIALS, to_viber(), base_delay_s=0.001)
     err = caught.value
@@ -238,7 +238,7 @@ async def test_set_webhook_is_confirmed_by_a_signed_callback(
     (request,) = viber.requests
     assert request.json == {
         "url": url,
-        "event_types": load_fixture("viber_set-webhook-request_1.json")["event_types"],
+        "event_types": load_fixture("send/viber-set-webhook-request.json")["event_types"],
         "send_name": True,
         "send_photo": True,
     }

@@ -54,7 +54,7 @@ async def test_text_body_matches_meta_sample_without_link_preview(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """A WhatsApp reply is Meta's documented text body (link previews off) with a Bearer token."""
-    sample = load_fixture("whatsapp_send-text-request_1.json")
+    sample = load_fixture("send/whatsapp-text-request.json")
     await send_text(http, urls, CREDENTIALS, whatsapp(sample["text"]["body"]))
     (request,) = graph.requests
     expected = copy.deepcopy(sample)
@@ -69,7 +69,7 @@ async def test_reply_adds_context_like_meta_sample(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """``reply_to`` becomes ``context.message_id`` as in Meta's contextual-reply sample."""
-    sample = load_fixture("whatsapp_send-reply-request_1.json")
+    sample = load_fixture("send/whatsapp-reply-request.json")
     out = whatsapp(sample["text"]["body"], reply_to=sample["context"]["message_id"])
     await send_text(http, urls, CREDENTIALS, out)
     (request,) = graph.requests
@@ -82,7 +82,7 @@ async def test_message_id_is_first_wamid_of_meta_sample_response(
     graph: FakeGraph, urls: PlatformUrls, http: httpx.AsyncClient
 ) -> None:
     """The returned id is ``messages[0].id`` of Meta's documented response."""
-    sample = load_fixture("whatsapp_send-text-response_1.json")
+    sample = load_fixture("send/whatsapp-text-response.json")
     graph.respond_next(sample)
     assert await send_text(http, urls, CREDENTIALS, whatsapp("Hi")) == sample["messages"][0]["id"]
 

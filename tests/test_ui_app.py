@@ -123,7 +123,7 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
         lambda: bool((c := ws.inbox.proxy.conversation(0)) and c.has_pending_draft),
         timeout=20_000,
     )
-    assert ws.window.count("approvals") >= 0
+    qtbot.waitUntil(lambda: ws.window.count("approvals") == 1, timeout=10_000)
     screen.select_row(0)
     panel = screen.pane.draft_panel
     qtbot.waitUntil(panel.isVisible, timeout=10_000)

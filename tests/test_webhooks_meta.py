@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -26,7 +26,7 @@ from common.events import (
     encode_event,
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
-from tests.shared_data import FIXTURES, load_fixture
+from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes, shared_fixture
 
 ROUTES: dict[tuple[Platform, str], str] = {
     ("messenger", "111111"): "ch-page",
@@ -37,15 +37,14 @@ ROUTES: dict[tuple[Platform, str], str] = {
     ("instagram", "<INSTAGRAM_SCOPED_ID>"): "ch-ig-2",
     ("whatsapp", "106540352242922"): "ch-wa",
     ("whatsapp", "1122334455667"): "ch-wa-2",
+    ("messenger", "1048320001"): "ch-kafe",
+    ("instagram", "17841401234"): "ch-kafe-ig",
+    ("whatsapp", "1065403522"): "ch-kafe-wa",
 }
 
 
 def resolve(platform: Platform, external_id: str) -> str | None:
     return ROUTES.get((platform, external_id))
-
-
-def raw(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
 
 
 def body(obj: str, *entries: Any) -> bytes:
@@ -88,192 +87,177 @@ T0 = 1_700_000_000_000  # ms; small numbers would read as seconds
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 
 
-# --- Messenger fixtures ------------------------------------------------------------------
+# --- The project's fixtures: Messenger -----------------------------------------------------
+
+KAFE_PAGE = "1048320001"
+KAFE_IG = "17841401234"
+KAFE_WA = "1065403522"
+PSID = "6802417395012345"
+IGSID = "5301987654321098"
+T1 = 1_764_840_000_000  # the fixtures' clock, in ms
+ARBER = Customer(id="38349111222", name="Arbër Krasniqi", phone="38349111222")
+ARBER_BSUID = "XK.4417725530918262"
+M_HEAD: dict[str, Any] = {
+    "channel_id": "ch-kafe",
+    "platform": "messenger",
+    "customer": Customer(id=PSID),
+}
+IG_HEAD: dict[str, Any] = {
+    "channel_id": "ch-kafe-ig",
+    "platform": "instagram",
+    "customer": Customer(id=IGSID),
+}
+WA_HEAD: dict[str, Any] = {"channel_id": "ch-kafe-wa", "platform": "whatsapp", "customer": ARBER}
 
 
-def test_messenger_text_envelope() -> None:
-    """A full Page envelope yields one text message routed by the entry's page id."""
-    assert only(parse_meta(raw("messenger_webhook-text-envelope_1.json"), resolve)) == (
-        MessageReceived(
-            channel_id="ch-page",
-            platform="messenger",
-            customer=Customer(id="USER_ID"),
-            timestamp_ms=1457764197627,
-            platform_id="mid.1457764197618:41d102a3e1ae206a38",
-            text="hello, world!",
-        )
+def own(name: str) -> ParseResult:
+    """Parse one of the project's webhook fixtures (``"messenger/text"``)."""
+    return parse_meta(fixture_bytes(f"webhooks/{name}.json"), resolve)
+
+
+def test_messenger_text() -> None:
+    """A Page envelope yields one text message routed by the entry's page id."""
+    assert only(own("messenger/text")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 1,
+        platform_id="m_kafe-001",
+        text="Mirëdita! A jeni hapur të dielën?",
     )
 
 
-def test_messenger_attachment_entry() -> None:
-    """An attachment keeps its type and payload URL; the message has no text."""
-    result = parse_meta(
-        body("page", load_fixture("messenger_webhook-attachment-entry_1.json")), resolve
-    )
-    assert only(result) == MessageReceived(
-        channel_id="ch-page-2",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1518479195308,
-        platform_id="mid.$cAAJdkrCd2ORnva8ErFhjGm0X_Q_c",
+def test_messenger_attachments() -> None:
+    """Attachments keep their type and payload URL; the message has no text."""
+    assert only(own("messenger/attachments")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 2,
+        platform_id="m_kafe-002",
         attachments=(
-            Attachment(type="<image|video|audio|file|reel|ig_reel>", url="<ATTACHMENT_URL>"),
+            Attachment(type="image", url="https://cdn.fbsbx.example/kafe/photo-1.jpg"),
+            Attachment(type="file", url="https://cdn.fbsbx.example/kafe/menu.pdf"),
         ),
     )
 
 
 def test_messenger_quick_reply() -> None:
     """A quick-reply tap is a message with its text and the developer payload."""
-    item = load_fixture("messenger_webhook-text-quick-reply_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == MessageReceived(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458692752478,
-        platform_id="mid.1457764197618:41d102a3e1ae206a38",
-        text="hello, world!",
-        quick_reply="<DEVELOPER_DEFINED_PAYLOAD>",
+    assert only(own("messenger/quick-reply")) == MessageReceived(
+        **M_HEAD,
+        timestamp_ms=T1 + 4,
+        platform_id="m_kafe-004",
+        text="Tavolinë për dy",
+        quick_reply="BOOK_TABLE_2",
     )
 
 
 def test_messenger_echo_is_not_a_received_message() -> None:
     """An echo becomes MessageEcho about its recipient, never a MessageReceived."""
-    item = load_fixture("messenger_webhook-echo-text_1.json")
-    event = only(parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve))
-    assert not isinstance(event, MessageReceived)
-    assert event == MessageEcho(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1457764197627,
-        platform_id="mid.1457764197618:41d102a3e1ae206a38",
-        text="hello, world!",
-        app_id="1517776481860111",
-        metadata="<DEVELOPER_DEFINED_METADATA_STRING>",
+    assert only(own("messenger/echo")) == MessageEcho(
+        **M_HEAD,
+        timestamp_ms=T1 + 7,
+        platform_id="m_kafe-out-2",
+        text="Po, nga ora 9 deri 22.",
+        app_id="263902037430900",
+        metadata="send:7f3a",
     )
 
 
 def test_messenger_postback_field_value_shape() -> None:
     """The {field, value} postback with user_ref and a string timestamp in seconds parses."""
-    change = load_fixture("messenger_webhook-postback-field-value_1.json")
-    result = parse_meta(body("page", page_entry("PAGE-ID", change, key="changes")), resolve)
-    assert only(result) == Postback(
-        channel_id="ch-page-4",
-        platform="messenger",
-        customer=Customer(id="USER-REF-ID"),
-        timestamp_ms=1527459824000,
-        platform_id="m_MESSAGE-ID",
-        payload="USER-DEFINED-PAYLOAD",
-        title="TITLE-FOR-THE-CTA",
-        source="postback",
-        referral="USER-DEFINED-REFERRAL-PARAM",
+    assert only(own("messenger/postback-field-value")) == Postback(
+        **{**M_HEAD, "customer": Customer(id="kafe-checkbox-7781")},
+        timestamp_ms=1_764_840_009_000,
+        platform_id="m_kafe-009",
+        payload="SHOW_MENU",
+        title="Shiko menunë",
     )
 
 
 def test_messenger_reaction() -> None:
     """A reaction names the reacted-to mid and keeps the emoji."""
-    item = load_fixture("messenger_webhook-reaction_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == Reaction(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458668856463,
-        platform_id="<MID_OF_ReactedTo_Message>:react:1458668856463",
-        message_id="<MID_OF_ReactedTo_Message>",
+    assert only(own("messenger/reaction")) == Reaction(
+        **M_HEAD,
+        timestamp_ms=T1 + 10,
+        platform_id=f"m_kafe-out-2:react:{T1 + 10}",
+        message_id="m_kafe-out-2",
         emoji="\u2764\ufe0f",
-        action="react",
     )
 
 
 def test_messenger_read_watermark() -> None:
     """A read receipt is a read Status with the watermark and a customer-scoped id."""
-    item = load_fixture("messenger_webhook-read_1.json")
-    result = parse_meta(body("page", page_entry("<PAGE_ID>", item)), resolve)
-    assert only(result) == Status(
-        channel_id="ch-page-3",
-        platform="messenger",
-        customer=Customer(id="<PSID>"),
-        timestamp_ms=1458668856463,
-        platform_id="read:<PSID>:1458668856253",
+    assert only(own("messenger/read")) == Status(
+        **M_HEAD,
+        timestamp_ms=T1 + 12,
+        platform_id=f"read:{PSID}:{T1 + 7}",
         status="read",
-        watermark_ms=1458668856253,
+        watermark_ms=T1 + 7,
     )
 
 
-# --- Instagram fixtures ------------------------------------------------------------------
+# --- The project's fixtures: Instagram -----------------------------------------------------
 
 
 def test_instagram_postback() -> None:
     """An ice-breaker tap on Instagram is a Postback with its mid, title and payload."""
-    assert only(parse_meta(raw("instagram_webhook-postback_1.json"), resolve)) == Postback(
-        channel_id="ch-ig-2",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1502905976377,
-        platform_id="<MESSAGE_ID>",
-        payload="<OPTION_OR_BUTTON_PAYLOAD>",
-        title="<USER_SELECTED_ICEBREAKER_OPTION_OR_CTA_BUTTON>",
+    assert only(own("instagram/postback")) == Postback(
+        **IG_HEAD,
+        timestamp_ms=T1 + 12,
+        platform_id="aWdfZAG1-ig-012",
+        payload="ICEBREAKER_HOURS",
+        title="Opening hours?",
     )
 
 
 def test_instagram_reaction() -> None:
     """An Instagram reaction is routed by the IG account id in entry.id."""
-    assert only(parse_meta(raw("instagram_webhook-reaction_1.json"), resolve)) == Reaction(
-        channel_id="ch-ig",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1569262485349,
-        platform_id="<MESSAGE_ID>:react:1569262485349",
-        message_id="<MESSAGE_ID>",
+    assert only(own("instagram/reaction")) == Reaction(
+        **IG_HEAD,
+        timestamp_ms=T1 + 13,
+        platform_id=f"aWdfZAG1-ig-out-2:react:{T1 + 13}",
+        message_id="aWdfZAG1-ig-out-2",
         emoji="\u2764\ufe0f",
     )
 
 
 def test_instagram_seen() -> None:
     """messaging_seen (read.mid) is a read Status naming that message."""
-    assert only(parse_meta(raw("instagram_webhook-seen_1.json"), resolve)) == Status(
-        channel_id="ch-ig",
-        platform="instagram",
-        customer=Customer(id="<INSTAGRAM_SCOPED_ID>"),
-        timestamp_ms=1569262485349,
-        platform_id="read:<MESSAGE_ID>",
+    assert only(own("instagram/seen")) == Status(
+        **IG_HEAD,
+        timestamp_ms=T1 + 15,
+        platform_id="read:aWdfZAG1-ig-out-2",
         status="read",
-        message_ids=("<MESSAGE_ID>",),
+        message_ids=("aWdfZAG1-ig-out-2",),
     )
 
 
-# --- WhatsApp fixtures -------------------------------------------------------------------
+# --- The project's fixtures: WhatsApp ------------------------------------------------------
+
+KAFE_MEDIA = "https://lookaside.fbsbx.example/whatsapp_business/attachments/?mid="
 
 
 def test_whatsapp_text() -> None:
     """A text message names the contact, uses wa_id as id and phone, and scales seconds."""
-    assert only(parse_meta(raw("whatsapp_webhook-text_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1749416383000,
-        platform_id=WAMID,
-        text="Does it come in another color?",
+    assert only(own("whatsapp/text")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 1000,
+        platform_id="wamid.KAFE001",
+        text="Përshëndetje, a mund të porosis për nesër?",
     )
 
 
 def test_whatsapp_image() -> None:
     """An image keeps media id, MIME type, caption and URL in one attachment."""
-    assert only(parse_meta(raw("whatsapp_webhook-image_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id=WAMID,
+    assert only(own("whatsapp/image")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 5000,
+        platform_id="wamid.KAFE005",
         attachments=(
             Attachment(
                 type="image",
-                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
-                media_id="1003383421387256",
+                url=KAFE_MEDIA + "880012345",
+                media_id="880012345",
                 mime_type="image/jpeg",
-                caption="Taj Mahal",
+                caption="Torta për ditëlindje",
             ),
         ),
     )
@@ -281,20 +265,18 @@ def test_whatsapp_image() -> None:
 
 def test_whatsapp_document() -> None:
     """A document keeps its filename beside media id, MIME type and caption."""
-    assert only(parse_meta(raw("whatsapp_webhook-document_1.json"), resolve)) == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id=WAMID,
+    assert only(own("whatsapp/document")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 6000,
+        platform_id="wamid.KAFE006",
         attachments=(
             Attachment(
                 type="document",
-                url="https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=133...",
-                media_id="622684793477189",
+                url=KAFE_MEDIA + "880012346",
+                media_id="880012346",
                 mime_type="application/pdf",
-                caption="my receipt",
-                filename="receipt.pdf",
+                caption="Fatura",
+                filename="fatura-12.pdf",
             ),
         ),
     )
@@ -302,107 +284,109 @@ def test_whatsapp_document() -> None:
 
 def test_whatsapp_location() -> None:
     """A location becomes a Location with all five fields."""
-    event = only(parse_meta(raw("whatsapp_webhook-location_1.json"), resolve))
-    assert event == MessageReceived(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1744344496000,
-        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
+    assert only(own("whatsapp/location")) == MessageReceived(
+        **WA_HEAD,
+        timestamp_ms=T1 + 10_000,
+        platform_id="wamid.KAFE010",
         location=Location(
-            latitude=37.44221496582,
-            longitude=-122.16165924072,
-            name="Philz Coffee",
-            address="101 Forest Ave, Palo Alto, CA 94301",
-            url="https://philzcoffee.com/",
+            latitude=42.6629,
+            longitude=21.1655,
+            name="Sheshi Skënderbeu",
+            address="Prishtinë 10000",
+            url="https://maps.example/skenderbeu",
         ),
     )
 
 
-def test_whatsapp_interactive_button_reply_keys_on_bsuid() -> None:
-    """A button reply is a Postback; the customer is keyed on the BSUID, phone kept."""
-    result = parse_meta(raw("whatsapp_webhook-interactive-button-reply_1.json"), resolve)
-    assert only(result) == Postback(
-        channel_id="ch-wa-2",
-        platform="whatsapp",
-        customer=Customer(id="US.13491208655302741918", name="Test Name", phone="972987654321"),
-        timestamp_ms=1698266730000,
-        platform_id="wamid.xyzxyz",
-        payload="callback_data",
-        title="title",
-        source="button",
-    )
-
-
-def test_whatsapp_reaction_with_empty_emoji_is_unreact() -> None:
-    """An empty emoji means the customer withdrew the reaction."""
-    assert only(parse_meta(raw("whatsapp_webhook-reaction_1.json"), resolve)) == Reaction(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=SHEENA,
-        timestamp_ms=1749419544000,
-        platform_id="wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA=",
-        message_id="wamid.HBgLMTQxMjU1NTA4MjkVAgASGBQzQUNCNjk5RDUwNUZGMUZEM0VBRAA=",
-        emoji=None,
+def test_whatsapp_reaction_removed_is_unreact() -> None:
+    """A reaction without an emoji means the customer withdrew it."""
+    assert only(own("whatsapp/reaction-removed")) == Reaction(
+        **WA_HEAD,
+        timestamp_ms=T1 + 16_000,
+        platform_id="wamid.KAFE016",
+        message_id="wamid.OUT001",
         action="unreact",
     )
 
 
-def test_whatsapp_status_delivered() -> None:
-    """A delivered status names our wamid; its id adds the status so others stay distinct."""
-    result = parse_meta(raw("whatsapp_webhook-status-delivered_1.json"), resolve)
-    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MTE5MjVBOTE3MDk5QUVFM0YA"
-    assert only(result) == Status(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=Customer(id="16505551234", phone="16505551234"),
-        timestamp_ms=1750263773000,
-        platform_id=f"{wamid}:delivered",
-        status="delivered",
-        message_ids=(wamid,),
-    )
+def test_whatsapp_status_delivered_and_sent() -> None:
+    """Statuses name our wamid; their ids add the status so sent and delivered stay distinct."""
+    recipient = Customer(id=ARBER.id, phone=ARBER.phone)
+    cases: tuple[tuple[Literal["sent", "delivered"], int], ...] = (("sent", 30), ("delivered", 31))
+    for name, ts in cases:
+        assert only(own(f"whatsapp/status-{name}")) == Status(
+            **{**WA_HEAD, "customer": recipient},
+            timestamp_ms=T1 + ts * 1000,
+            platform_id=f"wamid.OUT001:{name}",
+            status=name,
+            message_ids=("wamid.OUT001",),
+        )
 
 
-def test_whatsapp_status_sent() -> None:
-    """A sent status becomes a sent Status for the recipient."""
-    result = parse_meta(raw("whatsapp_webhook-status-sent_1.json"), resolve)
-    wamid = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
-    assert only(result) == Status(
-        channel_id="ch-wa",
-        platform="whatsapp",
-        customer=Customer(id="16505551234", phone="16505551234"),
-        timestamp_ms=1750030073000,
-        platform_id=f"{wamid}:sent",
-        status="sent",
-        message_ids=(wamid,),
-    )
-
-
-def test_every_fixture_event_survives_the_wire() -> None:
+def test_every_own_fixture_event_survives_the_wire() -> None:
     """Each event from every Meta webhook fixture encodes and decodes back unchanged."""
     names = sorted(
-        p.name
-        for p in FIXTURES.iterdir()
-        if p.name.startswith(("messenger_webhook-", "instagram_webhook-", "whatsapp_webhook-"))
+        f"{p.parent.name}/{p.stem}"
+        for platform in ("messenger", "instagram", "whatsapp")
+        for p in (OWN_FIXTURES / "webhooks" / platform).glob("*.json")
     )
-    assert len(names) == 18
+    assert len(names) >= 60
     decoded = 0
     for name in names:
-        data = load_fixture(name)
-        if "object" in data:
-            payload = raw(name)
-        elif "field" in data:
-            payload = body("page", page_entry("PAGE-ID", data, key="changes"))
-        elif "messaging" in data:
-            payload = body("page", data)
-        else:
-            payload = body("page", page_entry("<PAGE_ID>", data))
-        result = parse_meta(payload, resolve)
-        assert result.ignored == [], name
-        for event in result.events:
+        for event in own(name).events:
             assert EVENT_DECODER.decode(encode_event(event)) == event
             decoded += 1
-    assert decoded == 18
+    assert decoded >= len(names) - 10
+
+
+# --- The shared corpus (when ../shared is beside the checkout) ----------------------------
+
+# file -> (how the file is wrapped into a body, the event kinds it must become)
+SHARED_META: dict[str, tuple[str, list[str]]] = {
+    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
+    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
+    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
+    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
+    "messenger_webhook-read_1.json": ("item", ["status"]),
+    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
+    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
+    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
+    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
+    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
+}
+
+
+def shared_body(name: str, how: str, page: str = "<PAGE_ID>") -> bytes:
+    """A file of the shared corpus as a whole Meta body (some hold one item or entry)."""
+    if how == "as_is":
+        return shared_bytes(name)
+    data = shared_fixture(name)
+    if how == "item":
+        return body("page", page_entry(page, data))
+    if how == "entry":
+        return body("page", data)
+    return body("page", page_entry(page, data, key="changes"))
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_META))
+def test_shared_payload_becomes_its_events(name: str) -> None:
+    """Each payload of the shared corpus parses to its expected kinds and survives the wire."""
+    how, kinds = SHARED_META[name]
+    result = parse_meta(
+        shared_body(name, how, "PAGE-ID" if how == "change" else "<PAGE_ID>"), resolve
+    )
+    assert result.ignored == []
+    assert [e.__struct_config__.tag for e in result.events] == kinds
+    for event in result.events:
+        assert EVENT_DECODER.decode(encode_event(event)) == event
 
 
 # --- Batching, routing, malformed input --------------------------------------------------
@@ -745,10 +729,7 @@ def test_change_that_is_not_messaging_is_ignored() -> None:
 
 def test_retries_produce_identical_ids() -> None:
     """Parsing the same body twice yields the same platform ids, so retries dedupe."""
-    item = load_fixture("messenger_webhook-read_1.json")
-    payload = body(
-        "page", page_entry("<PAGE_ID>", item, load_fixture("messenger_webhook-reaction_1.json"))
-    )
+    payload = fixture_bytes("webhooks/messenger/batched.json")
     assert parse_meta(payload, resolve) == parse_meta(payload, resolve)
 
 

@@ -20,15 +20,11 @@ from common.events import (
     encode_event,
 )
 from relay.webhooks.viber import ParseResult, PayloadError, parse_viber
-from tests.shared_data import FIXTURES
+from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes
 
 TOKEN = "4912661846655238145"  # above 2**53: a float would round it
 TS = 1457764197627
 CHANNEL = "ch-viber"
-
-
-def fixture(name: str) -> ParseResult:
-    return parse_viber((FIXTURES / name).read_bytes(), CHANNEL)
 
 
 def callback(**fields: Any) -> ParseResult:
@@ -66,100 +62,125 @@ def received(**fields: Any) -> MessageReceived:
     )
 
 
-# --- Fixtures ----------------------------------------------------------------------------
+# --- The project's fixtures ------------------------------------------------------------
+
+OWN_TOKEN = "5491234567890123457"  # above 2**53, as real tokens are
+OWN_TS = 1764840000000
+JELENA = Customer(
+    id="7zYj3vXkQ2aBpL9sWq1e4w==",
+    name="Jelena Petrović",
+    avatar_url="https://media-direct.cdn.viber.example/avatar/jelena.jpg",
+)
+
+
+def own(name: str) -> ParseResult:
+    return parse_viber(fixture_bytes(f"viber/{name}.json"), CHANNEL)
 
 
 def test_delivered() -> None:
     """A delivered receipt names our message by its exact token."""
-    assert only(fixture("viber_callback-delivered_1.json")) == Status(
+    assert only(own("delivered")) == Status(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="01234567890A="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:delivered",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 10,
+        platform_id=f"{OWN_TOKEN}:delivered",
         status="delivered",
-        message_ids=(TOKEN,),
+        message_ids=(OWN_TOKEN,),
     )
 
 
 def test_seen() -> None:
     """A seen receipt is a read Status."""
-    assert only(fixture("viber_callback-seen_1.json")) == Status(
+    assert only(own("seen")) == Status(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:read",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 11,
+        platform_id=f"{OWN_TOKEN}:read",
         status="read",
-        message_ids=(TOKEN,),
+        message_ids=(OWN_TOKEN,),
     )
 
 
-def test_message_unicode() -> None:
-    """A text message keeps CJK text, sender name and avatar; the token is the id."""
-    assert only(fixture("viber_callback-message-unicode_1.json")) == MessageReceived(
+def test_message_text_in_serbian_and_albanian() -> None:
+    """A text message keeps Cyrillic and Albanian text, name and avatar; the token is the id."""
+    assert only(own("message-text")) == MessageReceived(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(
-            id="01234567890A=",
-            name="ふで都急ぼちラり面関ごル期販ずラ否裁ぞるめ数努むや正記味てょ",
-            avatar_url="http://avatar_url",
-        ),
-        timestamp_ms=TS,
-        platform_id=TOKEN,
-        text=(
-            "批封廟根縄華勢田郎報株聞。変宝長独部鉱内出殺反提似惑金参勧車査真測。"
-            "見名基現画府日室事集百藤米。発目本当党考万名東拓学早職表治月佐。"
-            "町要静子呉遊推写間確長無読死覧件一盛治融。"
-        ),
+        customer=JELENA,
+        timestamp_ms=OWN_TS + 1,
+        platform_id="5491234567890123458",
+        text="Здраво! Да ли имате веганске колаче? Çfarë keni sot?",
     )
 
 
 def test_subscribed() -> None:
     """A subscription names the user with name and avatar."""
-    assert only(fixture("viber_callback-subscribed_1.json")) == Subscription(
+    assert only(own("subscribed")) == Subscription(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(
-            id="jc9HsWTZ2Yf2NkRZ8KcNug==",
-            name="John McClane",
-            avatar_url="http://avatar.example.com",
-        ),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:subscribed",
+        customer=JELENA,
+        timestamp_ms=OWN_TS + 13,
+        platform_id="5491234567890123470:subscribed",
         action="subscribed",
     )
 
 
 def test_unsubscribed() -> None:
     """An unsubscription has the user id only."""
-    assert only(fixture("viber_callback-unsubscribed_1.json")) == Subscription(
+    assert only(own("unsubscribed")) == Subscription(
         channel_id=CHANNEL,
         platform="viber",
-        customer=Customer(id="jc9HsWTZ2Yf2NkRZ8KcNug=="),
-        timestamp_ms=TS,
-        platform_id=f"{TOKEN}:unsubscribed",
+        customer=Customer(id=JELENA.id),
+        timestamp_ms=OWN_TS + 14,
+        platform_id="5491234567890123471:unsubscribed",
         action="unsubscribed",
     )
 
 
 def test_webhook_check_is_ignored() -> None:
     """The set_webhook check callback makes no event."""
-    assert fixture("viber_callback-webhook_1.json") == ParseResult(
-        events=[], ignored=["viber: webhook check"]
-    )
+    assert own("webhook") == ParseResult(events=[], ignored=["viber: webhook check"])
 
 
-def test_every_fixture_event_survives_the_wire() -> None:
+def test_every_own_fixture_event_survives_the_wire() -> None:
     """Each event from every Viber callback fixture encodes and decodes back unchanged."""
-    names = sorted(p.name for p in FIXTURES.glob("viber_callback-*.json"))
-    assert len(names) == 6
-    events = [event for name in names for event in fixture(name).events]
-    assert len(events) == 5
+    names = sorted(p.stem for p in (OWN_FIXTURES / "viber").glob("*.json"))
+    assert len(names) >= 16
+    events = [event for name in names for event in own(name).events]
+    assert len(events) == len(names) - 1  # all but the webhook check
     for event in events:
         encoded = encode_event(event)
         assert EVENT_DECODER.decode(encoded) == event
-        assert f'"{TOKEN}'.encode() in encoded
+        assert b'"54912345678901234' in encoded
+
+
+# --- The shared corpus (when ../shared is beside the checkout) ----------------------------
+
+SHARED_CALLBACKS = {
+    "viber_callback-delivered_1.json": "status",
+    "viber_callback-message-unicode_1.json": "message",
+    "viber_callback-seen_1.json": "status",
+    "viber_callback-subscribed_1.json": "subscription",
+    "viber_callback-unsubscribed_1.json": "subscription",
+    "viber_callback-webhook_1.json": None,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED_CALLBACKS))
+def test_shared_callback_parses(name: str) -> None:
+    """Each callback of the shared corpus becomes its expected event, exact tokens kept."""
+    result = parse_viber(shared_bytes(name), CHANNEL)
+    kind = SHARED_CALLBACKS[name]
+    if kind is None:
+        assert result == ParseResult(events=[], ignored=["viber: webhook check"])
+        return
+    event = only(result)
+    assert event.__struct_config__.tag == kind
+    encoded = encode_event(event)
+    assert EVENT_DECODER.decode(encoded) == event
+    assert f'"{TOKEN}'.encode() in encoded
 
 
 # --- Tokens ------------------------------------------------------------------------------

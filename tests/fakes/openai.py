@@ -24,6 +24,7 @@ __all__ = [
     "Delay",
     "Error",
     "FakeOpenAI",
+    "Raw",
     "RecordedRequest",
     "Reply",
     "Responder",
@@ -89,10 +90,19 @@ class Delay:
     """Wait ``seconds`` (or until the client hangs up) and then answer with ``then``."""
 
     seconds: float
-    then: Reply | Error | None = None
+    then: Reply | Error | Raw | None = None
 
 
-Step = Reply | Error | Delay
+@dataclass(frozen=True)
+class Raw:
+    """Answer with exactly these bytes (a broken or unexpected body a client must survive)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+
+Step = Reply | Error | Delay | Raw
 
 _ERROR_DEFAULTS: dict[int, tuple[str, str]] = {
     400: ("invalid_request_error", "Invalid request."),
@@ -272,6 +282,9 @@ class FakeOpenAI:
         if isinstance(step, Error):
             extra = {"retry-after": step.retry_after} if step.retry_after is not None else {}
             await ex.json(step.status, step.body(), extra)
+            return
+        if isinstance(step, Raw):
+            await ex.raw(step.status, step.content_type, step.body)
             return
         completion = self._completion(request, step)
         if body.get("stream"):
@@ -533,6 +546,10 @@ class _Exchange:
     async def json(self, status: int, payload: Any, extra: Mapping[str, str] | None = None) -> None:
         await self._start(status, "application/json", extra or {})
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def raw(self, status: int, content_type: str, body: bytes) -> None:
+        await self._start(status, content_type, {})
         await self._send({"type": "http.response.body", "body": body})
 
     async def sse(self, status: int, events: Iterator[dict[str, Any]]) -> None:

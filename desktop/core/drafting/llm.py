@@ -7,13 +7,11 @@ import email.utils
 import logging
 import random
 import time
-from typing import Final, cast
+from typing import Final
 
 import httpx
 import httpx2
-import openai
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
-from openai.types.chat.completion_create_params import ResponseFormat
+import msgspec
 
 from desktop.core.drafting.answer import ModelAnswer, finish_answer, parse_answer
 from desktop.core.drafting.config import AIConfig, cost_usd, price_for
@@ -38,6 +36,49 @@ KEY_REJECTED_REASON: Final = "AI key rejected"
 QUOTA_REASON: Final = "The AI account has no quota left"
 UNREADABLE_REASON: Final = "The AI answer could not be read"
 
+_TIMEOUTS: Final = (httpx.TimeoutException, httpx2.TimeoutException)
+_TRANSPORT_ERRORS: Final = (httpx.TransportError, httpx2.TransportError)
+
+
+# The parts of the chat-completion API we read; unknown fields are ignored.
+class _Message(msgspec.Struct):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = None
+
+
+class _TokenUsage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_tokens_details: _PromptDetails | None = None
+
+
+class _Completion(msgspec.Struct):
+    model: str = ""
+    choices: list[_Choice] = msgspec.field(default_factory=list)
+    usage: _TokenUsage | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    message: str = ""
+    code: str | None = None
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorBody | None = None
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+_COMPLETION: Final = msgspec.json.Decoder(_Completion)
+_ERROR: Final = msgspec.json.Decoder(_ErrorEnvelope)
+
 
 class _Failure(Exception):
     """A call that will not succeed now; ``reason`` is for the owner, ``detail`` for logs."""
@@ -61,7 +102,7 @@ class _Meter:
         self.model = config.model
         self.calls = 0
 
-    def add(self, completion: ChatCompletion) -> None:
+    def add(self, completion: _Completion) -> None:
         self.calls += 1
         self.model = completion.model or self.model
         usage = completion.usage
@@ -90,10 +131,11 @@ class _Meter:
 class LLMDrafter:
     """Drafts with a chat model; any failure becomes a hand-off draft, never an exception.
 
-    Requests go through ``openai.AsyncOpenAI`` with its own retries off: this class retries
-    timeouts, 429 and 5xx itself, a bounded number of times, honouring ``Retry-After``.
-    Pass ``http_client`` (httpx or httpx2 ``AsyncClient``) to share connections; it is then
-    the caller's to close. Otherwise call :meth:`aclose` (or use ``async with``).
+    Requests are plain HTTP on httpx (the openai SDK cost twice the CPU per call, see
+    docs/decisions.md). Timeouts, connection failures, 429 and 5xx are retried here a
+    bounded number of times, honouring ``Retry-After``. Pass ``http_client`` (httpx or
+    httpx2 ``AsyncClient``) to share connections; it is then the caller's to close.
+    Otherwise call :meth:`aclose` (or use ``async with``).
     """
 
     def __init__(
@@ -104,15 +146,14 @@ class LLMDrafter:
     ) -> None:
         self.config = config
         self._owns_client = http_client is None
-        # openai 3.x accepts a classic httpx client at run time but types only httpx2.
-        self._client = openai.AsyncOpenAI(
-            base_url=config.base_url or _OPENAI_URL,
+        self._client = http_client if http_client is not None else httpx.AsyncClient()
+        self._url = (config.base_url or _OPENAI_URL).rstrip("/") + "/chat/completions"
+        self._headers = {
             # An explicit key (never the environment); a keyless local server gets a dummy.
-            api_key=config.api_key or "no-key",
-            timeout=config.timeout_s,
-            max_retries=0,
-            http_client=cast(httpx2.AsyncClient | None, http_client),
-        )
+            "authorization": f"Bearer {config.api_key or 'no-key'}",
+            "content-type": "application/json",
+            "accept": "application/json",
+        }
 
     async def __aenter__(self) -> LLMDrafter:
         return self
@@ -123,7 +164,7 @@ class LLMDrafter:
     async def aclose(self) -> None:
         """Close the HTTP connections, unless they belong to a client the caller passed."""
         if self._owns_client:
-            await self._client.close()
+            await self._client.aclose()
 
     async def draft(self, request: DraftRequest) -> Draft:
         """A reply grounded in ``request.hits``, or a hand-off saying why there is none."""
@@ -202,26 +243,46 @@ class LLMDrafter:
             usage=meter.usage(),
         )
 
-    async def _complete(self, messages: list[dict[str, str]]) -> ChatCompletion:
+    async def _complete(self, messages: list[dict[str, str]]) -> _Completion:
         """One chat completion, retried on transient failures; raises :class:`_Failure`."""
+        body = _ENCODER.encode(
+            {
+                "model": self.config.model,
+                "messages": messages,
+                "response_format": response_format(self.config.json_mode),
+            }
+        )
         attempts = max(self.config.max_retries, 0) + 1
         for attempt in range(attempts):
             try:
-                return await self._client.chat.completions.create(
-                    model=self.config.model,
-                    messages=cast("list[ChatCompletionMessageParam]", messages),
-                    response_format=cast("ResponseFormat", response_format(self.config.json_mode)),
-                )
-            except openai.APIError as exc:
-                failure = _classify(exc)
-            if not failure.retry or attempt == attempts - 1:
-                raise failure
-            delay = self._delay(attempt, failure.wait_s)
-            if delay is None:
+                return await self._post(body)
+            except _Failure as exc:
+                failure = exc
+            delay = self._delay(attempt, failure.wait_s) if failure.retry else None
+            if delay is None or attempt == attempts - 1:
                 raise failure
             log.info("AI call failed (%s); retry in %.2fs", failure.detail, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post(self, body: bytes) -> _Completion:
+        """Send one request and read its answer; every failure becomes a :class:`_Failure`."""
+        try:
+            response = await self._client.post(
+                self._url, content=body, headers=self._headers, timeout=self.config.timeout_s
+            )
+        except _TIMEOUTS as exc:
+            raise _Failure(TIMEOUT_REASON, f"{type(exc).__name__}: {exc}", retry=True) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise _Failure(UNREACHABLE_REASON, f"{type(exc).__name__}: {exc}", retry=True) from exc
+        if not 200 <= response.status_code < 300:
+            raise _status_failure(response.status_code, response.content, response.headers)
+        try:
+            return _COMPLETION.decode(response.content)
+        except msgspec.DecodeError as exc:  # ValidationError included
+            raise _Failure(
+                SERVER_ERROR_REASON, f"unreadable completion: {exc}", retry=False
+            ) from exc
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:
         """Seconds before the next attempt, or None when the server asks for too long a wait."""
@@ -231,26 +292,24 @@ class LLMDrafter:
         return min(backoff * (0.5 + _JITTER.random() / 2), self.config.max_backoff_s)
 
 
-def _classify(exc: openai.APIError) -> _Failure:
-    name = type(exc).__name__
-    if isinstance(exc, openai.APITimeoutError):
-        return _Failure(TIMEOUT_REASON, f"{name}: {exc}", retry=True)
-    if isinstance(exc, openai.APIConnectionError):
-        return _Failure(UNREACHABLE_REASON, f"{name}: {exc}", retry=True)
-    if not isinstance(exc, openai.APIStatusError):
-        return _Failure(SERVER_ERROR_REASON, f"{name}: {exc}", retry=False)
-    status = exc.status_code
-    detail = f"HTTP {status}: {exc.message}"
+def _status_failure(
+    status: int, content: bytes, headers: httpx.Headers | httpx2.Headers
+) -> _Failure:
+    """What an error answer means for the owner, and whether to try again."""
+    try:
+        error = _ERROR.decode(content).error or _ErrorBody()
+    except msgspec.DecodeError:
+        error = _ErrorBody(message=content[:200].decode("utf-8", "replace"))
+    detail = f"HTTP {status}: {error.message}"
     if status == 401:
         return _Failure(KEY_REJECTED_REASON, detail, retry=False)
     if status == 429:
-        if exc.code == "insufficient_quota":
+        if error.code == "insufficient_quota":
             return _Failure(QUOTA_REASON, detail, retry=False)
-        wait = _retry_after(exc.response.headers)
-        return _Failure(RATE_LIMIT_REASON, detail, retry=True, wait_s=wait)
+        return _Failure(RATE_LIMIT_REASON, detail, retry=True, wait_s=_retry_after(headers))
     if status >= 500:
-        wait = _retry_after(exc.response.headers)
-        return _Failure(f"{SERVER_ERROR_REASON} (HTTP {status})", detail, retry=True, wait_s=wait)
+        reason = f"{SERVER_ERROR_REASON} (HTTP {status})"
+        return _Failure(reason, detail, retry=True, wait_s=_retry_after(headers))
     if status == 403:
         return _Failure("The AI key may not use this model", detail, retry=False)
     if status == 404:
@@ -258,7 +317,7 @@ def _classify(exc: openai.APIError) -> _Failure:
     return _Failure(f"The AI service refused the request (HTTP {status})", detail, retry=False)
 
 
-def _retry_after(headers: httpx2.Headers) -> float | None:
+def _retry_after(headers: httpx.Headers | httpx2.Headers) -> float | None:
     """Seconds the server asked us to wait (``retry-after-ms``, ``retry-after``), if any."""
     millis = headers.get("retry-after-ms")
     if millis is not None:
