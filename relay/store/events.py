@@ -31,10 +31,11 @@ async def insert_events(tx: Tx, events: Sequence[NewEvent]) -> list[int | None]:
             if not fresh:
                 seqs.append(None)
                 continue
-        row = await tx.fetchrow(
+        seq = await tx.next_seq(e.business_id)
+        await tx.execute(
             "INSERT INTO events (seq, business_id, id, channel_id, customer_id, kind,"
-            " stored_at_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-            await tx.next_seq(e.business_id),
+            " stored_at_ms, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            seq,
             e.business_id,
             e.id,
             e.channel_id,
@@ -43,8 +44,7 @@ async def insert_events(tx: Tx, events: Sequence[NewEvent]) -> list[int | None]:
             now,
             e.payload,
         )
-        assert row is not None  # an INSERT ... RETURNING returns its row
-        seqs.append(int(row["seq"]))
+        seqs.append(seq)
         tx.wake(e.business_id)
         if e.usage_metric is not None:
             await add_usage(tx, e.business_id, e.channel_id or "", {e.usage_metric: 1}, now)

@@ -44,9 +44,8 @@ class Tx(Protocol):
         """Serialise with every other writer of these businesses' event logs until commit
         (PostgreSQL locks their head rows in sorted order; SQLite has one writer)."""
 
-    async def next_seq(self, business_id: str) -> int | None:
-        """The seq of the business's next event (its business is locked first), or None
-        where the database assigns it on insert (SQLite's AUTOINCREMENT)."""
+    async def next_seq(self, business_id: str) -> int:
+        """The seq of the business's next event (its business is locked first)."""
 
     def wake(self, business_id: str) -> None:
         """Tell the business's streams, once this transaction commits, to look again."""

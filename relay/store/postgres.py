@@ -100,7 +100,7 @@ class _PostgresTx:
             )
             self._start[business_id] = self._heads[business_id] = int(head)
 
-    async def next_seq(self, business_id: str) -> int | None:
+    async def next_seq(self, business_id: str) -> int:
         await self.lock_businesses([business_id])
         self._heads[business_id] += 1
         return self._heads[business_id]

@@ -3,8 +3,9 @@
 Writes from every request are queued and committed together in one transaction, so
 many concurrent webhooks cost one fsync. The stdlib driver is called on the event
 loop: these statements take microseconds, and moving the writer to a thread measured
-slower here (docs/decisions.md). Events are numbered by ``AUTOINCREMENT`` (one writer,
-so numbers become visible in order); wake-ups are in-process only.
+slower here (docs/decisions.md). The one writer numbers events from a counter it keeps
+(``AUTOINCREMENT`` never hands out a number below it), so numbers become visible in
+order; wake-ups are in-process only.
 """
 
 from __future__ import annotations
@@ -43,11 +44,26 @@ def _now(op: Op, tx: _SqliteTx) -> Any:
     raise RuntimeError("a store operation waited on something outside its transaction")
 
 
-class _SqliteTx:
-    __slots__ = ("_conn", "woken")
+class _Counter:
+    """The last event seq handed out (a rolled-back batch leaves a gap, never a repeat)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self) -> None:
+        self._last: int | None = None
+
+    def next(self, conn: sqlite3.Connection) -> int:
+        if self._last is None:  # AUTOINCREMENT's own counter: the highest seq ever stored
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            self._last = int(row[0]) if row is not None else 0
+        self._last += 1
+        return self._last
+
+
+class _SqliteTx:
+    __slots__ = ("_conn", "_seqs", "woken")
+
+    def __init__(self, conn: sqlite3.Connection, seqs: _Counter) -> None:
         self._conn = conn
+        self._seqs = seqs
         self.woken: set[str] = set()
 
     async def execute(self, sql: str, *params: Any) -> int:
@@ -71,8 +87,8 @@ class _SqliteTx:
     async def lock_businesses(self, business_ids: Sequence[str]) -> None:
         return None  # one writer: every transaction already runs alone
 
-    async def next_seq(self, business_id: str) -> int | None:
-        return None  # NULL into the INTEGER PRIMARY KEY: AUTOINCREMENT numbers it
+    async def next_seq(self, business_id: str) -> int:
+        return self._seqs.next(self._conn)
 
     def wake(self, business_id: str) -> None:
         self.woken.add(business_id)
@@ -102,6 +118,7 @@ class _GroupWriter:
     def __init__(self, conn: sqlite3.Connection, woken: Callable[[set[str]], None]) -> None:
         self._conn = conn
         self._woken = woken
+        self._seqs = _Counter()
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
@@ -144,7 +161,7 @@ class _GroupWriter:
         """All operations in one transaction; if one fails, each is redone on its own, so
         one bad operation never sinks the group (savepoints per operation cost more)."""
         conn = self._conn
-        txs = [_SqliteTx(conn) for _ in ops]
+        txs = [self._tx() for _ in ops]
         try:
             conn.execute("BEGIN IMMEDIATE")
             results = [_now(op, tx) for op, tx in zip(ops, txs, strict=True)]
@@ -156,9 +173,12 @@ class _GroupWriter:
             return [self._alone(op, woken) for op in ops], woken
         return [(True, value) for value in results], set().union(*(tx.woken for tx in txs))
 
+    def _tx(self) -> _SqliteTx:
+        return _SqliteTx(self._conn, self._seqs)
+
     def _alone(self, op: Op, woken: set[str]) -> tuple[bool, Any]:
         conn = self._conn
-        tx = _SqliteTx(conn)
+        tx = self._tx()
         try:
             conn.execute("BEGIN IMMEDIATE")
             value = _now(op, tx)
