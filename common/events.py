@@ -11,7 +11,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from common.channels import Platform
+from common.channels import ChannelStatus, Platform
 
 __all__ = [
     "EVENT_DECODER",
@@ -182,10 +182,16 @@ class Subscription(PlatformEvent, frozen=True, tag="subscription"):
 
 
 class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
-    """The relay sent a reply; every device of the business sees it."""
+    """The relay sent a reply; every device of the business sees it.
+
+    ``idempotency_key`` is the key of the ``SendReply`` that caused it: the device that
+    asked settles its own reply by that key, whichever of the relay's answer, this event
+    and the platform's echo comes first. (None only in events older than the key.)
+    """
 
     text: str
     send_id: str
+    idempotency_key: str | None = None
     automatic: bool = False
     reply_to: str | None = None
     tag: str | None = None
@@ -193,11 +199,15 @@ class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
 
 
 class SendFailed(PlatformEvent, frozen=True, tag="send_failed"):
-    """A reply could not be sent, for good; ``error`` is a SendErrorCode."""
+    """A reply could not be sent, for good; ``error`` is a SendErrorCode.
+
+    ``idempotency_key``: as in :class:`MessageSent`.
+    """
 
     send_id: str
     error: str
     message: str
+    idempotency_key: str | None = None
     device_id: str | None = None
 
 
@@ -210,7 +220,7 @@ class ChannelChanged(SystemEvent, frozen=True, tag="channel"):
 
     channel_id: str
     platform: Platform
-    status: Literal["connected", "disconnected", "healthy", "needs_reconnect", "webhook_failing"]
+    status: ChannelStatus
     name: str | None = None
     detail: str | None = None
 

@@ -24,6 +24,10 @@ class Settings:
     """Address to listen on."""
     port: int = 8700
     """Port to listen on."""
+    workers: int = 1
+    """Relay processes sharing the port (more than 1 needs PostgreSQL); ``serve --workers``."""
+    trusted_proxies: str = "127.0.0.1,::1"
+    """Addresses (the reverse proxy) whose ``X-Forwarded-For``/``-Proto`` are believed."""
     public_url: str = "http://127.0.0.1:8700"
     """How the platforms reach this relay (used for Viber's webhook URL)."""
     master_keys: str = ""

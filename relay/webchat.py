@@ -28,6 +28,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from common.events import EVENT_DECODER, Customer, MessageReceived, MessageSent
+from common.protocol import VisitorMessage
 from relay.directory import Route
 from relay.errors import RelayError
 from relay.ingest import append_events, record
@@ -76,14 +77,6 @@ _NOT_FOUND_PAGE = (
     '<p lang="sq">Kjo bisedë nuk është e disponueshme.</p>'
     '<p lang="sr">Ово ћаскање није доступно.</p></html>'
 ).encode()
-
-
-class VisitorMessage(msgspec.Struct, frozen=True, kw_only=True):
-    visitor_id: str
-    text: str
-    name: str | None = None
-    #: The page's own id for the message, so a resend after a network error is dropped.
-    message_id: str | None = None
 
 
 class ChatLine(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -206,8 +199,8 @@ def _files() -> _Files:
     )
 
 
-def _channel(services: Services, channel_id: str) -> Route:
-    route = services.directory.route(channel_id)
+async def _channel(services: Services, channel_id: str) -> Route:
+    route = await services.directory.route_fresh(channel_id)
     if route is None or route.platform != "webchat":
         raise RelayError(404, "unknown_channel", "This chat is not available.")
     return route
@@ -230,7 +223,7 @@ async def chat_page(
 ) -> Response[bytes]:
     """The visitor's chat page (the launcher frames it; it also works on its own)."""
     headers = {**_COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
-    route = services.directory.route(channel_id)
+    route = await services.directory.route_fresh(channel_id)
     if route is None or route.platform != "webchat":
         return Response(_NOT_FOUND_PAGE, status_code=404, media_type="text/html", headers=headers)
     files = _files()
@@ -267,7 +260,7 @@ async def embed_script(
     channel_id: FromPath[str], services: NamedDependency[Services]
 ) -> Response[bytes]:
     """The launcher a shop pastes into its site; it carries the chat's address and nothing else."""
-    _channel(services, channel_id)
+    await _channel(services, channel_id)
     page_url = f"{services.settings.public_url.rstrip('/')}/webchat/{channel_id}"
     script = _files().embed.replace("__PAGE_URL__", json.dumps(page_url).replace("<", "\\u003c"))
     return Response(
@@ -292,7 +285,7 @@ async def visitor_says(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
 ) -> dict[str, str]:
-    route = _channel(services, channel_id)
+    route = await _channel(services, channel_id)
     _visitor(data.visitor_id)
     text = data.text.strip()
     if not text or len(text) > MAX_TEXT:
@@ -326,7 +319,7 @@ async def visitor_history(
     after: FromQuery[int] = 0,
 ) -> list[ChatLine]:
     """The visitor's conversation after ``after`` (a seq), for a reload or a poll."""
-    _channel(services, channel_id)
+    await _channel(services, channel_id)
     _visitor(visitor_id)
     rows = await services.store.customer_events(channel_id, visitor_id, after, 200)
     return [line for line in map(chat_line, rows) if line is not None]
@@ -357,7 +350,8 @@ async def _visitor_stream(
     ends_at = loop.time() + heartbeat * LIFETIME_BEATS
     try:
         yield b"retry: %d\n\n" % RETRY_MS
-        while loop.time() < ends_at:  # then EventSource comes back with Last-Event-ID
+        # Then (or when this process drains) EventSource comes back with Last-Event-ID.
+        while loop.time() < ends_at and not wakeups.closed:
             # Register before reading, so a line stored between the read and the wait wakes us.
             waiter = wakeups.register(route.business_id)
             try:
@@ -392,7 +386,7 @@ async def visitor_events(
     after: FromQuery[int] = 0,
 ) -> Stream:
     """Server-Sent Events: the visitor's new lines, live, with a heartbeat comment when idle."""
-    route = _channel(services, channel_id)
+    route = await _channel(services, channel_id)
     _visitor(visitor_id)
     cursor = _resume_point(after, request.headers.get("last-event-id"))
     address = request.client.host if request.client else "?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from desktop.core.kb.analysis import analyze, fold_text, loose, unfilled, words_of
 from desktop.core.kb.chunking import Block, chunk_blocks
 from desktop.core.kb.html import parse_html
 from desktop.core.kb.language import analyzer_for, detect_language
@@ -10,6 +11,7 @@ from desktop.core.kb.text import (
     estimate_tokens,
     hamming,
     normalize_for_search,
+    query_expansion,
     sanitize_query,
     simhash,
     split_sentences,
@@ -28,12 +30,31 @@ def test_cyrillic_is_transliterated_to_serbian_latin() -> None:
 def test_sanitize_query_keeps_only_words() -> None:
     """Operators, quotes, brackets and control characters never reach the FTS parser."""
     assert (
-        sanitize_query('"hello" (world) AND title:x\x00 c++ ~2 ^3')
-        == "hello world AND title x c 2 3"
+        sanitize_query('"hello" (world) AND title:x\x00 c++ ~2 ^3', loose_forms=False)
+        == "hello world and title x c 2 3"
     )
     assert sanitize_query("   ") == ""
     assert sanitize_query("!!! ??? ***") == ""
-    assert len(sanitize_query("fjala " * 1000).split()) == 64
+    assert len(sanitize_query("fjala " * 1000, loose_forms=False).split()) == 64
+
+
+def test_words_meet_across_diacritics_scripts_and_endings() -> None:
+    """Typed without ë/ç/č/š, in Cyrillic or inflected, a word keeps the same loose form."""
+    assert fold_text("Dërgesë ÇMIMI Доставу đak") == "dergese cmimi dostavu djak"
+    assert {loose(w) for w in words_of("dërgesa dergesen dërgesës")} == {"derg"}
+    assert {loose(w) for w in words_of("доставу dostava dostavom")} == {"dost"}
+    assert analyze("Dërgesa falas") == "dergesa derg falas fala"
+    assert analyze("Dërgesa falas", loose_forms=False) == "dergesa falas"
+
+
+def test_greetings_are_left_out_and_other_languages_added() -> None:
+    """A question drops "Pershendetje"/"dobar dan"/"hi" and gains the lexicon's translations."""
+    assert unfilled("Përshëndetje, dobar dan! Hi, ju lutem: orari?") == ["orari"]
+    assert "hi" not in sanitize_query("Hi, how much is delivery?").split()
+    added = query_expansion("Hi, how much is delivery?").split()
+    assert {"derg", "dost", "cmim", "cena"} <= set(added)  # Albanian and Serbian forms
+    assert "deli" not in added  # the question's own word is searched at full weight
+    assert query_expansion("Do you deliver?", loose_forms=False) == ""
 
 
 def test_sentences_do_not_split_abbreviations_or_numbers() -> None:

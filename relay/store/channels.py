@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from common.channels import Platform
 from relay.store.base import ChannelRow, Conflict, NewEvent
 from relay.store.clock import now_ms
 from relay.store.events import insert_events
@@ -24,7 +25,7 @@ class Channels:
         self,
         business_id: str,
         channel_id: str,
-        platform: str,
+        platform: Platform,
         external_id: str,
         name: str | None,
         key_id: str,

@@ -70,7 +70,11 @@ async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         await _reply(send, 403, b"X-Hub-Signature-256 is missing or does not match.")
         return
     try:
+        misses = services.directory.misses
         result = parse_meta(body, services.directory.resolve)
+        # A page connected through another relay process a moment ago: look again.
+        if services.directory.misses != misses and await services.directory.fresh():
+            result = parse_meta(body, services.directory.resolve)
     except PayloadError as exc:
         # 200 anyway: an error answer makes Meta retry, then disable the webhook.
         WEBHOOKS.labels("meta", "unreadable").inc()

@@ -104,21 +104,22 @@ class ServerProcess:
         """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
         self._end(signal.SIGKILL, 10.0)
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        """SIGTERM and wait for a graceful exit (SIGKILL if it takes too long)."""
-        self._end(signal.SIGTERM, timeout_s)
+    def stop(self, timeout_s: float = 15.0) -> int | None:
+        """SIGTERM and wait for a graceful exit (SIGKILL if it takes too long); returns
+        the exit status (None if it was not running)."""
+        return self._end(signal.SIGTERM, timeout_s)
 
-    def _end(self, sig: signal.Signals, timeout_s: float) -> None:
+    def _end(self, sig: signal.Signals, timeout_s: float) -> int | None:
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return None
         if proc.poll() is None:
             proc.send_signal(sig)
         try:
-            proc.wait(timeout_s)
+            return proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait()
+            return proc.wait()
 
     def log_tail(self, lines: int = 40) -> str:
         try:

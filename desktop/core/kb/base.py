@@ -35,7 +35,7 @@ from .models import (
 from .search import PAYLOAD_DECODER, SearchPlan, run_search
 from .sources import import_files, import_site, resync_sites
 from .store import FTS_FIELDS, VECTOR_INDEX_MIN_ROWS, ChunkRow, ChunkStore
-from .text import sanitize_query
+from .text import query_expansion, sanitize_query
 
 __all__ = ["UNSET", "KnowledgeBase"]
 
@@ -193,7 +193,7 @@ class KnowledgeBase:
         if not self._vectors_ready or not rows:
             return None
         assert self.embedder is not None
-        vectors = await self.embedder.embed([embedding_text(r) for r in rows])
+        vectors = await self.embedder.embed([embedding_text(r.payload) for r in rows])
         array = np.asarray(vectors, dtype=np.float32)
         if array.shape != (len(rows), self.embedder.dims):
             raise EmbeddingError(
@@ -219,7 +219,7 @@ class KnowledgeBase:
             raise KnowledgeBaseError("reembed() needs an embedding model")
         async with self._lock:
             data = await self._store.table.query().to_arrow()
-            texts = data.column("f_all").to_pylist()
+            texts = [embedding_text(p) for p in data.column("payload").to_pylist()]
             parts: list[np.ndarray] = []
             for start in range(0, len(texts), batch):
                 if cancel is not None and cancel.is_set():
@@ -571,7 +571,8 @@ class KnowledgeBase:
         hits are returned (and a warning logged); ``mode="vector"`` raises instead.
         """
         self._check_open()
-        text = sanitize_query(query)
+        unstemmed = self._analyzer.stem_language is None
+        text = sanitize_query(query, loose_forms=unstemmed)
         if not text or k <= 0:
             return []
         use_vectors = mode in ("vector", "hybrid") or (mode == "auto" and self._vectors_ready)
@@ -586,6 +587,7 @@ class KnowledgeBase:
             where=self._validity_filter(today or date.today()),
             fields=self._fts_fields(),
             mode=mode if use_vectors else "fts",
+            expansion=query_expansion(query, loose_forms=unstemmed),
         )
         embedder = self.embedder if use_vectors else None
         try:

@@ -14,11 +14,28 @@ from .ranking import reciprocal_rank_fusion
 from .store import ChunkStore
 from .text import normalize_for_search
 
-__all__ = ["SearchPlan", "run_search"]
+__all__ = ["EXPANSION_WEIGHT", "SearchPlan", "run_search"]
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_DECODER = msgspec.json.Decoder(SearchHit)
+#: A translation is weaker evidence than the customer's own word (shops' dev questions:
+#: 0.5 keeps 99 % of the MRR gain of full weight and keeps same-language FAQs first).
+EXPANSION_WEIGHT = 0.5
+
+
+async def _fts(store: ChunkStore, plan: SearchPlan) -> list[tuple[int, float]]:
+    """Summed BM25 of the query's own words, plus its expansion at a lower weight."""
+    if not plan.expansion:
+        return await store.fts(plan.text, plan.depth, plan.where, plan.fields)
+    own, other = await asyncio.gather(
+        store.fts(plan.text, plan.depth, plan.where, plan.fields),
+        store.fts(plan.expansion, plan.depth, plan.where, plan.fields),
+    )
+    scores = dict(own)
+    for rowid, score in other:
+        scores[rowid] = scores.get(rowid, 0.0) + EXPANSION_WEIGHT * score
+    return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
 class SearchPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,6 +47,8 @@ class SearchPlan(msgspec.Struct, frozen=True, kw_only=True):
     where: str | None
     fields: list[str]
     mode: SearchMode  # "fts", "vector" or "hybrid" (auto already resolved)
+    #: Other-language words of the same meaning, searched at :data:`EXPANSION_WEIGHT`.
+    expansion: str = ""
 
     @property
     def depth(self) -> int:
@@ -64,11 +83,11 @@ async def _rank(
     """(row id, score) best first: summed BM25, cosine similarity, or fused ranks."""
     k, depth = plan.k, plan.depth
     if plan.mode == "fts" or embedder is None:
-        return (await store.fts(plan.text, depth, plan.where, plan.fields))[:k]
+        return (await _fts(store, plan))[:k]
     # The FTS query runs while the query is being embedded (an HTTP round trip).
     fts = None
     if plan.mode != "vector":
-        fts = asyncio.ensure_future(store.fts(plan.text, depth, plan.where, plan.fields))
+        fts = asyncio.ensure_future(_fts(store, plan))
     try:
         try:
             embedded = await embedder.embed([normalize_for_search(plan.query[:2000])])

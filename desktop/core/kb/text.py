@@ -8,11 +8,14 @@ import unicodedata
 
 import numpy as np
 
+from .analysis import analyze_query, expand_query
+
 __all__ = [
     "estimate_tokens",
     "fingerprint",
     "hamming",
     "normalize_for_search",
+    "query_expansion",
     "sanitize_query",
     "simhash",
     "split_sentences",
@@ -49,21 +52,27 @@ def normalize_for_search(text: str) -> str:
     return text
 
 
-_QUERY_JUNK = re.compile(r"[^\w\s'’-]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_WORDS = 64
 
 
-def sanitize_query(query: str) -> str:
-    """Keep words only: no operators, quotes or control characters reach the FTS parser.
+def sanitize_query(query: str, *, loose_forms: bool = True) -> str:
+    """The query as the full-text index reads it: words only (no operators, quotes or
+    control characters reach the FTS parser), analysed like the indexed text, greetings
+    left out (``analysis.analyze_query``).
 
-    Long queries are cut to their first words, which keeps FTS latency bounded.
+    ``loose_forms``: False where Lance stems the base's language itself. Long queries are
+    cut to their first words, which keeps FTS latency bounded.
     """
-    text = normalize_for_search(query[:MAX_QUERY_CHARS])
-    text = _QUERY_JUNK.sub(" ", text).replace("_", " ")
-    words = _SPACES.split(text.strip())
-    return " ".join(w.strip("'’-") for w in words[:MAX_QUERY_WORDS] if w.strip("'’-"))
+    return analyze_query(
+        query[:MAX_QUERY_CHARS], loose_forms=loose_forms, max_words=MAX_QUERY_WORDS
+    )
+
+
+def query_expansion(query: str, *, loose_forms: bool = True) -> str:
+    """Other-language words of the same meaning as the query's (none where Lance stems)."""
+    return expand_query(query[:MAX_QUERY_CHARS], max_words=MAX_QUERY_WORDS) if loose_forms else ""
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

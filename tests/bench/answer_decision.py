@@ -1,0 +1,194 @@
+"""Benchmark: what the assistant does with each question on its default path (no AI key).
+
+Every question goes through the engine's own "test a question" path (``Engine.ask``: the
+knowledge-base search, then the drafter the app uses without a key), with the app's
+default settings. Prints one JSON line:
+
+    {"bench": "answer_decision", "questions": n, "retrieval_mrr": .., "answered_right": ..,
+     "sent_wrong": .., "handoff_unanswerable": .., "handoff_own_language": ..,
+     "calibration_error": ..}
+
+* ``retrieval_mrr``: answerable questions, reciprocal rank of the first relevant entry among
+  the hits the app retrieves (0 when none);
+* ``answered_right``: answerable questions answered (no hand-off) citing a relevant entry;
+* ``sent_wrong``: all questions answered (no hand-off) citing no relevant entry;
+* ``handoff_unanswerable``: questions with no relevant entry that were handed off;
+* ``handoff_own_language``: hand-offs whose reply is in the question's language and script
+  (``lang``: sq, sr-Latn, sr-Cyrl, en, it...), as ``detect_language`` judges it;
+* ``calibration_error``: expected calibration error (10 equal-width bins) of the confidence
+  shown on each draft against "the cited entry is right" (nothing cited: wrong).
+
+``--by-shop`` gives each ``shop`` of the file its own knowledge base and asks it only that
+shop's questions. ``--holdout-half`` builds the base from every other entry, so questions
+whose answers are left out become unanswerable (for sets that have none). ``--dump FILE``
+writes one JSON line per question (for fitting the confidence map).
+
+Usage: python -m tests.bench.answer_decision --kb ../shared/data/shops_sq_sr.kb.jsonl \\
+           --questions ../shared/data/shops_sq_sr.dev.questions.jsonl --by-shop
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop.core.credentials import EncryptedFileCredentials
+from desktop.core.drafting.language import detect_language, is_cyrillic
+from desktop.core.engine import Engine
+from desktop.core.kb import FaqInput
+from tests.bench.kb_quality import read_jsonl, tags_of
+
+BINS = 10
+
+
+def expected_calibration_error(pairs: Sequence[tuple[float, bool]]) -> float:
+    """Sum over equal-width confidence bins of |accuracy - mean confidence|, weighted by size."""
+    bins: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for confidence, right in pairs:
+        bins[min(int(confidence * BINS), BINS - 1)].append((confidence, right))
+    total = 0.0
+    for members in bins.values():
+        accuracy = sum(1 for _, right in members if right) / len(members)
+        mean = sum(c for c, _ in members) / len(members)
+        total += len(members) * abs(accuracy - mean)
+    return total / len(pairs) if pairs else 0.0
+
+
+def written_in(reply: str, lang: str) -> bool:
+    """Whether ``reply`` is in language ``lang`` ("sq", "en", "sr-Cyrl"...), script included."""
+    base, _, script = lang.partition("-")
+    if script == "Cyrl" and not is_cyrillic(reply):
+        return False
+    if script == "Latn" and is_cyrillic(reply):
+        return False
+    return detect_language(reply) == base
+
+
+async def ask_shop(
+    entries: list[dict[str, Any]], questions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each question's outcome against a fresh app data folder holding ``entries``."""
+    kept = {str(e["id"]) for e in entries}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        engine = await Engine.open(folder, credentials=EncryptedFileCredentials(folder / "secret"))
+        try:
+            await engine.kb.add_faqs(
+                FaqInput(
+                    question=e["title"], answer=e["text"], tags=tags_of(e), item_id=str(e["id"])
+                )
+                for e in entries
+            )
+            await engine.kb.wait_idle()
+            outcomes = []
+            for q in questions:
+                relevant = {str(r) for r in q["relevant_ids"]} & kept
+                result = await engine.ask(q["question"])
+                draft = result.draft
+                ids = list(dict.fromkeys(h.item_id for h in result.hits))
+                rank = next((i + 1 for i, x in enumerate(ids) if x in relevant), None)
+                cited = {c.split("#", 1)[0] for c in draft.cited_chunk_ids}
+                lang = str(q.get("lang", "en"))
+                outcomes.append(
+                    {
+                        "id": q["id"],
+                        "shop": q.get("shop", ""),
+                        "style": q.get("style", ""),
+                        "lang": lang,
+                        "answerable": bool(relevant),
+                        "rank": rank,
+                        "handoff": draft.handoff,
+                        "right": bool(cited & relevant),
+                        "confidence": draft.confidence,
+                        "own_language": written_in(draft.reply, lang),
+                        "reply": draft.reply[:200],
+                    }
+                )
+            return outcomes
+        finally:
+            await engine.close()
+
+
+def summary(kb: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    answerable = [o for o in outcomes if o["answerable"]]
+    unanswerable = [o for o in outcomes if not o["answerable"]]
+    handoffs = [o for o in outcomes if o["handoff"]]
+
+    def share(part: int, whole: int) -> float:
+        return round(part / whole, 4) if whole else 0.0
+
+    return {
+        "bench": "answer_decision",
+        "kb": kb,
+        "questions": len(outcomes),
+        "retrieval_mrr": share(
+            sum(1 / o["rank"] for o in answerable if o["rank"]),
+            len(answerable),
+        )
+        if answerable
+        else 0.0,
+        "answered_right": share(
+            sum(1 for o in answerable if o["right"] and not o["handoff"]), len(answerable)
+        ),
+        "sent_wrong": share(
+            sum(1 for o in outcomes if not o["handoff"] and not o["right"]), len(outcomes)
+        ),
+        "handoff_unanswerable": share(
+            sum(1 for o in unanswerable if o["handoff"]), len(unanswerable)
+        ),
+        "handoff_own_language": share(sum(1 for o in handoffs if o["own_language"]), len(handoffs)),
+        "calibration_error": round(
+            expected_calibration_error([(o["confidence"], o["right"]) for o in outcomes]), 4
+        ),
+        "answerable_handed_off": share(sum(1 for o in answerable if o["handoff"]), len(answerable)),
+    }
+
+
+async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    entries = read_jsonl(Path(args.kb))
+    questions = read_jsonl(Path(args.questions))
+    if args.holdout_half:
+        entries = sorted(entries, key=lambda e: str(e["id"]))[::2]
+    groups: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    if args.by_shop:
+        for e in entries:
+            groups.setdefault(str(e["shop"]), ([], []))[0].append(e)
+        for q in questions:
+            groups[str(q["shop"])][1].append(q)
+    else:
+        groups[""] = (entries, questions)
+    outcomes: list[dict[str, Any]] = []
+    for shop_entries, shop_questions in groups.values():
+        outcomes.extend(await ask_shop(shop_entries, shop_questions))
+    return summary(Path(args.kb).name.split(".")[0], outcomes), outcomes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kb", required=True, help="knowledge base JSONL")
+    parser.add_argument("--questions", required=True, help="questions JSONL")
+    parser.add_argument("--by-shop", action="store_true", help="one knowledge base per shop")
+    parser.add_argument(
+        "--holdout-half", action="store_true", help="base from every other entry only"
+    )
+    parser.add_argument("--dump", help="write one JSON line per question here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    line, outcomes = asyncio.run(run(args))
+    if args.dump:
+        with Path(args.dump).open("w", encoding="utf-8") as f:
+            for o in outcomes:
+                f.write(json.dumps(o, ensure_ascii=False) + "\n")
+    print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
