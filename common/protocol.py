@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from common.channels import Platform
+from common.channels import ChannelStatus, Platform
 from common.events import Event
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "PROTOCOL_VERSION",
     "SERVER_FRAME_DECODER",
+    "AccountDeletion",
     "Ack",
     "ApiError",
     "ChannelInfo",
@@ -29,6 +30,7 @@ __all__ = [
     "EventFrame",
     "Hello",
     "Login",
+    "PasswordChange",
     "Ping",
     "Pong",
     "RegisterDevice",
@@ -38,6 +40,7 @@ __all__ = [
     "ServerFrame",
     "Session",
     "SignUp",
+    "VisitorMessage",
     "Welcome",
     "encode",
 ]
@@ -143,6 +146,19 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     user_id: str
 
 
+class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /v1/password``: the relay then ends every other session of this user."""
+
+    current_password: str
+    new_password: str
+
+
+class AccountDeletion(msgspec.Struct, frozen=True, kw_only=True):
+    """``DELETE /v1/account``: the password again, to erase the whole business."""
+
+    password: str
+
+
 class RegisterDevice(msgspec.Struct, frozen=True, kw_only=True):
     name: str
 
@@ -178,7 +194,7 @@ class ChannelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     platform: Platform
     external_id: str
     name: str | None
-    status: str
+    status: ChannelStatus
     created_at_ms: int
     webhook_url: str | None = None
     #: The account's picture (a Viber bot's avatar, an Instagram profile picture), if known.
@@ -219,6 +235,9 @@ class SendReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The relay's answer to :class:`SendReply`; the ``MessageSent`` event it also appends
+    carries the same ``send_id`` and the request's ``idempotency_key``."""
+
     send_id: str
     platform_message_id: str | None
     seq: int
@@ -237,3 +256,14 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     """Every error response of the relay's API: ``{"error": {...}}``."""
 
     error: ApiError
+
+
+class VisitorMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /webchat/{channel_id}/messages``: a web-chat visitor writes (the widget, or
+    the app's test chat)."""
+
+    visitor_id: str
+    text: str
+    name: str | None = None
+    #: The page's own id for the message, so a resend after a network error is dropped.
+    message_id: str | None = None

@@ -9,6 +9,7 @@ from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
+from common.channels import Platform
 from common.events import ChannelChanged
 from common.protocol import ChannelInfo, ConnectChannel
 from relay import health
@@ -47,7 +48,7 @@ _REQUIRED: dict[str, tuple[str, tuple[str, ...]]] = {
 def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = None) -> ChannelInfo:
     return ChannelInfo(
         id=row.id,
-        platform=row.platform,  # type: ignore[arg-type]
+        platform=row.platform,
         external_id=row.external_id,
         name=row.name,
         status=row.status,
@@ -60,7 +61,7 @@ def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = N
 async def add_channel(
     services: Services,
     business_id: str,
-    platform: str,
+    platform: Platform,
     external_id: str,
     name: str | None,
     secrets: dict[str, str],
@@ -98,7 +99,7 @@ async def announce_connected(services: Services, row: ChannelRow) -> None:
                 ChannelChanged(
                     timestamp_ms=now_ms(),
                     channel_id=row.id,
-                    platform=row.platform,  # type: ignore[arg-type]
+                    platform=row.platform,
                     status="connected",
                     name=row.name,
                 ),
@@ -271,7 +272,7 @@ async def disconnect(
         ChannelChanged(
             timestamp_ms=now_ms(),
             channel_id=row.id,
-            platform=row.platform,  # type: ignore[arg-type]
+            platform=row.platform,
             status="disconnected",
             name=row.name,
         ),

@@ -91,7 +91,7 @@ class ChannelDirectory:
 
     def add(self, row: ChannelRow) -> None:
         self.changes += 1
-        route = Route(row.id, row.business_id, row.platform, row.external_id, row.name)  # type: ignore[arg-type]
+        route = Route(row.id, row.business_id, row.platform, row.external_id, row.name)
         self._by_external[(row.platform, row.external_id)] = route
         self._by_id[row.id] = route
 

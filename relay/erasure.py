@@ -26,7 +26,9 @@ from litestar import Request, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
+from common.erasure import ErasureConfirmation, ErasureResult, customer_hash
 from common.events import EVENT_DECODER, CustomerErased
+from common.protocol import AccountDeletion
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
 from relay.ingest import system_event
@@ -37,7 +39,6 @@ from relay.store.base import DeletionRequestRow, ErasureRow
 
 __all__ = [
     "META_PLATFORMS",
-    "customer_hash",
     "dedupe_key_of",
     "device_statuses",
     "erase_customer",
@@ -55,31 +56,6 @@ MAX_CUSTOMER_ID = 256
 _MAX_COUNTS = 20
 _COUNT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
-
-
-class ErasureResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``DELETE /v1/channels/{id}/customers/{customer}`` did at the relay."""
-
-    request_id: str
-    erased_at: str
-    relay: dict[str, int]
-    receipt_url: str
-
-
-class ErasureConfirmation(msgspec.Struct, frozen=True, kw_only=True):
-    """A device's report: it erased the customer; ``counts`` says what, e.g. messages."""
-
-    device_id: str
-    counts: dict[str, int]
-
-
-class AccountDeletion(msgspec.Struct, frozen=True, kw_only=True):
-    password: str
-
-
-def customer_hash(channel_id: str, customer_id: str) -> str:
-    """How devices recognise an erased customer the relay no longer names."""
-    return hashlib.sha256(f"{channel_id}:{customer_id}".encode()).hexdigest()
 
 
 def dedupe_key_of(kind: str, payload: bytes) -> str | None:

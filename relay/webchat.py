@@ -28,6 +28,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 
 from common.events import EVENT_DECODER, Customer, MessageReceived, MessageSent
+from common.protocol import VisitorMessage
 from relay.directory import Route
 from relay.errors import RelayError
 from relay.ingest import append_events, record
@@ -76,14 +77,6 @@ _NOT_FOUND_PAGE = (
     '<p lang="sq">Kjo bisedë nuk është e disponueshme.</p>'
     '<p lang="sr">Ово ћаскање није доступно.</p></html>'
 ).encode()
-
-
-class VisitorMessage(msgspec.Struct, frozen=True, kw_only=True):
-    visitor_id: str
-    text: str
-    name: str | None = None
-    #: The page's own id for the message, so a resend after a network error is dropped.
-    message_id: str | None = None
 
 
 class ChatLine(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from common.channels import Platform
 from relay.store.base import (
     ChannelHealthRow,
     ChannelRow,
@@ -459,7 +460,7 @@ class PostgresStore:
         self,
         business_id: str,
         channel_id: str,
-        platform: str,
+        platform: Platform,
         external_id: str,
         name: str | None,
         key_id: str,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from common.channels import Platform
 from relay.store.base import (
     ChannelHealthRow,
     ChannelRow,
@@ -392,7 +393,7 @@ class SqliteStore:
         self,
         business_id: str,
         channel_id: str,
-        platform: str,
+        platform: Platform,
         external_id: str,
         name: str | None,
         key_id: str,

@@ -169,10 +169,11 @@ def relay_process(workdir: Path, **settings: str) -> ServerProcess:
     return ServerProcess(argv, env, workdir / "relay.log", "/readyz")
 
 
-def bare_process(workdir: Path) -> ServerProcess:
-    """The baseline: a bare Litestar endpoint served with the relay's uvicorn options."""
-    argv = [sys.executable, "-m", "tests.bench._bare_app"]
-    return ServerProcess(argv, _child_env({}), workdir / "bare.log", "/healthz")
+def bare_process(workdir: Path, kind: str = "litestar") -> ServerProcess:
+    """A baseline served with the relay's uvicorn options: a plain Litestar handler
+    (``litestar``) or a raw ASGI app (``asgi``) that read the body and answer 200."""
+    argv = [sys.executable, "-m", "tests.bench._bare_app", "--kind", kind]
+    return ServerProcess(argv, _child_env({}), workdir / f"bare-{kind}.log", "/healthz")
 
 
 def signed_up_with_page(base_url: str, page_id: str = PAGE_ID) -> Account:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import sqlite3
 import time
@@ -23,6 +22,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from common.erasure import customer_hash
 from common.protocol import ChannelInfo, EventFrame
 
 from . import conversations as conv_edits
@@ -630,11 +630,13 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def _sha256_hex(value: object) -> str | None:
-    return hashlib.sha256(value.encode()).hexdigest() if isinstance(value, str) else None
+def _customer_hash(channel_id: object, customer_id: object) -> str | None:
+    if isinstance(channel_id, str) and isinstance(customer_id, str):
+        return customer_hash(channel_id, customer_id)
+    return None
 
 
 def _register_functions(conn: sqlite3.Connection) -> None:
     # SQLite's own lower()/LIKE fold ASCII only; names here are often Cyrillic or Albanian.
     conn.create_function("casefold", 1, _casefold, deterministic=True)
-    conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
+    conn.create_function("customer_hash", 2, _customer_hash, deterministic=True)
