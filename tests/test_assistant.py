@@ -161,7 +161,9 @@ async def test_asking_for_a_person_hands_off_with_the_shops_message(
     fake, _ = fake_graph
     _write(relay, "Dua të flas me një njeri, ju lutem", "h1")
     await wait_for(lambda: len(fake.requests) == 1)
-    assert fake.requests[0].json["message"]["text"] == engine.settings.profile.handoff_message
+    assert fake.requests[0].json["message"]["text"] == engine.settings.profile.message(
+        "handoff", "sq"
+    )
     assert model.fake.chat_requests == []
     (draft,) = await engine.store.pending_drafts()
     assert draft.handoff and draft.hold_reason
@@ -180,7 +182,7 @@ async def test_garbage_from_the_model_is_never_sent(
     assert draft.handoff and draft.error
     texts = [r.json["message"]["text"] for r in fake.requests]
     assert "not json" not in " ".join(texts)
-    assert texts in ([], [engine.settings.profile.handoff_message])
+    assert texts in ([], [engine.settings.profile.message("handoff", "sq")])
 
 
 async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_and_waits(
@@ -210,7 +212,7 @@ async def test_outside_opening_hours_the_away_message_goes_out(
     )
     _write(relay, "A jeni hapur të dielën?", "a1")
     await wait_for(lambda: len(fake.requests) == 1)
-    assert fake.requests[0].json["message"]["text"] == engine.settings.profile.away_message
+    assert fake.requests[0].json["message"]["text"] == engine.settings.profile.message("away", "sq")
     (draft,) = await engine.store.pending_drafts()
     assert draft.hold_reason and "opening hours" in draft.hold_reason
 
