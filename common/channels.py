@@ -9,6 +9,7 @@ __all__ = [
     "PLATFORMS",
     "STANDARD_WINDOW_MS",
     "TEXT_LIMITS",
+    "ChannelStatus",
     "Platform",
     "WindowState",
     "window_deadline_ms",
@@ -17,6 +18,13 @@ __all__ = [
 
 Platform = Literal["messenger", "instagram", "whatsapp", "viber", "webchat"]
 PLATFORMS: Final[tuple[Platform, ...]] = ("messenger", "instagram", "whatsapp", "viber", "webchat")
+
+#: A channel's state: ``connected`` (new), ``healthy`` (a problem was fixed),
+#: ``needs_reconnect`` (the platform refuses its token), ``webhook_failing`` (its
+#: messages no longer arrive), ``disconnected`` (gone; only ever in an event).
+ChannelStatus = Literal[
+    "connected", "disconnected", "healthy", "needs_reconnect", "webhook_failing"
+]
 
 #: Longest text one message may carry, in characters (platform-apis.md §2.3, §3, §4.2, §6).
 TEXT_LIMITS: Final[dict[Platform, int]] = {

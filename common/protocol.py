@@ -6,11 +6,11 @@ Stream frames travel over the ``/v1/stream`` WebSocket as JSON text frames tagge
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
-from common.channels import Platform
+from common.channels import ChannelStatus, Platform
 from common.events import Event
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "PROTOCOL_VERSION",
     "SERVER_FRAME_DECODER",
+    "AccountDeletion",
     "Ack",
     "ApiError",
     "ChannelInfo",
@@ -29,20 +30,30 @@ __all__ = [
     "EventFrame",
     "Hello",
     "Login",
+    "PasswordChange",
     "Ping",
     "Pong",
     "RegisterDevice",
     "SendErrorCode",
     "SendReply",
     "SendResult",
+    "Seq",
     "ServerFrame",
     "Session",
     "SignUp",
+    "VisitorMessage",
     "Welcome",
+    "decode_client_frame",
     "encode",
 ]
 
 PROTOCOL_VERSION: Final = 1
+
+#: A sequence number or cursor: both stores keep them as signed 64-bit integers, so a
+#: larger one is refused when decoded rather than failing in the database.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+#: An echoed number (a ping's nonce), bounded the same way.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class CloseCode:
@@ -63,22 +74,22 @@ class Hello(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="he
     """First frame: which device this is and the last sequence number it holds."""
 
     device_id: str
-    cursor: int = 0
-    protocol: int = PROTOCOL_VERSION
+    cursor: Seq = 0
+    protocol: Int64 = PROTOCOL_VERSION
 
 
 class Ack(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ack"):
     """Cumulative: the device has stored every event up to and including ``seq``."""
 
-    seq: int
+    seq: Seq
 
 
 class Ping(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ping"):
-    nonce: int = 0
+    nonce: Int64 = 0
 
 
 class Pong(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="pong"):
-    nonce: int = 0
+    nonce: Int64 = 0
 
 
 ClientFrame = Hello | Ack | Ping | Pong
@@ -108,6 +119,17 @@ ServerFrame = Welcome | EventFrame | Ping | Pong
 
 CLIENT_FRAME_DECODER: Final = msgspec.json.Decoder(ClientFrame)
 SERVER_FRAME_DECODER: Final = msgspec.json.Decoder(ServerFrame)
+
+
+def decode_client_frame(raw: str | bytes) -> ClientFrame:
+    """A desktop's frame; anything unreadable, nesting past the interpreter's recursion
+    limit included, is a :class:`msgspec.DecodeError`."""
+    try:
+        return CLIENT_FRAME_DECODER.decode(raw)
+    except RecursionError:
+        raise msgspec.DecodeError("frame nested too deeply") from None
+
+
 _ENCODER: Final = msgspec.json.Encoder()
 
 
@@ -141,6 +163,19 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     expires_at_ms: int
     business_id: str
     user_id: str
+
+
+class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /v1/password``: the relay then ends every other session of this user."""
+
+    current_password: str
+    new_password: str
+
+
+class AccountDeletion(msgspec.Struct, frozen=True, kw_only=True):
+    """``DELETE /v1/account``: the password again, to erase the whole business."""
+
+    password: str
 
 
 class RegisterDevice(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,7 +213,7 @@ class ChannelInfo(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     platform: Platform
     external_id: str
     name: str | None
-    status: str
+    status: ChannelStatus
     created_at_ms: int
     webhook_url: str | None = None
     #: The account's picture (a Viber bot's avatar, an Instagram profile picture), if known.
@@ -219,6 +254,9 @@ class SendReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The relay's answer to :class:`SendReply`; the ``MessageSent`` event it also appends
+    carries the same ``send_id`` and the request's ``idempotency_key``."""
+
     send_id: str
     platform_message_id: str | None
     seq: int
@@ -237,3 +275,14 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     """Every error response of the relay's API: ``{"error": {...}}``."""
 
     error: ApiError
+
+
+class VisitorMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """``POST /webchat/{channel_id}/messages``: a web-chat visitor writes (the widget, or
+    the app's test chat)."""
+
+    visitor_id: str
+    text: str
+    name: str | None = None
+    #: The page's own id for the message, so a resend after a network error is dropped.
+    message_id: str | None = None

@@ -5,13 +5,20 @@ from __future__ import annotations
 import asyncio
 import re
 
-import msgspec
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody
 
-from common.protocol import MIN_PASSWORD_LENGTH, DeviceInfo, Login, RegisterDevice, Session, SignUp
+from common.protocol import (
+    MIN_PASSWORD_LENGTH,
+    DeviceInfo,
+    Login,
+    PasswordChange,
+    RegisterDevice,
+    Session,
+    SignUp,
+)
 from relay.auth import Principal, provide_principal
 from relay.crypto import hash_token, new_token
 from relay.errors import RelayError
@@ -21,11 +28,6 @@ from relay.store import Conflict, UserRow
 __all__ = ["accounts_router", "create_account"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class PasswordChange(msgspec.Struct, frozen=True, kw_only=True):
-    current_password: str
-    new_password: str
 
 
 def _check_password(password: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -12,7 +13,7 @@ from litestar import Litestar, MediaType, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from relay.accounts import accounts_router
@@ -39,6 +40,13 @@ from relay.webhooks.routes import webhooks_router
 
 __all__ = ["create_app"]
 
+log = logging.getLogger("clientora.relay.app")
+
+#: A database slower than this to answer a trivial read counts as not ready.
+READY_TIMEOUT_S = 2.0
+#: With PostgreSQL, how often each process reloads the channels other processes changed.
+DIRECTORY_RELOAD_S = 2.0
+
 
 def _services(state: State) -> Services:
     services: Services = state.services
@@ -53,12 +61,24 @@ async def healthz() -> str:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(services: NamedDependency[Services]) -> dict[str, str]:
-    """The store answers: ready for traffic."""
+    """Ready for traffic: not draining, and the database answers in time."""
+    if services.wakeups.closed:
+        raise RelayError(503, "draining", "This process is shutting down.")
     try:
-        await services.store.head("")
+        await asyncio.wait_for(services.store.head(""), READY_TIMEOUT_S)
     except Exception:
         raise RelayError(503, "not_ready", "The database is not reachable.") from None
     return {"status": "ready"}
+
+
+async def _keep_directory_fresh(directory: ChannelDirectory) -> None:
+    """Channels connected or removed through another process route here within seconds."""
+    while True:
+        await asyncio.sleep(DIRECTORY_RELOAD_S)
+        try:
+            await directory.reload()
+        except Exception:
+            log.warning("cannot reload the channel directory", exc_info=True)
 
 
 class _Metrics(PrometheusController):
@@ -73,7 +93,8 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         store = await open_store(settings.database_url)
         keyring = load_keyring(settings.master_keys, Path(settings.key_file))
-        directory = ChannelDirectory()
+        # With PostgreSQL other processes connect and remove channels too.
+        directory = ChannelDirectory(None if settings.sqlite_path else store.all_channels)
         directory.load(await store.all_channels())
         async with httpx.AsyncClient(timeout=settings.send_timeout_s) as http:
             services = Services(
@@ -94,6 +115,13 @@ def create_app(settings: Settings) -> Litestar:
                 if settings.retention_interval_s > 0
                 else None
             )
+            reloading = (
+                asyncio.get_running_loop().create_task(
+                    _keep_directory_fresh(directory), name="directory"
+                )
+                if directory.shared
+                else None
+            )
             checking = (
                 asyncio.get_running_loop().create_task(keep_checking(services), name="health")
                 if settings.health_interval_s > 0 or settings.health_flush_s > 0
@@ -102,10 +130,11 @@ def create_app(settings: Settings) -> Litestar:
             try:
                 yield
             finally:
-                if retention is not None:
-                    retention.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await retention
+                for task in (retention, reloading):
+                    if task is not None:
+                        task.cancel()
+                        with suppress(asyncio.CancelledError):
+                            await task
                 if checking is not None:
                     checking.cancel()
                     with suppress(asyncio.CancelledError):
@@ -148,7 +177,8 @@ def create_app(settings: Settings) -> Litestar:
             title="Clientora relay",
             version="1",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            # The schema only: a browser UI would load an unpinned script from a CDN.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
         debug=False,
         # The command configures logging (JSON lines, level) before the app exists.

@@ -18,25 +18,15 @@ __all__ = ["main"]
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
+    from relay.serving import WorkersNeedPostgres, serve
 
-    from relay.app import create_app
-    from relay.logs import configure_logging
-
-    configure_logging(settings.log_level, json_lines=settings.log_json)
     for key in settings.extra:
         print(f"warning: unknown setting {key} ignored", file=sys.stderr)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,  # halves stream throughput for small frames
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
-    return 0
+    try:
+        return serve(settings)
+    except WorkersNeedPostgres as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 async def _create_business(
@@ -61,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve HTTP and WebSocket (the default)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers", type=int, help="processes sharing the port (more than 1 needs PostgreSQL)"
+    )
     create = sub.add_parser("create-business", help="create a business and its first user")
     create.add_argument("--business", required=True)
     create.add_argument("--name", required=True)
@@ -74,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {}
     if args.command == "serve":
-        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        given = (("host", args.host), ("port", args.port), ("workers", args.workers))
+        overrides = {k: v for k, v in given if v is not None}
     try:
         settings = Settings.from_env(os.environ, **overrides)
     except ValueError as exc:

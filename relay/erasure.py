@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import re
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,9 @@ from litestar import Request, Router, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
+from common.erasure import ErasureConfirmation, ErasureResult, customer_hash
 from common.events import EVENT_DECODER, CustomerErased
+from common.protocol import AccountDeletion
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
 from relay.ingest import system_event
@@ -37,7 +38,6 @@ from relay.store.base import DeletionRequestRow, ErasureRow
 
 __all__ = [
     "META_PLATFORMS",
-    "customer_hash",
     "dedupe_key_of",
     "device_statuses",
     "erase_customer",
@@ -55,31 +55,6 @@ MAX_CUSTOMER_ID = 256
 _MAX_COUNTS = 20
 _COUNT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
-
-
-class ErasureResult(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``DELETE /v1/channels/{id}/customers/{customer}`` did at the relay."""
-
-    request_id: str
-    erased_at: str
-    relay: dict[str, int]
-    receipt_url: str
-
-
-class ErasureConfirmation(msgspec.Struct, frozen=True, kw_only=True):
-    """A device's report: it erased the customer; ``counts`` says what, e.g. messages."""
-
-    device_id: str
-    counts: dict[str, int]
-
-
-class AccountDeletion(msgspec.Struct, frozen=True, kw_only=True):
-    password: str
-
-
-def customer_hash(channel_id: str, customer_id: str) -> str:
-    """How devices recognise an erased customer the relay no longer names."""
-    return hashlib.sha256(f"{channel_id}:{customer_id}".encode()).hexdigest()
 
 
 def dedupe_key_of(kind: str, payload: bytes) -> str | None:
@@ -319,10 +294,21 @@ async def meta_deletion(
     except Exception:  # any unreadable form is the sender's fault
         raise RelayError(400, "bad_request", "Expected a form with signed_request.") from None
     raw = form.get("signed_request")
-    user_id = parse_signed_request(
-        raw if isinstance(raw, str) else None, services.settings.meta_app_secret
-    )
-    code = secrets.token_hex(10)
+    app_secret = services.settings.meta_app_secret
+    user_id = parse_signed_request(raw if isinstance(raw, str) else None, app_secret)
+    # The code is derived from the request's own (verified) signature, so a replay of
+    # a captured request finds its first answer and erases nothing again.
+    signature = str(raw).strip().partition(".")[0]
+    code = hmac.new(
+        app_secret.encode(), b"deletion-code:" + signature.encode(), hashlib.sha256
+    ).hexdigest()[:20]
+    base = services.settings.public_url.rstrip("/")
+    if await services.store.deletion_request(code) is not None:
+        raise RelayError(
+            409,
+            "replayed",
+            f"This deletion request was received already; its status is at {base}/deletion/{code}.",
+        )
     received = now_ms()
     erased: list[ErasureRow] = []
     for channel in await services.store.channels_with_customer(user_id, META_PLATFORMS):
@@ -339,7 +325,6 @@ async def meta_deletion(
         )
     )
     log.info("meta deletion request", extra={"code": code, "channels": len(erased)})
-    base = services.settings.public_url.rstrip("/")
     return {"url": f"{base}/deletion/{code}", "confirmation_code": code}
 
 

@@ -9,15 +9,16 @@ import asyncio
 import dataclasses
 import logging
 import time
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 from litestar import Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
-from common.channels import Platform
+from common.channels import ChannelStatus
 from common.events import ChannelChanged
+from common.health import ChannelHealth, CheckName, CheckState, HealthAction, HealthCheck
 from relay import subscriptions
 from relay.activity import SendOutcome
 from relay.auth import Principal, provide_principal
@@ -32,9 +33,7 @@ from relay.store.base import ChannelHealthRow
 from relay.subscriptions import Access, access_of, viber_webhook_url
 
 __all__ = [
-    "ChannelHealth",
     "Check",
-    "HealthCheck",
     "check_channel",
     "flush_activity",
     "forget_channel",
@@ -50,9 +49,6 @@ __all__ = [
 
 log = logging.getLogger("clientora.relay.health")
 
-CheckName = Literal["token", "subscription", "webhook", "events", "sends"]
-CheckState = Literal["ok", "warning", "problem", "unknown"]
-Action = Literal["reconnect", "resubscribe"]
 
 #: A token that expires sooner than this is reported, so the owner reconnects in time.
 EXPIRY_WARNING_MS: Final = 7 * 24 * 3600 * 1000
@@ -83,34 +79,6 @@ class StoredChecks(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     token_expires_at_ms: int | None = None
 
 
-class HealthCheck(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One line of a channel's health, with the one action that fixes it if it needs one."""
-
-    name: CheckName
-    state: CheckState
-    message: str
-    checked_at_ms: int | None = None
-    action: Action | None = None
-
-
-class ChannelHealth(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """``GET /v1/channels/{id}/health``: ``status`` as in ``ChannelChanged``; ``actions``
-    are the fixes the checks ask for, most urgent first."""
-
-    channel_id: str
-    platform: Platform
-    name: str | None
-    status: str
-    checks: list[HealthCheck]
-    actions: list[Action]
-    avatar_url: str | None = None
-    token_expires_at_ms: int | None = None
-    last_event_at_ms: int | None = None
-    last_send_at_ms: int | None = None
-    last_send_ok: bool | None = None
-    last_send_error: str | None = None
-
-
 _CHECKS_DECODER: Final = msgspec.json.Decoder(StoredChecks)
 
 
@@ -139,7 +107,7 @@ async def _stored(services: Services, row: ChannelRow) -> ChannelHealthRow:
     return found or ChannelHealthRow(channel_id=row.id, business_id=row.business_id)
 
 
-def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[str, str | None]:
+def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[ChannelStatus, str | None]:
     """The channel's status after these checks, and the words that explain it."""
     if checks.token.state == "problem":
         return "needs_reconnect", checks.token.message
@@ -158,7 +126,9 @@ def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[str, str | None]
     return ("healthy" if row.status in _PROBLEM_STATUSES else row.status), None
 
 
-async def _announce(services: Services, row: ChannelRow, status: str, detail: str | None) -> None:
+async def _announce(
+    services: Services, row: ChannelRow, status: ChannelStatus, detail: str | None
+) -> None:
     await services.store.set_channel_status(row.business_id, row.id, status)
     await services.store.append(
         [
@@ -167,8 +137,8 @@ async def _announce(services: Services, row: ChannelRow, status: str, detail: st
                 ChannelChanged(
                     timestamp_ms=now_ms(),
                     channel_id=row.id,
-                    platform=row.platform,  # type: ignore[arg-type]
-                    status=status,  # type: ignore[arg-type]
+                    platform=row.platform,
+                    status=status,
                     name=row.name,
                     detail=detail,
                 ),
@@ -207,7 +177,7 @@ async def token_rejected(services: Services, row: ChannelRow, detail: str | None
     """The platform refused the channel's token (Graph error 190, Viber status 2): the
     channel needs reconnecting, from now on. Every path that talks to a platform calls this."""
     message = detail or (
-        f"{PLATFORM_NAMES[row.platform]} no longer accepts this channel's access;"  # type: ignore[index]
+        f"{PLATFORM_NAMES[row.platform]} no longer accepts this channel's access;"
         " reconnect the channel."
     )
     stored = _decode_checks((await _stored(services, row)).checks)
@@ -263,7 +233,7 @@ async def _check_meta_token(
     except SendError as exc:
         log.warning("token check failed", extra={"channel_id": row.id, "detail": exc.detail})
         return Check(message=f"The token could not be checked: {exc.message}"), None
-    name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
+    name = PLATFORM_NAMES[row.platform]
     if not info.is_valid:
         reason = f" ({info.error.message})" if info.error and info.error.message else ""
         return Check(
@@ -417,7 +387,7 @@ async def keep_checking(services: Services) -> None:
 # ---- the owner's view and actions ---------------------------------------------------------
 
 
-def _line(name: CheckName, check: Check, fallback: str, fix: Action | None) -> HealthCheck:
+def _line(name: CheckName, check: Check, fallback: str, fix: HealthAction | None) -> HealthCheck:
     needs_fix = check.state == "problem" or (check.state == "warning" and name == "token")
     return HealthCheck(
         name=name,
@@ -492,14 +462,15 @@ async def health_of(services: Services, business_id: str, channel_id: str) -> Ch
                 checked_at_ms=send.at_ms,
             )
         )
-    actions = [a for a in ("reconnect", "resubscribe") if any(c.action == a for c in lines)]
+    fixes: tuple[HealthAction, ...] = ("reconnect", "resubscribe")
+    actions = [a for a in fixes if any(c.action == a for c in lines)]
     return ChannelHealth(
         channel_id=row.id,
-        platform=row.platform,  # type: ignore[arg-type]
+        platform=row.platform,
         name=row.name,
         status=row.status,
         checks=lines,
-        actions=actions,  # type: ignore[arg-type]
+        actions=actions,
         avatar_url=stored.avatar_url,
         token_expires_at_ms=checks.token_expires_at_ms,
         last_event_at_ms=last_event,
@@ -523,7 +494,7 @@ async def subscribe_channel(services: Services, row: ChannelRow) -> None:
             "subscription failed",
             extra={"channel_id": row.id, "code": exc.code, "detail": exc.detail},
         )
-        name = PLATFORM_NAMES[row.platform]  # type: ignore[index]
+        name = PLATFORM_NAMES[row.platform]
         raise RelayError(
             502, exc.code, f"{name} did not accept the webhook subscription: {exc.message}"
         ) from None

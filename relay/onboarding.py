@@ -20,7 +20,7 @@ import html
 import logging
 import secrets
 import uuid
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import msgspec
@@ -28,11 +28,23 @@ from litestar import MediaType, Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from common.channels import Platform
+from common.onboarding import (
+    ConnectMetaAssets,
+    MetaAsset,
+    MetaLoginStarted,
+    MetaLoginState,
+    StartMetaLogin,
+)
 from common.protocol import ChannelInfo
 from relay import health
 from relay.auth import Principal, provide_principal
-from relay.channels import add_channel, announce_connected, channel_info, drop_channel
+from relay.channels import (
+    add_channel,
+    announce_connected,
+    channel_info,
+    drop_channel,
+    reclaim_unverified,
+)
 from relay.crypto import CredentialError, hash_token
 from relay.directory import encode_credentials
 from relay.errors import RelayError
@@ -46,11 +58,6 @@ from relay.store.base import MetaLoginRow
 
 __all__ = [
     "CALLBACK_PATH",
-    "ConnectMetaAssets",
-    "MetaAsset",
-    "MetaLoginStarted",
-    "MetaLoginState",
-    "StartMetaLogin",
     "meta_callback_router",
     "onboarding_router",
 ]
@@ -58,49 +65,6 @@ __all__ = [
 log = logging.getLogger("clientora.relay.onboarding")
 
 CALLBACK_PATH: Final = "/onboarding/meta/callback"
-
-# ---- wire -------------------------------------------------------------------------------
-
-
-class StartMetaLogin(msgspec.Struct, frozen=True, kw_only=True):
-    """The device that opens the browser (the login is bound to it)."""
-
-    device_id: str
-
-
-class MetaLoginStarted(msgspec.Struct, frozen=True, kw_only=True):
-    login_id: str
-    login_url: str
-    expires_at_ms: int
-
-
-class MetaAsset(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """One thing the owner may connect: ``id`` is what a pick names. No token, ever."""
-
-    id: str
-    platform: Platform
-    external_id: str
-    name: str
-    detail: str | None = None
-    picture_url: str | None = None
-    #: The business has this channel already: picking it reconnects it.
-    connected: bool = False
-
-
-class MetaLoginState(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """``status``: ``pending`` (the browser has not come back), ``ready`` (pick from
-    ``assets``), ``failed`` (``message`` says why) or ``connected``."""
-
-    login_id: str
-    status: Literal["pending", "ready", "failed", "connected"]
-    expires_at_ms: int
-    message: str | None = None
-    assets: list[MetaAsset] = msgspec.field(default_factory=list)
-    warnings: list[str] = msgspec.field(default_factory=list)
-
-
-class ConnectMetaAssets(msgspec.Struct, frozen=True, kw_only=True):
-    picks: list[str]
 
 
 def _shown(asset: GrantedAsset, connected: bool) -> MetaAsset:
@@ -355,7 +319,7 @@ async def login_state(
             expires_at_ms=row.expires_at_ms,
             message="The Facebook sign-in took too long and has expired; start again.",
         )
-    status: Literal["pending", "ready", "failed", "connected"] = row.status  # type: ignore[assignment]
+    status = row.status
     if status != "ready":
         return MetaLoginState(
             login_id=row.id, status=status, expires_at_ms=row.expires_at_ms, message=row.message
@@ -376,11 +340,14 @@ async def login_state(
 
 async def _existing(services: Services, business_id: str, asset: GrantedAsset) -> ChannelRow | None:
     """The business's channel for this asset (a reconnect), None for a new one; 409 when
-    another business has it."""
+    another business has it (unless that business only pasted it unverified: the sign-in
+    proves this one may act on it, so it is taken back)."""
     channel_id = services.directory.resolve(asset.platform, asset.external_id)
     if channel_id is None:
         return None
     row = await services.store.channel(business_id, channel_id)
+    if row is None and await reclaim_unverified(services, business_id, channel_id):
+        return None
     if row is None:
         raise RelayError(
             409,

@@ -90,7 +90,7 @@ async def send_reply(
     row = await services.store.channel(principal.business_id, data.channel_id)
     if row is None:
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
-    platform: Platform = row.platform  # type: ignore[assignment]
+    platform = row.platform
     if not data.text.strip():
         raise RelayError(422, "bad_request", "The reply is empty.")
     if not data.recipient_id.strip():
@@ -189,6 +189,7 @@ async def _deliver(
             customer=customer,
             timestamp_ms=now_ms(),
             send_id=send_id,
+            idempotency_key=data.idempotency_key,
             error=exc.code,
             message=exc.message,
             device_id=data.device_id,
@@ -213,6 +214,7 @@ async def _deliver(
         platform_id=message_id,
         text=data.text,
         send_id=send_id,
+        idempotency_key=data.idempotency_key,
         automatic=data.automatic,
         reply_to=data.reply_to,
         tag=tag,

@@ -33,6 +33,13 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        #: The process is draining (shutting down): long-lived streams end.
+        self.closed = False
+
+    def close(self) -> None:
+        """Drain: wake every waiting stream; each sees ``closed`` and ends."""
+        self.closed = True
+        self.notify(set(self._waiters))
 
     def register(self, business_id: str) -> asyncio.Future[None]:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()

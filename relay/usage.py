@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 from litestar import Router, get
@@ -13,12 +13,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
 
 from common.events import UsageWarning
+from common.usage import UsageGroup, UsageReport
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
 from relay.ingest import system_event
 from relay.plans import Limit, Plan
 from relay.services import Services, now_ms
-from relay.store.sqlite import utc_day
+from relay.store.clock import utc_day
 
 __all__ = ["METRICS", "UsageReport", "check_quota", "usage_router", "warn_if_crossed"]
 
@@ -123,22 +124,13 @@ async def warn_if_crossed(services: Services, business_id: str, *limits: Limit) 
                 )
 
 
-class UsageReport(msgspec.Struct, frozen=True, kw_only=True):
-    """Counters grouped as asked, plus this month's use against the plan."""
-
-    rows: list[dict[str, str | float]]
-    plan: Plan
-    month: dict[str, float]
-    resets_on: str
-
-
 @get("/usage")
 async def read_usage(
     principal: NamedDependency[Principal],
     services: NamedDependency[Services],
     first: FromQuery[str | None] = None,
     last: FromQuery[str | None] = None,
-    group: FromQuery[Literal["day", "channel", "metric", "day_channel"]] = "day",
+    group: FromQuery[UsageGroup] = "day",
 ) -> UsageReport:
     """Usage by date range (``first``/``last`` as YYYY-MM-DD, default this month)."""
     today = dt.date.fromisoformat(utc_day(now_ms()))
@@ -170,7 +162,7 @@ async def read_usage(
     usage = await month_usage(services, principal.business_id)
     return UsageReport(
         rows=rows,
-        plan=plan_for(services),
+        plan=msgspec.structs.asdict(plan_for(services)),
         month={
             "outbound_messages": usage.outbound_messages,
             "ai_tokens": usage.ai_tokens,

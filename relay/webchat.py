@@ -18,16 +18,17 @@ import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask, BackgroundTasks
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from common.events import EVENT_DECODER, Customer, MessageReceived, MessageSent
+from common.protocol import VisitorMessage
 from relay.directory import Route
 from relay.errors import RelayError
 from relay.ingest import append_events, record
@@ -48,6 +49,10 @@ __all__ = [
 ]
 
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+#: The largest sequence number the stores hold (signed 64-bit).
+MAX_SEQ = 2**63 - 1
+#: ``?after=``: a sequence number; anything else is a 400 before the store is asked.
+After = Annotated[int, QueryParameter(ge=0, le=MAX_SEQ, description="Lines after this seq.")]
 MAX_TEXT = 2000
 #: Longest quiet spell on an event stream: proxies drop idle connections after 30-60 s.
 HEARTBEAT_S = 15.0
@@ -76,14 +81,6 @@ _NOT_FOUND_PAGE = (
     '<p lang="sq">Kjo bisedë nuk është e disponueshme.</p>'
     '<p lang="sr">Ово ћаскање није доступно.</p></html>'
 ).encode()
-
-
-class VisitorMessage(msgspec.Struct, frozen=True, kw_only=True):
-    visitor_id: str
-    text: str
-    name: str | None = None
-    #: The page's own id for the message, so a resend after a network error is dropped.
-    message_id: str | None = None
 
 
 class ChatLine(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -206,8 +203,8 @@ def _files() -> _Files:
     )
 
 
-def _channel(services: Services, channel_id: str) -> Route:
-    route = services.directory.route(channel_id)
+async def _channel(services: Services, channel_id: str) -> Route:
+    route = await services.directory.route_fresh(channel_id)
     if route is None or route.platform != "webchat":
         raise RelayError(404, "unknown_channel", "This chat is not available.")
     return route
@@ -230,7 +227,7 @@ async def chat_page(
 ) -> Response[bytes]:
     """The visitor's chat page (the launcher frames it; it also works on its own)."""
     headers = {**_COMMON_HEADERS, "Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"}
-    route = services.directory.route(channel_id)
+    route = await services.directory.route_fresh(channel_id)
     if route is None or route.platform != "webchat":
         return Response(_NOT_FOUND_PAGE, status_code=404, media_type="text/html", headers=headers)
     files = _files()
@@ -267,7 +264,7 @@ async def embed_script(
     channel_id: FromPath[str], services: NamedDependency[Services]
 ) -> Response[bytes]:
     """The launcher a shop pastes into its site; it carries the chat's address and nothing else."""
-    _channel(services, channel_id)
+    await _channel(services, channel_id)
     page_url = f"{services.settings.public_url.rstrip('/')}/webchat/{channel_id}"
     script = _files().embed.replace("__PAGE_URL__", json.dumps(page_url).replace("<", "\\u003c"))
     return Response(
@@ -292,14 +289,18 @@ async def visitor_says(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
 ) -> dict[str, str]:
-    route = _channel(services, channel_id)
+    route = await _channel(services, channel_id)
     _visitor(data.visitor_id)
     text = data.text.strip()
     if not text or len(text) > MAX_TEXT:
         raise RelayError(422, "bad_request", f"A message must have 1 to {MAX_TEXT} characters.")
     address = request.client.host if request.client else "?"
     limiter = services.webchat_limiter
-    if not (limiter.allow(f"v:{channel_id}:{data.visitor_id}") and limiter.allow(f"a:{address}")):
+    # Per shop: one busy shop's visitors behind a shared address never silence another's.
+    if not (
+        limiter.allow(f"v:{channel_id}:{data.visitor_id}")
+        and limiter.allow(f"a:{channel_id}:{address}")
+    ):
         raise RelayError(429, "rate_limited", "Too many messages; wait a moment.", retry_after_s=10)
     message_id = (
         data.message_id
@@ -323,10 +324,10 @@ async def visitor_history(
     channel_id: FromPath[str],
     visitor_id: FromQuery[str],
     services: NamedDependency[Services],
-    after: FromQuery[int] = 0,
+    after: After = 0,
 ) -> list[ChatLine]:
     """The visitor's conversation after ``after`` (a seq), for a reload or a poll."""
-    _channel(services, channel_id)
+    await _channel(services, channel_id)
     _visitor(visitor_id)
     rows = await services.store.customer_events(channel_id, visitor_id, after, 200)
     return [line for line in map(chat_line, rows) if line is not None]
@@ -338,8 +339,10 @@ async def visitor_history(
 def _resume_point(after: int, last_event_id: str | None) -> int:
     """Where a stream starts: EventSource sends the last id it saw when it reconnects."""
     cursor = max(0, after)
-    if last_event_id and last_event_id.strip().isdigit():
-        cursor = max(cursor, int(last_event_id.strip()))
+    seen = (last_event_id or "").strip()
+    # ASCII digits only ("²".isdigit() is true too), and no more than the stores hold.
+    if seen.isascii() and seen.isdigit() and len(seen) <= 19 and int(seen) <= MAX_SEQ:
+        cursor = max(cursor, int(seen))
     return cursor
 
 
@@ -357,7 +360,8 @@ async def _visitor_stream(
     ends_at = loop.time() + heartbeat * LIFETIME_BEATS
     try:
         yield b"retry: %d\n\n" % RETRY_MS
-        while loop.time() < ends_at:  # then EventSource comes back with Last-Event-ID
+        # Then (or when this process drains) EventSource comes back with Last-Event-ID.
+        while loop.time() < ends_at and not wakeups.closed:
             # Register before reading, so a line stored between the read and the wait wakes us.
             waiter = wakeups.register(route.business_id)
             try:
@@ -389,14 +393,14 @@ async def visitor_events(
     visitor_id: FromQuery[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
-    after: FromQuery[int] = 0,
+    after: After = 0,
 ) -> Stream:
     """Server-Sent Events: the visitor's new lines, live, with a heartbeat comment when idle."""
-    route = _channel(services, channel_id)
+    route = await _channel(services, channel_id)
     _visitor(visitor_id)
     cursor = _resume_point(after, request.headers.get("last-event-id"))
     address = request.client.host if request.client else "?"
-    lease = _slots(request).take(f"v:{channel_id}:{visitor_id}", f"a:{address}")
+    lease = _slots(request).take(f"v:{channel_id}:{visitor_id}", f"a:{channel_id}:{address}")
     if lease is None:
         raise RelayError(
             429, "too_many_streams", "This chat is already open in too many tabs.", retry_after_s=10

@@ -86,6 +86,7 @@ def sent(
     ts: int = T0 + 5,
     customer: str = "U1",
     automatic: bool = False,
+    key: str | None = None,
 ) -> MessageSent:
     return MessageSent(
         channel_id="CH1",
@@ -95,6 +96,7 @@ def sent(
         platform_id=mid,
         text=text,
         send_id=send_id,
+        idempotency_key=key,
         device_id=device,
         automatic=automatic,
     )
@@ -264,8 +266,8 @@ async def test_echo_that_outran_the_send_event_is_merged(store: Store) -> None:
     assert not (await store.conversation(conversation_id)).assistant_paused  # type: ignore[union-attr]
 
 
-async def test_our_queued_reply_is_matched_not_duplicated(store: Store) -> None:
-    """MessageSent from this device settles our queued row, even before the POST answer."""
+async def test_our_queued_reply_is_matched_by_its_key_not_duplicated(store: Store) -> None:
+    """MessageSent carrying our reply's key settles our queued row, even before the answer."""
     await apply(store, received("hi", "m1"))
     conversation_id = await only_conversation_id(store)
     queued = await store.queue_outbound(
@@ -273,7 +275,7 @@ async def test_our_queued_reply_is_matched_not_duplicated(store: Store) -> None:
     )
     assert queued.status == "queued"
     await store.mark_sending(queued.id)
-    await apply(store, sent("Po, kemi.", "s9", "mid.9", device=DEVICE))
+    await apply(store, sent("Po, kemi.", "s9", "mid.9", device=DEVICE, key="key-00000001"))
     (_, out) = await store.messages(conversation_id)
     assert out.id == queued.id and out.status == "sent" and out.send_id == "s9"
     await store.record_sent(queued.id, send_id="s9", platform_message_id="mid.9")
@@ -282,8 +284,30 @@ async def test_our_queued_reply_is_matched_not_duplicated(store: Store) -> None:
     assert conversation is not None and conversation.status == "waiting"
 
 
-async def test_result_merges_a_send_event_stored_first(store: Store) -> None:
-    """When the send event was stored as its own row, the relay's answer folds it in."""
+async def test_same_text_twice_is_two_replies_each_settled_by_its_own_key(store: Store) -> None:
+    """Two queued replies with the same text are told apart by key, whatever order."""
+    await apply(store, received("hi", "m1"))
+    conversation_id = await only_conversation_id(store)
+    first = await store.queue_outbound(
+        conversation_id, "Thanks!", idempotency_key="key-first-01", author="owner"
+    )
+    second = await store.queue_outbound(
+        conversation_id, "Thanks!", idempotency_key="key-second-2", author="owner"
+    )
+    await apply(store, sent("Thanks!", "s-2", "mid.b", device=DEVICE, key="key-second-2"))
+    assert (await store.message(first.id)).status == "queued"  # type: ignore[union-attr]
+    assert (await store.message(second.id)).platform_id == "mid.b"  # type: ignore[union-attr]
+    await apply(store, sent("Thanks!", "s-1", "mid.a", device=DEVICE, key="key-first-01"))
+    messages = await store.messages(conversation_id)
+    assert [(m.id, m.status, m.platform_id) for m in messages[1:]] == [
+        (first.id, "sent", "mid.a"),
+        (second.id, "sent", "mid.b"),
+    ]
+
+
+async def test_an_event_older_than_the_key_is_folded_in_by_the_answer(store: Store) -> None:
+    """A send event without a key (an older relay) is stored as its own row first; the
+    relay's answer then folds it into our reply by send id."""
     await apply(store, received("hi", "m1"))
     conversation_id = await only_conversation_id(store)
     queued = await store.queue_outbound(
@@ -305,6 +329,88 @@ async def test_result_merges_a_send_event_stored_first(store: Store) -> None:
     await store.record_sent(queued.id, send_id="s2", platform_message_id="mid.2")
     (_, out) = await store.messages(conversation_id)
     assert out.id == queued.id and out.status == "delivered"
+
+
+Arrival = Literal["answer", "event", "echo"]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(("answer", "event", "echo"))))
+async def test_a_sent_reply_is_one_bubble_in_every_arrival_order(
+    store: Store, order: tuple[Arrival, ...]
+) -> None:
+    """The relay's answer, the MessageSent event and the platform's echo, in any order,
+    leave one outbound row, sent, with the platform id, and the assistant not paused."""
+    await apply(store, received("hi", "m1"))
+    conversation_id = await only_conversation_id(store)
+    queued = await store.queue_outbound(
+        conversation_id,
+        "On its way",
+        idempotency_key="key-order-01",
+        draft_id=None,
+        author="assistant",
+        automatic=True,
+    )
+    await store.mark_sending(queued.id)
+    for arrival in order:
+        if arrival == "answer":
+            await store.record_sent(queued.id, send_id="s-ord", platform_message_id="mid.ord")
+        elif arrival == "event":
+            event = sent(
+                "On its way",
+                "s-ord",
+                "mid.ord",
+                device=DEVICE,
+                key="key-order-01",
+                automatic=True,
+            )
+            await apply(store, event)
+        else:
+            await apply(store, echo("On its way", "mid.ord", ts=T0 + 6))
+    (_, out) = await store.messages(conversation_id)
+    assert (out.id, out.status, out.send_id, out.platform_id, out.author) == (
+        queued.id,
+        "sent",
+        "s-ord",
+        "mid.ord",
+        "assistant",
+    )
+    conversation = await store.conversation(conversation_id)
+    assert conversation is not None and not conversation.assistant_paused
+    assert (conversation.last_message_id, conversation.last_message_status) == (queued.id, "sent")
+
+
+@pytest.mark.parametrize("order", [("answer", "event"), ("event", "answer")])
+async def test_a_failed_reply_is_one_bubble_in_either_arrival_order(
+    store: Store, order: tuple[Arrival, ...]
+) -> None:
+    """The relay's refusal and the SendFailed event, in either order, mark our one row
+    failed with the reason."""
+    await apply(store, received("hi", "m1"))
+    conversation_id = await only_conversation_id(store)
+    queued = await store.queue_outbound(
+        conversation_id, "Too late", idempotency_key="key-fail-001", author="owner"
+    )
+    await store.mark_sending(queued.id)
+    failure = SendFailed(
+        channel_id="CH1",
+        platform="messenger",
+        customer=Customer(id="U1"),
+        timestamp_ms=T0 + 7,
+        send_id="s-fail",
+        idempotency_key="key-fail-001",
+        error="window_closed",
+        message="The reply window has closed.",
+        device_id=DEVICE,
+    )
+    for arrival in order:
+        if arrival == "answer":
+            await store.record_failed(
+                queued.id, code="window_closed", message="The reply window has closed."
+            )
+        else:
+            await apply(store, failure)
+    (_, out) = await store.messages(conversation_id)
+    assert (out.id, out.status, out.error_code) == (queued.id, "failed", "window_closed")
 
 
 async def test_message_sent_from_another_device_is_added(store: Store) -> None:
@@ -329,6 +435,7 @@ async def test_send_failed_marks_the_message_with_its_reason(store: Store) -> No
         customer=Customer(id="U1"),
         timestamp_ms=T0 + 7,
         send_id="s4",
+        idempotency_key="key-00000003",
         error="window_closed",
         message="The reply window has closed.",
         device_id=DEVICE,
@@ -359,14 +466,16 @@ async def test_send_failed_marks_the_message_with_its_reason(store: Store) -> No
     }
 
 
-async def test_failed_answer_then_event_does_not_add_a_row(store: Store) -> None:
-    """Our own failure recorded from the relay's answer is matched by the later event."""
+async def test_a_stale_failure_of_a_requeued_reply_adds_no_row(store: Store) -> None:
+    """A failure event for a key our reply no longer holds (the owner queued it again
+    under a new key) adds no row of its own."""
     await apply(store, received("hi", "m1"))
     conversation_id = await only_conversation_id(store)
     queued = await store.queue_outbound(
         conversation_id, "x", idempotency_key="key-00000004", author="owner"
     )
     await store.record_failed(queued.id, code="window_closed", message="Closed.")
+    await store.requeue(queued.id, "key-00000005")
     await apply(
         store,
         SendFailed(
@@ -375,12 +484,14 @@ async def test_failed_answer_then_event_does_not_add_a_row(store: Store) -> None
             customer=Customer(id="U1"),
             timestamp_ms=T0,
             send_id="s6",
+            idempotency_key="key-00000004",
             error="window_closed",
             message="Closed.",
             device_id=DEVICE,
         ),
     )
     assert len(await store.messages(conversation_id)) == 2
+    assert (await store.message(queued.id)).status == "queued"  # type: ignore[union-attr]
 
 
 async def test_status_receipts_by_id_and_watermark_never_go_back(store: Store) -> None:

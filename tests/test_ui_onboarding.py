@@ -12,9 +12,11 @@ import pytest
 from PySide6.QtCore import QSettings, QUrl
 from pytestqt.qtbot import QtBot
 
+from common.channels import Platform
+from common.health import ChannelHealth, HealthCheck
+from common.onboarding import MetaAsset
 from desktop.core.credentials import EncryptedFileCredentials
 from desktop.core.engine import Engine
-from desktop.core.relay_client import ChannelHealth, HealthCheck, MetaAsset
 from desktop.core.store import Channel
 from desktop.embedded import EmbeddedRelay
 from desktop.ui.main_window import MainWindow
@@ -409,7 +411,7 @@ def test_a_relay_without_a_meta_app_says_so(
 # ---- the widgets alone ------------------------------------------------------------------
 
 
-def _asset(platform: str, external_id: str, name: str, **extra: object) -> MetaAsset:
+def _asset(platform: Platform, external_id: str, name: str, **extra: object) -> MetaAsset:
     return MetaAsset(
         id=f"{platform}:{external_id}",
         platform=platform,

@@ -490,7 +490,8 @@ def test_usage_screen_warns_before_a_limit(qtbot: QtBot) -> None:
     assert screen.messages_chart.chart().series()
     stats = AssistantStats(
         conversations=10,
-        resolved_by_assistant=6,
+        answered_by_assistant=6,
+        auto_replies=9,
         handed_off=2,
         median_first_response_s=42.0,
         shadow=(ShadowScore(channel_id="ch-1", topic=None, compared=10, agreed=8),),
@@ -500,7 +501,7 @@ def test_usage_screen_warns_before_a_limit(qtbot: QtBot) -> None:
     screen.set_stats(stats, {"ch-1": "Butiku Viber"})
     assert screen.resolved.value.text() == "6"
     assert "60%" in screen.resolved.note.text()
-    assert "Every event" in screen.delivery.note.text()
+    assert "Every message" in screen.delivery.note.text()
 
 
 # ---- the window -------------------------------------------------------------------------

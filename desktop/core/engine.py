@@ -19,6 +19,8 @@ from typing import Literal, Protocol, TypeVar
 
 import msgspec
 
+from common.health import ChannelHealth
+from common.onboarding import MetaLoginStarted, MetaLoginState
 from common.protocol import ChannelInfo, ConnectChannel, Session, SignUp
 from desktop.core import settings as settings_file
 from desktop.core.assistant import Assistant
@@ -28,13 +30,7 @@ from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafte
 from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
 from desktop.core.kb.models import SearchHit
 from desktop.core.outbox import Outbox
-from desktop.core.relay_client import (
-    ChannelHealth,
-    MetaLoginStart,
-    MetaLoginState,
-    RelayClient,
-    RelayError,
-)
+from desktop.core.relay_client import RelayClient, RelayError
 from desktop.core.settings import AppSettings, RelaySettings
 from desktop.core.store import AssistantStats, Change, ErasureApplied, Store
 from desktop.core.sync import EventSync
@@ -415,7 +411,7 @@ class Engine:
     # Connect with Facebook: start_meta_login -> the UI opens login_url in the system
     # browser -> wait_meta_assets -> the owner picks -> connect_meta_assets.
 
-    async def start_meta_login(self) -> MetaLoginStart:
+    async def start_meta_login(self) -> MetaLoginStarted:
         """A single-use Connect with Facebook link for this device (``login_url``)."""
         if self._session is None or self._session.device_id is None:
             raise EngineError("Sign in first.")

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 from types import TracebackType
-from typing import Final, Literal, TypeVar
+from typing import Final, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -22,6 +22,15 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from common.erasure import ErasureConfirmation
+from common.health import ChannelHealth, HealthCheck
+from common.onboarding import (
+    ConnectMetaAssets,
+    MetaAsset,
+    MetaLoginStarted,
+    MetaLoginState,
+    StartMetaLogin,
+)
 from common.protocol import (
     SERVER_FRAME_DECODER,
     Ack,
@@ -33,6 +42,7 @@ from common.protocol import (
     ErrorBody,
     Hello,
     Login,
+    PasswordChange,
     Ping,
     Pong,
     RegisterDevice,
@@ -41,22 +51,22 @@ from common.protocol import (
     ServerFrame,
     Session,
     SignUp,
+    VisitorMessage,
     Welcome,
     encode,
 )
+from common.usage import UsageGroup, UsageReport
 
+# The wire types are defined once, in common/; these three are re-exported for the UI.
 __all__ = [
     "Backoff",
     "ChannelHealth",
     "HealthCheck",
     "MetaAsset",
-    "MetaLoginStart",
-    "MetaLoginState",
     "RelayClient",
     "RelayError",
     "RelayRefused",
     "RelayUnreachable",
-    "RelayUsage",
     "SignInRequired",
     "StreamClosed",
     "StreamConnection",
@@ -192,79 +202,6 @@ def _error(response: httpx.Response) -> RelayError:
         )
     cls = SignInRequired if status == 401 else RelayRefused
     return cls(error.code, error.message, status=status, retry_after_s=retry_after)
-
-
-class RelayUsage(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /v1/usage``: counters per group (``rows``), the plan's limits, this month."""
-
-    rows: list[dict[str, str | float]]
-    plan: dict[str, float]
-    month: dict[str, float]
-    resets_on: str
-
-
-class MetaLoginStart(msgspec.Struct, frozen=True, kw_only=True):
-    """``POST /v1/onboarding/meta``: open ``login_url`` in the system browser (it works
-    once, until ``expires_at_ms``), then follow the login by ``login_id``."""
-
-    login_id: str
-    login_url: str
-    expires_at_ms: int
-
-
-class MetaAsset(msgspec.Struct, frozen=True, kw_only=True):
-    """A Page, Instagram account or WhatsApp number the owner may connect; ``id`` is what a
-    pick names. ``connected``: the business has it already (picking it reconnects it)."""
-
-    id: str
-    platform: str
-    external_id: str
-    name: str
-    detail: str | None = None
-    picture_url: str | None = None
-    connected: bool = False
-
-
-class MetaLoginState(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a Connect with Facebook sign-in stands: ``pending`` (the browser has not come
-    back yet), ``ready`` (pick from ``assets``), ``failed`` (``message`` says why, in plain
-    words) or ``connected``. ``warnings`` explain what was left out."""
-
-    login_id: str
-    status: Literal["pending", "ready", "failed", "connected"]
-    expires_at_ms: int
-    message: str | None = None
-    assets: list[MetaAsset] = msgspec.field(default_factory=list)
-    warnings: list[str] = msgspec.field(default_factory=list)
-
-
-class HealthCheck(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of a channel's health: ``name`` is token, subscription, webhook, events or
-    sends; ``state`` ok, warning, problem or unknown; ``action`` the one fix (reconnect,
-    resubscribe) when it needs one."""
-
-    name: str
-    state: str
-    message: str
-    checked_at_ms: int | None = None
-    action: Literal["reconnect", "resubscribe"] | None = None
-
-
-class ChannelHealth(msgspec.Struct, frozen=True, kw_only=True):
-    """``GET /v1/channels/{id}/health``; ``actions`` are the fixes asked for, most urgent first."""
-
-    channel_id: str
-    platform: str
-    name: str | None
-    status: str
-    checks: list[HealthCheck]
-    actions: list[Literal["reconnect", "resubscribe"]]
-    avatar_url: str | None = None
-    token_expires_at_ms: int | None = None
-    last_event_at_ms: int | None = None
-    last_send_at_ms: int | None = None
-    last_send_ok: bool | None = None
-    last_send_error: str | None = None
 
 
 class UnreadableEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -443,7 +380,7 @@ class RelayClient:
     async def change_password(self, current: str, new: str) -> None:
         """Change the password; the relay ends every other session of this user."""
         await self._request(
-            "POST", "/v1/password", {"current_password": current, "new_password": new}
+            "POST", "/v1/password", PasswordChange(current_password=current, new_password=new)
         )
 
     async def register_device(self, name: str) -> DeviceInfo:
@@ -466,21 +403,21 @@ class RelayClient:
         self,
         first: str | None = None,
         last: str | None = None,
-        group: Literal["day", "channel", "metric", "day_channel"] = "day",
-    ) -> RelayUsage:
+        group: UsageGroup = "day",
+    ) -> UsageReport:
         """Usage counters between two days (``YYYY-MM-DD``; default: this month)."""
         params: dict[str, str] = {"group": group}
         if first is not None:
             params["first"] = first
         if last is not None:
             params["last"] = last
-        return await self._call("GET", "/v1/usage?" + urlencode(params), RelayUsage)
+        return await self._call("GET", "/v1/usage?" + urlencode(params), UsageReport)
 
     async def webchat_say(
         self, channel_id: str, visitor_id: str, text: str, name: str | None = None
     ) -> None:
         """Write into a web-chat channel as a site visitor would (the app's test chat)."""
-        body = {"visitor_id": visitor_id, "text": text, "name": name}
+        body = VisitorMessage(visitor_id=visitor_id, text=text, name=name)
         await self._request(
             "POST", f"/webchat/{quote(channel_id, safe='')}/messages", body, auth=False
         )
@@ -492,7 +429,7 @@ class RelayClient:
         await self._request(
             "POST",
             f"/v1/erasures/{quote(request_id, safe='')}/confirm",
-            {"device_id": device_id, "counts": counts},
+            ErasureConfirmation(device_id=device_id, counts=counts),
         )
 
     async def send_reply(self, reply: SendReply) -> SendResult:
@@ -501,10 +438,10 @@ class RelayClient:
 
     # ---- channel onboarding and health ---------------------------------------------
 
-    async def start_meta_login(self, device_id: str) -> MetaLoginStart:
+    async def start_meta_login(self, device_id: str) -> MetaLoginStarted:
         """A single-use Connect with Facebook link for this device."""
         return await self._call(
-            "POST", "/v1/onboarding/meta", MetaLoginStart, {"device_id": device_id}
+            "POST", "/v1/onboarding/meta", MetaLoginStarted, StartMetaLogin(device_id=device_id)
         )
 
     async def meta_login(self, login_id: str) -> MetaLoginState:
@@ -518,7 +455,7 @@ class RelayClient:
             "POST",
             f"/v1/onboarding/meta/{quote(login_id, safe='')}/connect",
             list[ChannelInfo],
-            {"picks": picks},
+            ConnectMetaAssets(picks=picks),
         )
 
     async def channel_health(self, channel_id: str) -> ChannelHealth:

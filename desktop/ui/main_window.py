@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QByteArray,
     QModelIndex,
     QPersistentModelIndex,
+    QRect,
     QRectF,
     QSettings,
     QSize,
@@ -23,6 +24,7 @@ from PySide6.QtGui import (
     QCloseEvent,
     QFont,
     QFontMetrics,
+    QGuiApplication,
     QKeySequence,
     QPainter,
     QPalette,
@@ -45,7 +47,7 @@ from PySide6.QtWidgets import (
 from desktop.ui.icons import app_icon, icon
 from desktop.ui.widgets.common import Banner, button, label
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "fit_rect"]
 
 _NAME_ROLE: Final = Qt.ItemDataRole.UserRole + 1
 _COUNT_ROLE: Final = Qt.ItemDataRole.UserRole + 2
@@ -83,6 +85,18 @@ class _NavDelegate(QStyledItemDelegate):
         painter.restore()
 
 
+def fit_rect(rect: QRect, room: QRect, *, center: bool = False) -> QRect:
+    """``rect`` shrunk to fit in ``room`` and moved inside it (centred when asked)."""
+    width, height = min(rect.width(), room.width()), min(rect.height(), room.height())
+    if center:
+        x = room.x() + (room.width() - width) // 2
+        y = room.y() + (room.height() - height) // 2
+    else:
+        x = max(room.left(), min(rect.x(), room.x() + room.width() - width))
+        y = max(room.top(), min(rect.y(), room.y() + room.height() - height))
+    return QRect(x, y, width, height)
+
+
 class MainWindow(QMainWindow):
     """Holds the screens; remembers its size, position and last screen in ``QSettings``."""
 
@@ -97,7 +111,6 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.setWindowTitle("Clientora")
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(980, 620)
         self.keep_in_tray = False
         self._quitting = False
         self.quit_event = asyncio.Event()
@@ -175,6 +188,8 @@ class MainWindow(QMainWindow):
         self._items: dict[str, QListWidgetItem] = {}
         quit_shortcut = QShortcut(QKeySequence.StandardKey.Quit, self)
         quit_shortcut.activated.connect(self.quit)
+        room = self._room()
+        self.setMinimumSize(min(980, room.width()), min(620, room.height()))
         self.restore_geometry()
 
     # ---- screens ----------------------------------------------------------------------
@@ -261,10 +276,20 @@ class MainWindow(QMainWindow):
     # ---- memory -----------------------------------------------------------------------
 
     def restore_geometry(self) -> None:
+        """Last session's place and size, kept on the screen; else sized from the screen."""
+        room = self._room()
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            if not self.isMaximized() and not self.isFullScreen():
+                self.setGeometry(fit_rect(self.geometry(), room))
             return
-        self.resize(1320, 820)
+        width = min(1440, max(self.minimumWidth(), round(room.width() * 0.94)))
+        height = min(900, max(self.minimumHeight(), round(room.height() * 0.92)))
+        self.setGeometry(fit_rect(QRect(0, 0, width, height), room, center=True))
+
+    def _room(self) -> QRect:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1366, 768)
 
     def save_geometry(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

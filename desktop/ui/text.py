@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "countdown",
     "fold",
     "initials",
+    "parse_day",
     "plain_error",
     "send_error_words",
     "short_time",
@@ -179,3 +181,51 @@ def fold(text: str) -> str:
     lowered = text.casefold().translate(_FOLD_TABLE)
     decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_MONTHS: Final = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january", "janar", "januar"),
+            ("feb", "february", "shkurt", "februar"),
+            ("mar", "march", "mars", "mart"),
+            ("apr", "april", "prill"),
+            ("may", "maj"),
+            ("jun", "june", "qershor", "juni"),
+            ("jul", "july", "korrik", "juli"),
+            ("aug", "august", "gusht", "avg", "avgust"),
+            ("sep", "sept", "september", "shtator", "septembar"),
+            ("oct", "october", "tetor", "okt", "oktobar"),
+            ("nov", "november", "nëntor", "nentor", "novembar"),
+            ("dec", "december", "dhjetor", "dec", "decembar"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
+
+def parse_day(text: str) -> date | None:
+    """A day as an owner types it: "7 Dec 2026", "Dec 7, 2026", "7.12.2026", "2026-12-07".
+
+    Numbers alone are read day first (as in Europe); None when it is not a real day.
+    """
+    words = re.findall(r"[^\W\d_]+|\d+", text.strip().lower())
+    numbers = [int(w) for w in words if w.isdigit()]
+    names = [w for w in words if not w.isdigit()]
+    try:
+        if names:
+            month = _MONTHS.get(names[0]) or _MONTHS.get(names[0][:3])
+            if month is None or len(names) > 1 or len(numbers) != 2:
+                return None
+            day, year = (numbers[1], numbers[0]) if numbers[0] > 31 else numbers
+            return date(year, month, day)
+        if len(numbers) != 3:
+            return None
+        if numbers[0] > 31:  # ISO: year first
+            return date(numbers[0], numbers[1], numbers[2])
+        day, month, year = numbers
+        return date(year + 2000 if year < 100 else year, month, day)
+    except ValueError:
+        return None

@@ -6,6 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from common.channels import ChannelStatus, Platform
+from common.onboarding import MetaLoginStatus
+
 __all__ = [
     "ChannelHealthRow",
     "ChannelRow",
@@ -61,10 +64,10 @@ class DeviceRow:
 class ChannelRow:
     id: str
     business_id: str
-    platform: str
+    platform: Platform
     external_id: str
     name: str | None
-    status: str
+    status: ChannelStatus
     key_id: str
     secret: bytes
     created_at_ms: int
@@ -200,8 +203,7 @@ class MetaLoginRow:
     business_id: str
     device_id: str
     state_hash: str
-    #: ``pending`` (waiting for the browser), ``ready``, ``failed`` or ``connected``.
-    status: str
+    status: MetaLoginStatus
     message: str | None
     key_id: str
     listing: bytes | None
@@ -267,7 +269,7 @@ class Store(Protocol):
         self,
         business_id: str,
         channel_id: str,
-        platform: str,
+        platform: Platform,
         external_id: str,
         name: str | None,
         key_id: str,

@@ -157,7 +157,11 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 async def _drive(args: argparse.Namespace) -> dict[str, Any]:
-    factory = WebhookFactory(f"{args.host}:{args.port}", args.page_id, args.body_bytes)
+    # Several pages (comma-separated): connection i posts for page i mod n.
+    factories = [
+        WebhookFactory(f"{args.host}:{args.port}", page_id, args.body_bytes)
+        for page_id in args.page_id.split(",")
+    ]
     conns = [await HttpConnection.open(args.host, args.port) for _ in range(args.connections)]
     ok: list[str] = []
     failed: dict[str, int] = {}
@@ -170,6 +174,7 @@ async def _drive(args: argparse.Namespace) -> dict[str, Any]:
     async def worker(index: int, conn: HttpConnection) -> None:
         nonlocal in_window
         sent = 0
+        factory = factories[index % len(factories)]
         while time.perf_counter() < deadline:
             mid = f"{args.prefix}.{index}.{sent}"
             raw = factory.request(f"{args.prefix}-customer-{index % 50}", mid)
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--page-id", required=True)
+    parser.add_argument("--page-id", required=True, help="one page id, or several with commas")
     parser.add_argument("--prefix", required=True, help="makes every mid of this run unique")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured time")

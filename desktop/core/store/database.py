@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import sqlite3
 import time
@@ -23,6 +22,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
+from common.erasure import customer_hash
 from common.protocol import ChannelInfo, EventFrame
 
 from . import conversations as conv_edits
@@ -361,7 +361,8 @@ class Store:
     ) -> list[Conversation]:
         """Conversations whose messaging window is still open, closing soonest first.
 
-        ``needs_reply``: only those whose newest message is the customer's.
+        ``needs_reply``: only those whose newest message is the customer's, including
+        channels without a reply window (listed last); else only windows still open.
         """
         at = self._clock() if now is None else now
         return await self._read(
@@ -601,6 +602,10 @@ class Store:
 
         await self._write(write)
 
+    async def draft_usage(self, since_ms: int) -> list[tuple[int, str | None, int, int, float]]:
+        """(created at, model, prompt tokens, completion tokens, cost) of recent AI drafts."""
+        return await self._read(functools.partial(stats.draft_usage, since_ms=since_ms))
+
     async def assistant_stats(self, relay_head: int = 0) -> AssistantStats:
         cursor = await self.cursor()
         return await self._read(
@@ -625,11 +630,13 @@ def _casefold(value: object) -> str | None:
     return value.casefold() if isinstance(value, str) else None
 
 
-def _sha256_hex(value: object) -> str | None:
-    return hashlib.sha256(value.encode()).hexdigest() if isinstance(value, str) else None
+def _customer_hash(channel_id: object, customer_id: object) -> str | None:
+    if isinstance(channel_id, str) and isinstance(customer_id, str):
+        return customer_hash(channel_id, customer_id)
+    return None
 
 
 def _register_functions(conn: sqlite3.Connection) -> None:
     # SQLite's own lower()/LIKE fold ASCII only; names here are often Cyrillic or Albanian.
     conn.create_function("casefold", 1, _casefold, deterministic=True)
-    conn.create_function("sha256_hex", 1, _sha256_hex, deterministic=True)
+    conn.create_function("customer_hash", 2, _customer_hash, deterministic=True)

@@ -8,23 +8,28 @@ Decisions the protocol leaves open:
 * Receipts, reactions, edits and deletions name a message by its platform id; one that
   names a message or conversation this store does not hold is dropped (it cannot be shown).
 * A customer's deletion of a message ("unsend") clears its text and attachments here too.
-* Our own sends come back twice: as ``MessageSent`` from the relay and (Messenger,
-  Instagram, WhatsApp) as an echo from the platform. Whichever comes second is merged into
-  the first by platform id; an echo that no send claims is the owner writing from the
-  platform's own app, which pauses the assistant in that conversation.
+* A reply this device sent comes back three ways: the relay's answer to the request
+  (``outgoing.record_sent``), the ``MessageSent`` event, and (Messenger, Instagram,
+  WhatsApp) the platform's echo. The reply's row is the one holding the send's idempotency
+  key, which the request and the event both carry; whichever arrives settles it, the
+  others find it settled. The echo carries no key: it is recognised by the platform id the
+  answer or the event brings, and an echo that came first is folded into the reply then.
+  An echo no send claims is the owner writing from the platform's own app, which pauses
+  the assistant in that conversation.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Final
 
 import msgspec
 
 from common.channels import Platform, window_deadline_ms
 from common.events import (
+    ChannelAlert,
     ChannelChanged,
+    CustomerChanged,
     CustomerErased,
     Event,
     MessageDeleted,
@@ -38,6 +43,7 @@ from common.events import (
     SendFailed,
     Status,
     Subscription,
+    Unsupported,
     UsageWarning,
 )
 from common.events import Customer as EventCustomer
@@ -53,6 +59,7 @@ from .changes import (
     MessageUpdated,
     UsageChanged,
 )
+from .drafts import follow_message
 from .models import MessageExtras
 
 __all__ = ["STATUS_RANK", "EventWriter", "preview", "summarize"]
@@ -128,24 +135,41 @@ class EventWriter:
         self.now_ms = now_ms
         self.changes: list[Change] = []
         self.erased = False
-        self._handlers: dict[type, Callable[[Event], None]] = {
-            MessageReceived: self._received,  # type: ignore[dict-item]
-            Postback: self._postback,  # type: ignore[dict-item]
-            Reaction: self._reaction,  # type: ignore[dict-item]
-            MessageEcho: self._echo,  # type: ignore[dict-item]
-            MessageDeleted: self._deleted,  # type: ignore[dict-item]
-            MessageEdited: self._edited,  # type: ignore[dict-item]
-            Status: self._status,  # type: ignore[dict-item]
-            Subscription: self._subscription,  # type: ignore[dict-item]
-            MessageSent: self._sent,  # type: ignore[dict-item]
-            SendFailed: self._send_failed,  # type: ignore[dict-item]
-            ChannelChanged: self._channel,  # type: ignore[dict-item]
-            CustomerErased: self._erased,  # type: ignore[dict-item]
-            UsageWarning: self._usage,  # type: ignore[dict-item]
-        }
 
     def apply(self, event: Event) -> None:
-        self._handlers[type(event)](event)
+        match event:
+            case MessageReceived():
+                self._received(event)
+            case Postback():
+                self._postback(event)
+            case Reaction():
+                self._reaction(event)
+            case MessageEcho():
+                self._echo(event)
+            case MessageDeleted():
+                self._deleted(event)
+            case MessageEdited():
+                self._edited(event)
+            case Status():
+                self._status(event)
+            case Subscription():
+                self._subscription(event)
+            case Unsupported():
+                self._unsupported(event)
+            case CustomerChanged():
+                self._customer_changed(event)
+            case ChannelAlert():
+                self._channel_alert(event)
+            case MessageSent():
+                self._sent(event)
+            case SendFailed():
+                self._send_failed(event)
+            case ChannelChanged():
+                self._channel(event)
+            case CustomerErased():
+                self._erased(event)
+            case UsageWarning():
+                self._usage(event)
 
     # ---- customers and conversations ------------------------------------------------
 
@@ -276,7 +300,6 @@ class EventWriter:
             contacts=event.contacts,
             referral=event.referral,
             forwarded=event.forwarded,
-            unsupported=event.unsupported,
         )
         message_id = self._insert_message(
             conversation_id,
@@ -293,6 +316,49 @@ class EventWriter:
         )
         self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
         self.added(conversation_id, message_id, inbound=True)
+
+    def _unsupported(self, event: Unsupported) -> None:
+        """Shown as "a message that can't be shown here — open it in <platform>"."""
+        conversation_id = self._conversation(event)
+        if self._by_platform_id(conversation_id, event.platform_id) is not None:
+            return
+        extras = MessageExtras(unsupported=event.raw_type, open_in=event.platform)
+        message_id = self._insert_message(
+            conversation_id,
+            direction="in",
+            author="customer",
+            kind="message",
+            platform_id=event.platform_id,
+            text=event.text,
+            extras=_ENCODER.encode(extras).decode(),
+            status="received",
+            reply_to=event.reply_to,
+            timestamp_ms=event.timestamp_ms,
+        )
+        self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
+        # Not "inbound" for the assistant: there is nothing it could read and answer.
+        self.added(conversation_id, message_id, inbound=False)
+
+    def _customer_changed(self, event: CustomerChanged) -> None:
+        """The customer has a new platform id (new number): the thread carries on under it."""
+        taken = self.conn.execute(
+            "SELECT 1 FROM customers WHERE channel_id = ? AND platform_id = ?",
+            (event.channel_id, event.new_id),
+        ).fetchone()
+        if taken is not None:
+            return
+        row = self.conn.execute(
+            "UPDATE customers SET platform_id = ?, phone = COALESCE(?, phone), updated_at_ms = ?"
+            " WHERE channel_id = ? AND platform_id = ? RETURNING id",
+            (event.new_id, event.new_phone, self.now_ms, event.channel_id, event.customer.id),
+        ).fetchone()
+        if row is not None:
+            conversation_id = self._existing_conversation(event.channel_id, event.new_id)
+            if conversation_id is not None:
+                self.changes.append(ConversationChanged(conversation_id=conversation_id))
+
+    def _channel_alert(self, event: ChannelAlert) -> None:
+        """Kept in the relay's log and metrics; the channel screen does not list alerts yet."""
 
     def _postback(self, event: Postback) -> None:
         conversation_id = self._conversation(event)
@@ -316,6 +382,7 @@ class EventWriter:
         self.added(conversation_id, message_id, inbound=True)
 
     def added(self, conversation_id: int, message_id: int, *, inbound: bool) -> None:
+        self.changes.extend(follow_message(self.conn, conversation_id, message_id, self.now_ms))
         summarize(self.conn, conversation_id, self.now_ms)
         self.changes.append(
             MessageAdded(conversation_id=conversation_id, message_id=message_id, inbound=inbound)
@@ -357,9 +424,12 @@ class EventWriter:
         message_id = self._by_platform_id(conversation_id, event.message_id)
         if message_id is None:
             return
+        # An edit to media (WhatsApp) brings the new media; a text edit keeps the old.
+        media = _ENCODER.encode(event.attachments).decode() if event.attachments else None
         self.conn.execute(
-            "UPDATE messages SET text = ?, edited_at_ms = ?, updated_at_ms = ? WHERE id = ?",
-            (event.text, event.timestamp_ms, self.now_ms, message_id),
+            "UPDATE messages SET text = ?, attachments = COALESCE(?, attachments),"
+            " edited_at_ms = ?, updated_at_ms = ? WHERE id = ?",
+            (event.text, media, event.timestamp_ms, self.now_ms, message_id),
         )
         self.touched(conversation_id, message_id)
 
@@ -408,86 +478,98 @@ class EventWriter:
         self.business_replied(conversation_id, seen=True)
         self.added(conversation_id, message_id, inbound=False)
 
-    def _own_unsent(
-        self,
-        conversation_id: int,
-        statuses: tuple[str, ...],
-        extra: str = "",
-        params: tuple[object, ...] = (),
-    ) -> int | None:
-        marks = ", ".join("?" * len(statuses))
-        row = self.conn.execute(
-            "SELECT id FROM messages WHERE conversation_id = ? AND direction = 'out'"
-            f" AND send_id IS NULL AND status IN ({marks}){extra} ORDER BY id LIMIT 1",
-            (conversation_id, *statuses, *params),
-        ).fetchone()
+    def _send_row(self, idempotency_key: str | None, send_id: str) -> int | None:
+        """The row of the reply a send event is about (an event older than the key
+        carries only the relay's send id, which the relay's answer left on the row)."""
+        if idempotency_key is not None:
+            row = self.conn.execute(
+                "SELECT id FROM messages WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT id FROM messages WHERE send_id = ?", (send_id,)
+            ).fetchone()
         return int(row[0]) if row else None
 
     def _sent(self, event: MessageSent) -> None:
         conversation_id = self._conversation(event)
-        row = self.conn.execute(
-            "SELECT id FROM messages WHERE send_id = ?", (event.send_id,)
-        ).fetchone()
-        message_id = int(row[0]) if row else None
+        message_id = self._send_row(event.idempotency_key, event.send_id)
+        new = message_id is None
         if message_id is None:
-            echo_id = self._by_platform_id(conversation_id, event.platform_id)
-            if echo_id is not None:
-                message_id = echo_id
-                # The echo came first; it was our send after all, not the owner elsewhere.
-                self.conn.execute(
-                    "UPDATE conversations SET assistant_paused = 0, paused_reason = NULL,"
-                    " paused_by_message_id = NULL"
-                    " WHERE id = ? AND paused_by_message_id = ? AND paused_reason = 'echo'",
-                    (conversation_id, echo_id),
-                )
-        if message_id is None and event.device_id and event.device_id == self.own_device_id:
-            # The event outran the relay's answer to our request: match the oldest unsent
-            # row with this text (the outbox sends in order).
-            message_id = self._own_unsent(
-                conversation_id, ("sending", "queued"), " AND text = ?", (event.text,)
-            )
-        author = "assistant" if event.automatic else "owner"
-        if message_id is None:
+            # Another device's reply: this device learns of it only now.
             message_id = self._insert_message(
                 conversation_id,
                 direction="out",
-                author=author,
+                author="assistant" if event.automatic else "owner",
                 kind="message",
-                platform_id=event.platform_id,
                 text=event.text,
                 status="sent",
                 send_id=event.send_id,
+                idempotency_key=event.idempotency_key,
                 automatic=event.automatic,
                 device_id=event.device_id,
-                tag=event.tag,
                 reply_to=event.reply_to,
                 timestamp_ms=event.timestamp_ms,
             )
-            self.business_replied(conversation_id, seen=not event.automatic)
-            self.added(conversation_id, message_id, inbound=False)
-            return
+        self.settle_sent(
+            conversation_id,
+            message_id,
+            send_id=event.send_id,
+            platform_id=event.platform_id,
+            tag=event.tag,
+            timestamp_ms=event.timestamp_ms,
+            seen=not event.automatic,
+            new=new,
+        )
+
+    def settle_sent(
+        self,
+        conversation_id: int,
+        message_id: int,
+        *,
+        send_id: str,
+        platform_id: str | None,
+        tag: str | None,
+        timestamp_ms: int | None,
+        seen: bool,
+        new: bool = False,
+    ) -> None:
+        """Mark a reply sent, folding in the platform's echo of it if that came first (by
+        platform id), or a row an event older than the key made for it (by send id)."""
+        status = "sent"
+        twins = self.conn.execute(
+            "SELECT id, status, platform_id, timestamp_ms FROM messages"
+            " WHERE conversation_id = ? AND id != ?"
+            " AND (send_id = ? OR (author = 'elsewhere' AND platform_id = ?))",
+            (conversation_id, message_id, send_id, platform_id),
+        ).fetchall()
+        for twin_id, twin_status, twin_platform_id, twin_timestamp_ms in twins:
+            if STATUS_RANK.get(twin_status, 0) > STATUS_RANK[status]:
+                status = twin_status
+            platform_id = platform_id or twin_platform_id
+            timestamp_ms = timestamp_ms or twin_timestamp_ms
+            # The echo was this reply after all, not the owner writing elsewhere.
+            self.conn.execute(
+                "UPDATE conversations SET assistant_paused = 0, paused_reason = NULL,"
+                " paused_by_message_id = NULL"
+                " WHERE id = ? AND paused_by_message_id = ? AND paused_reason = 'echo'",
+                (conversation_id, twin_id),
+            )
+            self.conn.execute("DELETE FROM messages WHERE id = ?", (twin_id,))
         self.conn.execute(
             "UPDATE messages SET send_id = ?, platform_id = COALESCE(?, platform_id),"
-            " author = CASE author WHEN 'elsewhere' THEN ? ELSE author END,"
-            " automatic = ?, device_id = COALESCE(device_id, ?), tag = ?,"
-            " status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE 'sent' END,"
+            " tag = COALESCE(?, tag),"
+            " status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE ? END,"
             " error_code = NULL, error_message = NULL, next_attempt_ms = NULL,"
-            " timestamp_ms = ?, updated_at_ms = ? WHERE id = ?",
-            (
-                event.send_id,
-                event.platform_id,
-                author,
-                event.automatic,
-                event.device_id,
-                event.tag,
-                event.timestamp_ms,
-                self.now_ms,
-                message_id,
-            ),
+            " timestamp_ms = COALESCE(?, timestamp_ms), updated_at_ms = ? WHERE id = ?",
+            (send_id, platform_id, tag, status, timestamp_ms, self.now_ms, message_id),
         )
         self.draft_sent(conversation_id, message_id)
-        self.business_replied(conversation_id, seen=not event.automatic)
-        self.touched(conversation_id, message_id)
+        self.business_replied(conversation_id, seen=seen)
+        if new:
+            self.added(conversation_id, message_id, inbound=False)
+        else:
+            self.touched(conversation_id, message_id)
 
     def draft_sent(self, conversation_id: int, message_id: int) -> None:
         row = self.conn.execute(
@@ -500,21 +582,12 @@ class EventWriter:
             self.changes.append(DraftChanged(conversation_id=conversation_id, draft_id=row[0]))
 
     def _send_failed(self, event: SendFailed) -> None:
-        conversation_id = self._conversation(event)
-        row = self.conn.execute(
-            "SELECT id FROM messages WHERE send_id = ?", (event.send_id,)
-        ).fetchone()
-        message_id = int(row[0]) if row else None
-        if message_id is None and event.device_id and event.device_id == self.own_device_id:
-            # Ours: either still waiting for the relay's answer, or already marked failed
-            # from that answer (which carries no send id).
-            message_id = self._own_unsent(conversation_id, ("sending", "queued"))
-            if message_id is None:
-                message_id = self._own_unsent(
-                    conversation_id, ("failed",), " AND error_code = ?", (event.error,)
-                )
+        message_id = self._send_row(event.idempotency_key, event.send_id)
         if message_id is None:
+            if event.device_id is not None and event.device_id == self.own_device_id:
+                return  # ours, queued again since under a new key (or erased)
             # Another device's reply failed; its text never reached us.
+            conversation_id = self._conversation(event)
             message_id = self._insert_message(
                 conversation_id,
                 direction="out",
@@ -522,6 +595,7 @@ class EventWriter:
                 kind="message",
                 status="failed",
                 send_id=event.send_id,
+                idempotency_key=event.idempotency_key,
                 device_id=event.device_id,
                 error_code=event.error,
                 error_message=event.message,
@@ -529,6 +603,7 @@ class EventWriter:
             )
             self.added(conversation_id, message_id, inbound=False)
             return
+        conversation_id = self._conversation(event)
         self.conn.execute(
             "UPDATE messages SET send_id = ?, status = 'failed', error_code = ?,"
             " error_message = ?, next_attempt_ms = NULL, updated_at_ms = ? WHERE id = ?",
@@ -619,7 +694,7 @@ class EventWriter:
         row = self.conn.execute(
             "SELECT cu.id, c.id FROM customers cu LEFT JOIN conversations c"
             " ON c.customer_id = cu.id WHERE cu.channel_id = ? AND (cu.platform_id = ?"
-            " OR sha256_hex(cu.channel_id || ':' || cu.platform_id) = ?)",
+            " OR customer_hash(cu.channel_id, cu.platform_id) = ?)",
             (event.channel_id, event.customer_id, event.customer_hash),
         ).fetchone()
         counts = {"customer": 0, "messages": 0, "drafts": 0}

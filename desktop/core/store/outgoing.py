@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from .changes import Change, ConversationChanged, DraftChanged
+from .changes import Change, DraftChanged
 from .conversations import UnknownConversation
 from .drafts import DraftNotPending
-from .events import STATUS_RANK, EventWriter
+from .events import EventWriter
 from .models import Author
 
 __all__ = [
@@ -119,38 +119,22 @@ def record_sent(
     tag: str | None,
     now_ms: int,
 ) -> list[Change]:
-    """The relay sent it; merge the row the stream may already have made for this send."""
-    conversation_id = _conversation_of(conn, message_id)
-    if conversation_id is None:
+    """The relay sent it (its answer to the request): settle the row, as the event would."""
+    row = conn.execute(
+        "SELECT conversation_id, automatic FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
         return []  # erased meanwhile
     writer = EventWriter(conn, None, now_ms)
-    twin = conn.execute(
-        "SELECT id, status, platform_id, timestamp_ms FROM messages WHERE send_id = ? AND id != ?",
-        (send_id, message_id),
-    ).fetchone()
-    status = "sent"
-    timestamp_ms = None
-    if twin is not None:
-        # The MessageSent event arrived first and was stored as its own row: fold it in.
-        twin_id, twin_status, twin_platform_id, timestamp_ms = twin
-        if STATUS_RANK.get(twin_status, 0) > STATUS_RANK[status]:
-            status = twin_status
-        platform_message_id = platform_message_id or twin_platform_id
-        conn.execute("DELETE FROM messages WHERE id = ?", (twin_id,))
-        writer.changes.append(ConversationChanged(conversation_id=conversation_id))
-    conn.execute(
-        "UPDATE messages SET send_id = ?, platform_id = COALESCE(?, platform_id), tag = ?,"
-        " status = CASE WHEN status IN ('delivered', 'read') THEN status ELSE ? END,"
-        " error_code = NULL, error_message = NULL, next_attempt_ms = NULL,"
-        " timestamp_ms = COALESCE(?, timestamp_ms), updated_at_ms = ? WHERE id = ?",
-        (send_id, platform_message_id, tag, status, timestamp_ms, now_ms, message_id),
+    writer.settle_sent(
+        int(row[0]),
+        message_id,
+        send_id=send_id,
+        platform_id=platform_message_id,
+        tag=tag,
+        timestamp_ms=None,
+        seen=not row[1],
     )
-    writer.draft_sent(conversation_id, message_id)
-    automatic = conn.execute(
-        "SELECT automatic FROM messages WHERE id = ?", (message_id,)
-    ).fetchone()[0]
-    writer.business_replied(conversation_id, seen=not automatic)
-    writer.touched(conversation_id, message_id)
     return writer.changes
 
 

@@ -12,10 +12,11 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from common.channels import Platform
+from common.health import ChannelHealth
+from common.onboarding import MetaAsset
 from common.protocol import ChannelInfo, ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
 from desktop.core.engine import AssistantStats, Engine
-from desktop.core.relay_client import ChannelHealth, MetaAsset
 from desktop.core.store import Channel
 from desktop.ui.controllers.meta_connect import MetaConnectFlow, UrlOpener
 from desktop.ui.hub import ChangeHub, ChangeSet

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QUrl, Signal
 
+from common.onboarding import MetaAsset, MetaLoginStarted, MetaLoginState
 from common.protocol import ChannelInfo
 from desktop.core.engine import Engine
-from desktop.core.relay_client import MetaAsset, MetaLoginStart, MetaLoginState
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.meta_connect import MetaConnectDialog
 
@@ -51,7 +51,7 @@ class MetaConnectFlow(QObject):
         self.open_url = open_url
         self.poll_s = poll_s
         self.preselect = preselect
-        self.login: MetaLoginStart | None = None
+        self.login: MetaLoginStarted | None = None
         dialog.login_requested.connect(self.start)
         dialog.reopen_requested.connect(self._open_browser)
         dialog.connect_requested.connect(self._connect)
@@ -68,7 +68,7 @@ class MetaConnectFlow(QObject):
             error=self.dialog.failed,
         )
 
-    def _started(self, login: MetaLoginStart) -> None:
+    def _started(self, login: MetaLoginStarted) -> None:
         self.login = login
         self._open_browser()
         self.tasks.spawn(

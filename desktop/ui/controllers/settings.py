@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.core.ai_check import CheckResult, check_ai
 from desktop.core.engine import Engine
 from desktop.core.settings import AppSettings
 from desktop.ui.saved_replies import SavedReplies
@@ -34,6 +35,7 @@ class SettingsController(QObject):
         self.tasks = tasks
         self.replies = replies
         screen.save_requested.connect(self.save)
+        screen.test_requested.connect(self.test)
         screen.sign_out_requested.connect(self.sign_out)
         screen.theme_changed.connect(self.theme_requested)
         screen.add_reply_requested.connect(replies.add)
@@ -46,7 +48,7 @@ class SettingsController(QObject):
         self.screen.set_settings(engine.settings)
         relay = engine.settings.relay
         if engine.mode == "local":
-            text = "Running on this computer with the built-in relay."
+            text = "Running on this computer, with the Clientora service built in."
         elif engine.mode == "remote":
             text = f"Signed in to {relay.url} as {relay.email}."
         else:
@@ -65,4 +67,18 @@ class SettingsController(QObject):
     def sign_out(self) -> None:
         self.tasks.spawn(
             self.engine.sign_out(), done=lambda _: self.signed_out.emit(), error=self.screen.failed
+        )
+
+    def test(self, settings: object) -> None:
+        """Try the AI connection as edited on screen (before it is saved)."""
+        assert isinstance(settings, AppSettings)
+
+        def done(results: list[CheckResult]) -> None:
+            names = {"chat": "Replies", "embeddings": "Search by meaning"}
+            self.screen.tested([(r.ok, f"{names[r.name]}: {r.words}") for r in results])
+
+        self.tasks.spawn(
+            check_ai(settings.ai, settings.embeddings),
+            done=done,
+            error=lambda words: self.screen.tested([(False, words)]),
         )

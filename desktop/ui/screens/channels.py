@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -27,7 +28,10 @@ from desktop.ui.text import PLATFORM_NAMES
 from desktop.ui.widgets.channel_health import HealthRow
 from desktop.ui.widgets.common import Banner, EmptyState, button, label
 
-__all__ = ["META_PLATFORMS", "ChannelCard", "ChannelsScreen", "status_words"]
+__all__ = ["META_PLATFORMS", "TWO_COLUMNS", "ChannelCard", "ChannelsScreen", "status_words"]
+
+#: The cards go side by side from this width of the list (a 1440-pixel window).
+TWO_COLUMNS = 1160
 
 #: Platforms connected by signing in with Facebook (the others take a pasted token).
 META_PLATFORMS = frozenset({"messenger", "instagram", "whatsapp"})
@@ -267,6 +271,7 @@ class ChannelsScreen(QWidget):
             label(
                 "Where your customers write to you, and how much the assistant may do on each.",
                 "muted",
+                wrap=True,
             )
         )
         head.addLayout(titles, 1)
@@ -296,6 +301,7 @@ class ChannelsScreen(QWidget):
         self.stack = QStackedWidget()
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         holder = QWidget()
         holder_layout = QVBoxLayout(holder)
         holder_layout.setContentsMargins(0, 0, 8, 0)
@@ -318,6 +324,7 @@ class ChannelsScreen(QWidget):
         self.stack.addWidget(self.empty)
         outer.addWidget(self.stack, 1)
         self.cards: dict[str, ChannelCard] = {}
+        self._columns = 0
         #: The last health seen per channel, kept while the cards are rebuilt.
         self.health: dict[str, tuple[ChannelHealth, int]] = {}
         #: Channels with a check or fix running, and the words their button shows meanwhile.
@@ -336,7 +343,7 @@ class ChannelsScreen(QWidget):
         shown = [c for c in channels if c.status != "disconnected"]
         # The test channel first: in local mode it is where the owner starts.
         shown.sort(key=lambda c: c.id != test_channel_id)
-        for position, channel in enumerate(shown):
+        for channel in shown:
             card_widget = ChannelCard(
                 channel,
                 policies.get(channel.id, ChannelPolicy()),
@@ -347,7 +354,6 @@ class ChannelsScreen(QWidget):
             card_widget.test_chat_requested.connect(self.test_chat_requested)
             card_widget.fix_requested.connect(self.fix_requested)
             card_widget.check_requested.connect(self.check_requested)
-            self.cards_layout.addWidget(card_widget, position // 2, position % 2)
             self.cards[channel.id] = card_widget
             known = self.health.get(channel.id)
             # Health from before a status change would offer the wrong fix: only a health
@@ -357,6 +363,24 @@ class ChannelsScreen(QWidget):
             if channel.id in self.busy:
                 card_widget.health.set_busy(True, self.busy[channel.id])
         self.stack.setCurrentWidget(self.scroll_area if shown else self.empty)
+        self._columns = 0
+        self._place()
+
+    def _place(self) -> None:
+        """Two columns of cards where they fit side by side, else one (no sideways scroll)."""
+        columns = 2 if self.scroll_area.viewport().width() >= TWO_COLUMNS else 1
+        if columns == self._columns:
+            return
+        self._columns = columns
+        for card_widget in self.cards.values():
+            self.cards_layout.removeWidget(card_widget)
+        for position, card_widget in enumerate(self.cards.values()):
+            self.cards_layout.addWidget(card_widget, position // columns, position % columns)
+        self.cards_layout.setColumnStretch(1, 1 if columns == 2 else 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place()
 
     def set_health(self, health: ChannelHealth, now_ms: int) -> None:
         self.health[health.channel_id] = (health, now_ms)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from desktop.core.autopilot import OpeningHours
 from desktop.core.drafting.messages import MESSAGE_LANGUAGES, CannedMessages, MessageKind, canned
 from desktop.core.settings import AppSettings
-from desktop.ui.widgets.common import Banner, button, label, set_invalid
+from desktop.ui.widgets.common import Banner, button, guard_wheel, label, repolish, set_invalid
 
 __all__ = ["LANGUAGES", "TOPICS", "SettingsScreen"]
 
@@ -92,6 +92,8 @@ class SettingsScreen(QWidget):
     theme_changed = Signal(str)
     remove_reply_requested = Signal(int)
     add_reply_requested = Signal(str)
+    #: "Test connection" with the settings as edited (AppSettings), saved or not.
+    test_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,9 +101,13 @@ class SettingsScreen(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
-        scroll = QScrollArea()
+        # Messages and the save buttons stay in view however far the page is scrolled.
+        self.banner = Banner(margins=(24, 10, 24, 0))
+        outer.addWidget(self.banner)
+        scroll = self.page = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         outer.addWidget(scroll, 1)
         body = QWidget()
         body.setMaximumWidth(980)
@@ -113,8 +119,6 @@ class SettingsScreen(QWidget):
         layout.addWidget(
             label("How the assistant speaks for your shop, and when it steps aside.", "muted")
         )
-        self.banner = Banner()
-        layout.addWidget(self.banner)
 
         # ---- business profile ------------------------------------------------------
         box, form = _group("Your business")
@@ -203,7 +207,7 @@ class SettingsScreen(QWidget):
         box, form = _group("AI model")
         self.endpoint = QLineEdit()
         self.endpoint.setPlaceholderText(
-            "Empty: OpenAI. Or your relay's gateway, or a local server ending in /v1"
+            "Empty: OpenAI. Or your Clientora service, or a local server ending in /v1"
         )
         self.endpoint.setAccessibleName("AI endpoint")
         self.model = QComboBox()
@@ -225,6 +229,15 @@ class SettingsScreen(QWidget):
         form.addRow(_label("Model"), self.model)
         form.addRow(_label("API key"), self.api_key)
         form.addRow(_label(""), self.mask_pii)
+        self.test_button = button(
+            "Test connection", "link", tip="Ask the AI service for a one-word answer and a vector"
+        )
+        self.test_result = label("", "hint", wrap=True)
+        self.test_result.setTextFormat(Qt.TextFormat.PlainText)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
+        test_row.addWidget(self.test_result, 1)
+        form.addRow(_label(""), test_row)
         form.addRow(
             _label(""),
             label(
@@ -236,13 +249,21 @@ class SettingsScreen(QWidget):
         )
         layout.addWidget(box)
 
-        row = QHBoxLayout()
+        footer = QFrame()
+        footer.setObjectName("Footer")
+        row = QHBoxLayout(footer)
+        row.setContentsMargins(24, 8, 24, 10)
         self.save_button = button("Save changes", "approve", "primary")
         self.revert_button = button("Undo changes", "regenerate", "flat")
-        row.addStretch(1)
+        self.saved_note = label("", "hint")
+        self._note_timer = QTimer(self)
+        self._note_timer.setSingleShot(True)
+        self._note_timer.setInterval(6000)
+        self._note_timer.timeout.connect(self.saved_note.clear)
+        row.addWidget(self.saved_note, 1)
         row.addWidget(self.revert_button)
         row.addWidget(self.save_button)
-        layout.addLayout(row)
+        outer.addWidget(footer)
 
         # ---- saved replies, look, account ---------------------------------------------
         box, form = _group("Saved replies")
@@ -291,6 +312,8 @@ class SettingsScreen(QWidget):
         self.hours.textChanged.connect(lambda _: self.check_hours())
         self.zone.currentTextChanged.connect(lambda _: self.check_hours())
         self.endpoint.textChanged.connect(lambda _: self.check_endpoint())
+        self.test_button.clicked.connect(self._test)
+        guard_wheel(body, scroll)
 
     # ---- filling and reading ------------------------------------------------------------
 
@@ -425,6 +448,20 @@ class SettingsScreen(QWidget):
         hours = OpeningHours(spec=spec, timezone=self.zone.currentText().strip() or "UTC")
         return msgspec.structs.replace(base, profile=profile, ai=ai, hours=hours)
 
+    def _test(self) -> None:
+        values = self.values()
+        if values is not None:
+            self.test_button.setEnabled(False)
+            self.test_result.setText("Asking the AI service…")
+            self.test_requested.emit(values)
+
+    def tested(self, lines: Sequence[tuple[bool, str]]) -> None:
+        """Show how the connection test went, one line per thing tried."""
+        self.test_button.setEnabled(True)
+        self.test_result.setText("\n".join(("✓ " if ok else "✗ ") + words for ok, words in lines))
+        self.test_result.setProperty("role", "hint" if all(ok for ok, _ in lines) else "fieldError")
+        repolish(self.test_result)
+
     def save(self) -> None:
         values = self.values()
         if values is not None:
@@ -438,11 +475,8 @@ class SettingsScreen(QWidget):
     def saved(self, settings: AppSettings) -> None:
         self.save_button.setEnabled(True)
         self.set_settings(settings)
-        self.banner.show_message(
-            "success",
-            "Saved. The assistant uses these settings from its next reply.",
-            timeout_ms=5000,
-        )
+        self.saved_note.setText("Saved. The assistant uses these settings from its next reply.")
+        self._note_timer.start()
 
     def failed(self, words: str) -> None:
         self.save_button.setEnabled(True)

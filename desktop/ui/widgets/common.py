@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QSlider,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -25,11 +29,13 @@ __all__ = [
     "Avatar",
     "Banner",
     "BannerKind",
+    "ElidedLabel",
     "EmptyState",
     "avatar_color",
     "button",
     "card",
     "divider",
+    "guard_wheel",
     "label",
     "paint_avatar",
     "repolish",
@@ -70,6 +76,55 @@ def set_invalid(widget: QWidget, invalid: bool) -> None:
     if bool(widget.property("invalid")) != invalid:
         widget.setProperty("invalid", invalid)
         repolish(widget)
+
+
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when the room runs out (the full text is its tooltip),
+    so a long name never widens the window."""
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(24, super().minimumSizeHint().height())
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        painter.drawText(rect, int(self.alignment()), text)
+        painter.end()
+
+
+class _WheelGuard(QObject):
+    """Sends the wheel to the page unless the field has the keyboard focus."""
+
+    def __init__(self, scroller: QAbstractScrollArea) -> None:
+        super().__init__(scroller)
+        self.scroller = scroller
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.Wheel
+            and isinstance(watched, QWidget)
+            and not watched.hasFocus()
+        ):
+            QApplication.sendEvent(self.scroller.viewport(), event)
+            return True
+        return super().eventFilter(watched, event)
+
+
+def guard_wheel(root: QWidget, scroller: QAbstractScrollArea) -> None:
+    """Scrolling the page never changes a combo box, spin box or slider it passes over
+    (the model once switched to a pricier one unseen): they take the wheel only once
+    clicked or tabbed into."""
+    guard = _WheelGuard(scroller)
+    for kind in (QComboBox, QAbstractSpinBox, QSlider):
+        for widget in root.findChildren(kind):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            widget.installEventFilter(guard)
 
 
 def label(
@@ -251,13 +306,20 @@ class EmptyState(QWidget):
         picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.title = label(title, "heading")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
         self.body = label(text, "muted", wrap=True)
         self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.setMaximumWidth(420)
+        # A wrapped label given an alignment in a box layout gets its one-line size hint
+        # and clips: it sits between stretches instead, so its height follows its width.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.body, 100)
+        row.addStretch(1)
         layout.addWidget(picture)
         layout.addSpacing(6)
         layout.addWidget(self.title)
-        layout.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         self.button: QPushButton | None = None
         if action:
             self.button = button(action, kind="primary")

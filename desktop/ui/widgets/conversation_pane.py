@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import QFrame, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from desktop.core.store import Conversation, Draft, Message
@@ -14,7 +14,10 @@ from desktop.ui.widgets.details import DetailsPane
 from desktop.ui.widgets.draft_panel import Citation, Composer, DraftPanel, SavedReply
 from desktop.ui.widgets.thread import ThreadHeader, ThreadView
 
-__all__ = ["ConversationPane"]
+__all__ = ["NARROW_PANE", "ConversationPane"]
+
+#: Below this width (a 1280-pixel window and smaller) the details column folds away.
+NARROW_PANE = 800
 
 
 class ConversationPane(QStackedWidget):
@@ -94,7 +97,10 @@ class ConversationPane(QStackedWidget):
         self.composer.save_reply_requested.connect(self.save_reply_requested)
         self.thread_view.retry_requested.connect(self.retry_requested)
         self.thread_view.link_activated.connect(self.link_activated)
-        self.details_button.toggled.connect(self.details.setVisible)
+        self.details_button.toggled.connect(self._details_toggled)
+        #: The owner's choice for a wide pane; a narrow one folds the details away.
+        self._details_wanted = True
+        self.narrow = False
         self.resolve_button.clicked.connect(
             lambda: self.details.status_requested.emit("resolved", None)
         )
@@ -105,6 +111,20 @@ class ConversationPane(QStackedWidget):
         # The text boxes see Ctrl+Enter first (they would insert a line): catch it there.
         self.composer.editor.installEventFilter(self)
         self.draft_panel.editor.installEventFilter(self)
+
+    def _details_toggled(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        if not self.narrow:
+            self._details_wanted = shown
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        narrow = self.width() < NARROW_PANE
+        if narrow != self.narrow:
+            self.narrow = narrow
+            # Below the line the details fold into the header's toggle; widening again
+            # brings back what the owner last chose on a wide pane.
+            self.details_button.setChecked(False if narrow else self._details_wanted)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) and isinstance(

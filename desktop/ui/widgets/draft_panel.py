@@ -57,7 +57,7 @@ class DraftPanel(QFrame):
         super().__init__(parent)
         self.setObjectName("DraftCard")
         self.draft: Draft | None = None
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 12)
         layout.setSpacing(8)
 
@@ -115,6 +115,22 @@ class DraftPanel(QFrame):
         actions.addWidget(self.regenerate_button)
         actions.addWidget(self.discard_button)
         layout.addLayout(actions)
+        self._actions = actions
+        self._labels = {
+            self.approve_button: "Approve and send",
+            self.edit_button: "Edit",
+            self.regenerate_button: "Regenerate",
+            self.discard_button: "Discard",
+        }
+        for widget, words in self._labels.items():
+            widget.setAccessibleName(words)
+        # The parent may make the panel narrower than every word needs: the actions then
+        # fold into icons (see _fit_actions) instead of holding the window wide.
+        self.setMinimumWidth(340)
+        #: Width the actions need with every word shown (measured while they were shown).
+        self._full_width = 0
+        self._approve_width = 0
+        self.compact = False
 
         self.approve_button.clicked.connect(self.approve)
         self.edit_button.toggled.connect(self._edit)
@@ -141,6 +157,7 @@ class DraftPanel(QFrame):
         self.source.setText(
             "From your knowledge base" if draft.drafter == "extractive" else (draft.model or "AI")
         )
+        self.confidence.setToolTip(self.source.text())
         self.setProperty("handoff", draft.handoff)
         repolish(self)
         if draft.handoff:
@@ -193,6 +210,26 @@ class DraftPanel(QFrame):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_editor()
+        self._fit_actions()
+
+    def _fit_actions(self) -> None:
+        """Too narrow for every word: the side actions become icons (their tooltips stay),
+        and on the narrowest panel the main one says just "Approve"."""
+        margins = self._layout.contentsMargins()
+        room = self.width() - margins.left() - margins.right()
+        gaps = 3 * (self._actions.spacing() + 8)
+        if not self.compact:
+            self._full_width = sum(w.sizeHint().width() for w in self._labels) + gaps
+            self._approve_width = self.approve_button.sizeHint().width()
+        compact = room < self._full_width
+        short = room < self._approve_width + 3 * 52 + gaps
+        self.compact = compact
+        self.source.setVisible(not compact)
+        for widget, words in self._labels.items():
+            shown = ("Approve" if short else words) if widget is self.approve_button else words
+            shown = "" if compact and widget is not self.approve_button else shown
+            if widget.text() != shown:
+                widget.setText(shown)
 
     def _edit(self, editing: bool) -> None:
         self.editor.setReadOnly(not editing)
@@ -255,7 +292,9 @@ class Composer(QFrame):
         row.addWidget(self.editor, 1)
         row.addLayout(side)
         layout.addLayout(row)
-        self.hint = label("Answering yourself pauses the assistant in this conversation.", "hint")
+        self.hint = label(
+            "Answering yourself pauses the assistant in this conversation.", "hint", wrap=True
+        )
         layout.addWidget(self.hint)
         self.send_button.clicked.connect(self.send)
         self._replies: list[SavedReply] = []

@@ -8,7 +8,6 @@ import msgspec
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from desktop.core.kb.models import ItemInfo
 from desktop.ui.widgets.common import Banner, label, set_invalid
+from desktop.ui.widgets.date_field import DateField
 
 __all__ = ["FaqDialog", "FaqValues", "OfferDialog", "OfferValues"]
 
@@ -182,12 +182,9 @@ class OfferDialog(_Form):
         self.price.setPlaceholderText("e.g. 29.90 €")
         today = QDate.currentDate()
         self.starts = QCheckBox("Starts on")
-        self.start_date = QDateEdit(today)
+        self.start_date = DateField(today)
         self.ends = QCheckBox("Ends on")
-        self.end_date = QDateEdit(today.addDays(30))
-        for edit in (self.start_date, self.end_date):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("d MMM yyyy")
+        self.end_date = DateField(today.addDays(30))
         if item and item.valid_from:
             self.starts.setChecked(True)
             self.start_date.setDate(_qdate(item.valid_from))
@@ -210,6 +207,7 @@ class OfferDialog(_Form):
             box.toggled.connect(edit.setEnabled)
             box.toggled.connect(lambda _: self._live())
             edit.dateChanged.connect(lambda _: self._live())
+            edit.edit.textEdited.connect(lambda _: self._live())
         self.title.textChanged.connect(self._live)
         self._touched = False
 
@@ -228,9 +226,18 @@ class OfferDialog(_Form):
         backwards = bool(
             values.valid_from and values.valid_until and values.valid_from > values.valid_until
         )
-        set_invalid(self.end_date, backwards)
+        unreadable = [
+            field
+            for box, field in ((self.starts, self.start_date), (self.ends, self.end_date))
+            if box.isChecked() and not field.valid
+        ]
         if backwards:
+            set_invalid(self.end_date.edit, True)
             problems.append("The offer cannot end before it starts.")
+        elif self.end_date not in unreadable:
+            set_invalid(self.end_date.edit, False)
+        if unreadable:
+            problems.append('Write the day like "7 Dec 2026", or pick it on the calendar.')
         self.problem.setText(" ".join(problems))
         return not problems
 

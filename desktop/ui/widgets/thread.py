@@ -22,7 +22,7 @@ from desktop.ui.delegates.bubble import BubbleDelegate
 from desktop.ui.icons import channel_icon
 from desktop.ui.models.messages import MESSAGE_ROLE, MessageListModel
 from desktop.ui.text import PLATFORM_NAMES, countdown
-from desktop.ui.widgets.common import Avatar, label, repolish
+from desktop.ui.widgets.common import Avatar, ElidedLabel, label, repolish
 
 __all__ = ["ThreadHeader", "ThreadView"]
 
@@ -39,12 +39,14 @@ class ThreadHeader(QFrame):
         self.avatar = Avatar(38)
         names = QVBoxLayout()
         names.setSpacing(1)
-        self.name = label("", "heading")
+        self.name = ElidedLabel()
+        self.name.setProperty("role", "heading")
         sub = QHBoxLayout()
         sub.setSpacing(6)
         self.channel_icon = QLabel()
         self.channel_icon.setFixedSize(16, 16)
-        self.channel = label("", "muted")
+        self.channel = ElidedLabel()
+        self.channel.setProperty("role", "muted")
         self.window_label = label("", "hint")
         sub.addWidget(self.channel_icon)
         sub.addWidget(self.channel)
