@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from common.events import Attachment
 from common.protocol import ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
+from desktop.core.drafting.confidence import AUTO_SEND_AT
 from desktop.core.engine import DayUsage, EngineError, UsageReport
 from desktop.core.settings import AppSettings
 from desktop.core.store import (
@@ -455,7 +456,7 @@ def test_channel_card_switches_mode_and_threshold(qtbot: QtBot) -> None:
     assert not card.threshold_row.isVisibleTo(card)
     with qtbot.waitSignal(screen.policy_changed) as changed:
         card.set_mode("auto")
-    assert changed.args == ["ch-1", ChannelPolicy(mode="auto", threshold=0.8)]
+    assert changed.args == ["ch-1", ChannelPolicy(mode="auto", threshold=AUTO_SEND_AT)]
     assert card.threshold_row.isVisibleTo(card)
     with qtbot.waitSignal(screen.policy_changed) as moved:
         card.threshold.setValue(90)
