@@ -289,7 +289,9 @@ class Store(Protocol):
         self, business_id: str, channel_id: str, farewell: NewEvent | None
     ) -> bool:
         """Erase the channel, its credentials, pending events and dedupe keys; then append
-        ``farewell`` (a business-wide event) in the same transaction."""
+        ``farewell`` (a business-wide event) in the same transaction. As with an erasure,
+        the deleted bytes are then made unrecoverable from the files where the engine
+        allows it (SQLite: a WAL checkpoint)."""
 
     # event log
     async def append(self, events: Sequence[NewEvent]) -> list[int | None]:

@@ -138,4 +138,7 @@ class Channels:
                 await insert_events(tx, [farewell])
             return True
 
-        return await self._db.transact(op)
+        deleted = await self._db.transact(op)
+        if deleted:
+            await self._db.scrub()  # the credential's ciphertext must not linger in the WAL
+        return deleted
