@@ -114,10 +114,12 @@ class UsageRow:
 
 @dataclass(frozen=True, slots=True)
 class SendClaim:
-    """The state of an idempotency key: ``new`` means this caller now owns the send."""
+    """The state of an idempotency key: ``new`` means this caller now owns the send;
+    ``unknown``, that its owner held it past the lease without an outcome (it crashed or
+    hung): the send may or may not have gone out."""
 
     send_id: str
-    state: Literal["new", "pending", "sent", "failed", "already_replied"]
+    state: Literal["new", "pending", "sent", "failed", "already_replied", "unknown"]
     fingerprint: str
     result: bytes | None
     seq: int | None = None
@@ -313,9 +315,11 @@ class Store(Protocol):
         fingerprint: str,
         channel_id: str,
         auto_reply_to: str | None,
+        lease_ms: int = 300_000,
     ) -> SendClaim:
-        """Take an idempotency key. ``auto_reply_to`` (an inbound message id) may be
-        claimed by one automatic send only: another key gets ``already_replied``."""
+        """Take an idempotency key for ``lease_ms``. ``auto_reply_to`` (an inbound message
+        id) may be claimed by one automatic send only: another key gets
+        ``already_replied``. A pending claim past its lease comes back ``unknown``."""
 
     async def finish_send(self, send_id: str, ok: bool, result: bytes, event: NewEvent) -> int:
         """Record the outcome and append its event in one transaction; returns its seq."""
