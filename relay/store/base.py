@@ -287,6 +287,10 @@ class Store(Protocol):
     async def replace_secret(
         self, business_id: str, channel_id: str, key_id: str, secret: bytes
     ) -> None: ...
+    async def reseal_channel(self, channel_id: str, old: bytes, key_id: str, secret: bytes) -> bool:
+        """Put ``secret`` (the same credential under another key) in place of ``old``;
+        False, and nothing changes, if the channel is gone or its secret changed since."""
+
     async def delete_channel(
         self, business_id: str, channel_id: str, farewell: NewEvent | None
     ) -> bool:
@@ -406,6 +410,14 @@ class Store(Protocol):
         listing: bytes | None,
         expires_at_ms: int,
     ) -> None: ...
+    async def sealed_meta_logins(self) -> list[MetaLoginRow]:
+        """Every login holding an encrypted listing (any business: for re-keying)."""
+
+    async def reseal_meta_login(
+        self, login_id: str, old: bytes, key_id: str, listing: bytes
+    ) -> bool:
+        """As ``reseal_channel``, for a login's listing."""
+
     async def expire_meta_logins(self, now_ms: int) -> int:
         """Delete logins past their time, and those of businesses that no longer exist."""
 
