@@ -99,6 +99,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
         root = _decode.decode(body)
     except msgspec.DecodeError as exc:
         raise PayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("body is JSON nested too deeply") from None
     if not isinstance(root, dict):
         raise PayloadError(f"body is JSON {type(root).__name__}, not an object")
     return root
