@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.core.engine import Engine
+from desktop.core.local_usage import local_usage, own_key
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.usage import UsageScreen, empty_days
 from desktop.ui.tasks import TaskKeeper
@@ -67,13 +68,40 @@ class UsageController(QObject):
             if not isinstance(message, str):
                 raise
             self.screen.banner.show_message(
-                "warning", f"Usage could not be loaded from the relay: {message}"
+                "warning", f"Usage could not be loaded from the Clientora service: {message}"
             )
             self.loaded.emit()
             return
         self.screen.banner.hide()
         report = dataclasses.replace(report, days=empty_days(first, last, report.days))
-        self.screen.set_report(report, notices)
+        settings = self.engine.settings
+        mine = own_key(settings)
+        unpriced: tuple[str, ...] = ()
+        if mine:
+            # The relay never sees calls made with the owner's key: count them from drafts.
+            month_start = last.replace(day=1)
+            since = datetime.combine(min(first, month_start), datetime.min.time())
+            rows = await store.draft_usage(int(since.timestamp() * 1000))
+            local = local_usage(rows, last, settings.ai.prices)
+            unpriced = local.unpriced
+            report = dataclasses.replace(
+                report,
+                days=[
+                    dataclasses.replace(
+                        d,
+                        ai_tokens=local.days.get(d.day, (0, 0.0))[0],
+                        cost_usd=local.days.get(d.day, (0, 0.0))[1],
+                    )
+                    for d in report.days
+                ],
+                month={
+                    **report.month,
+                    "ai_tokens": float(local.month_tokens),
+                    "ai_cost_usd": local.month_cost_usd,
+                },
+                limits={**report.limits, "ai_tokens": 0.0, "ai_cost_usd": 0.0},
+            )
+        self.screen.set_report(report, notices, own_key=mine, unpriced=unpriced)
         if self.screen.warning.isVisible():
             self.warned.emit(self.screen.warning.text)
         self.loaded.emit()
