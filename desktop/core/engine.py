@@ -247,6 +247,8 @@ class Engine:
             await self._llm.aclose()
         await self.client.aclose()
         await self.kb.close()
+        if isinstance(self.kb.embedder, OpenAIEmbedder):
+            await self.kb.embedder.aclose()
         await self.store.close()
         if self._local is not None:
             await asyncio.to_thread(self._local.stop)
