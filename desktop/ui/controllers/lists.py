@@ -118,6 +118,7 @@ class InboxController(_ListController):
         conversations = await self.engine.store.list_conversations(ConversationQuery())
         selected = self.pane.conversation_id
         self.model.set_conversations(conversations)
+        self.screen.set_labels(self.model.labels())
         if selected is not None:
             row = self.proxy.row_of(selected)
             if row is not None:
@@ -152,6 +153,7 @@ class InboxController(_ListController):
     async def _upsert(self, ids: list[int]) -> None:
         conversations = await self.engine.store.conversations(ids)
         self.model.upsert(conversations)
+        self.screen.set_labels(self.model.labels())
         current = self.screen.view.currentIndex()
         if not current.isValid() and self.pane.conversation_id is not None:
             row = self.proxy.row_of(self.pane.conversation_id)
@@ -162,7 +164,12 @@ class InboxController(_ListController):
         channel, statuses, unread, pending = self.screen.filters()
         chosen: tuple[ConversationStatus, ...] = statuses  # type: ignore[assignment]
         self.proxy.set_filter(
-            channel_id=channel, statuses=chosen, unread_only=unread, pending_only=pending
+            channel_id=channel,
+            statuses=chosen,
+            unread_only=unread,
+            pending_only=pending,
+            needs_person=self.screen.needs_person,
+            label=self.screen.label,
         )
 
     def _search(self, text: str) -> None:
