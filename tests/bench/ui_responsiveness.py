@@ -235,7 +235,7 @@ async def _burst(messages: int) -> tuple[float, int, int]:
         window = MainWindow(settings)
         window.show()
         engine = await open_engine(Path(tmp) / "shop")
-        await engine.update_settings(
+        await engine.preferences.update(
             msgspec.structs.replace(
                 engine.settings,
                 relay=msgspec.structs.replace(engine.settings.relay, embedded_port=0),
@@ -243,9 +243,9 @@ async def _burst(messages: int) -> tuple[float, int, int]:
         )
         workspace = Workspace(engine, window, settings)
         await workspace.enter()
-        await engine.run_locally("Bench shop")
+        await engine.session.run_locally("Bench shop")
         workspace._after_sign_in()
-        await engine.update_settings(msgspec.structs.replace(engine.settings, settle_s=0.5))
+        await engine.preferences.update(msgspec.structs.replace(engine.settings, settle_s=0.5))
         for question, answer in (
             ("Sa kushton dërgesa?", "Dërgesa kushton 2 €."),
             ("Koliko košta dostava?", "Dostava košta 2 €."),

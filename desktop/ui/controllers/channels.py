@@ -16,8 +16,8 @@ from common.health import ChannelHealth
 from common.onboarding import MetaAsset
 from common.protocol import ChannelInfo, ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
-from desktop.core.engine import AssistantStats, Engine
-from desktop.core.store import Channel
+from desktop.core.services import ChannelsService, UsageService
+from desktop.core.store import AssistantStats, Channel
 from desktop.ui.controllers.meta_connect import MetaConnectFlow, UrlOpener
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.channels import META_PLATFORMS, ChannelsScreen
@@ -53,7 +53,8 @@ class ChannelsController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        channels: ChannelsService,
+        usage: UsageService,
         screen: ChannelsScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
@@ -63,7 +64,8 @@ class ChannelsController(QObject):
         meta_poll_s: float = 1.0,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.channels = channels
+        self.usage = usage
         self.screen = screen
         self.tasks = tasks
         self.open_url = open_url
@@ -87,13 +89,13 @@ class ChannelsController(QObject):
         self.tasks.spawn(self._load(), key="channels-load")
 
     async def _load(self) -> None:
-        channels = await self.engine.store.channels()
+        channels = await self.channels.channels()
         self.screen.set_channels(
-            channels, dict(self.engine.settings.policies), self.engine.test_channel_id
+            channels, dict(self.channels.policies), self.channels.test_channel_id
         )
         self.loaded.emit()
         self.tasks.spawn(
-            self.engine.stats(), key="channels-stats", done=self._stats, error=lambda _: None
+            self.usage.stats(), key="channels-stats", done=self._stats, error=lambda _: None
         )
         for channel in channels:
             if (
@@ -103,7 +105,7 @@ class ChannelsController(QObject):
             ):
                 # Offline, or a relay without health: the card keeps showing its status.
                 self.tasks.spawn(
-                    self.engine.channel_health(channel.id),
+                    self.channels.channel_health(channel.id),
                     key=f"health-{channel.id}",
                     done=self._health,
                     error=lambda _: None,
@@ -144,7 +146,7 @@ class ChannelsController(QObject):
             )
 
         flow = MetaConnectFlow(
-            self.engine,
+            self.channels,
             dialog,
             self.tasks,
             self.open_url,
@@ -197,7 +199,7 @@ class ChannelsController(QObject):
             )
             self.reload()
 
-        self.tasks.spawn(self.engine.connect_channel(data), done=connected, error=dialog.failed)
+        self.tasks.spawn(self.channels.connect_channel(data), done=connected, error=dialog.failed)
 
     # ---- health -----------------------------------------------------------------------
 
@@ -223,7 +225,7 @@ class ChannelsController(QObject):
 
     def check_channel(self, channel_id: str) -> None:
         """Have the relay ask the platform about the channel now."""
-        self._run_fix(channel_id, "Checking…", self.engine.check_channel(channel_id))
+        self._run_fix(channel_id, "Checking…", self.channels.check_channel(channel_id))
 
     def resubscribe(self, channel_id: str) -> None:
         def done(health: ChannelHealth) -> None:
@@ -234,7 +236,9 @@ class ChannelsController(QObject):
                     timeout_ms=5000,
                 )
 
-        self._run_fix(channel_id, "Resubscribing…", self.engine.resubscribe(channel_id), then=done)
+        self._run_fix(
+            channel_id, "Resubscribing…", self.channels.resubscribe(channel_id), then=done
+        )
 
     def _run_fix(
         self,
@@ -270,7 +274,7 @@ class ChannelsController(QObject):
     def set_policy(self, channel_id: str, policy: object) -> None:
         assert isinstance(policy, ChannelPolicy)
         self.tasks.spawn(
-            self.engine.set_policy(channel_id, policy),
+            self.channels.set_policy(channel_id, policy),
             key=f"policy-{channel_id}",
             done=lambda _: self.policy_saved.emit(channel_id),
             error=self._error,
@@ -298,4 +302,4 @@ class ChannelsController(QObject):
             self.screen.banner.show_message("info", "The channel is disconnected.", timeout_ms=5000)
             self.reload()
 
-        self.tasks.spawn(self.engine.disconnect_channel(channel_id), done=done, error=self._error)
+        self.tasks.spawn(self.channels.disconnect_channel(channel_id), done=done, error=self._error)

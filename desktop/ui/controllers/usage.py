@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.core.engine import Engine
+from desktop.core.services import UsageService
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.usage import UsageScreen, empty_days
 from desktop.ui.tasks import TaskKeeper
@@ -25,14 +25,14 @@ class UsageController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        usage: UsageService,
         screen: UsageScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.usage = usage
         self.screen = screen
         self.tasks = tasks
         self.active = False
@@ -54,14 +54,13 @@ class UsageController(QObject):
     async def _load(self) -> None:
         last = date.today()
         first = last - timedelta(days=self.screen.days - 1)
-        store = self.engine.store
-        stats = await self.engine.stats()
-        channels = await store.channels()
+        stats = await self.usage.stats()
+        channels = await self.usage.channels()
         names = {c.id: c.name or PLATFORM_NAMES.get(c.platform, c.platform) for c in channels}
         self.screen.set_stats(stats, names)
-        notices = await store.usage_notices()
+        notices = await self.usage.notices()
         try:
-            report = await self.engine.usage(first, last)
+            report = await self.usage.report(first, last)
         except Exception as exc:
             message = getattr(exc, "message", None)
             if not isinstance(message, str):
