@@ -16,8 +16,10 @@ from common.channels import ChannelStatus, Platform
 __all__ = [
     "EVENT_DECODER",
     "Attachment",
+    "ChannelAlert",
     "ChannelChanged",
     "Customer",
+    "CustomerChanged",
     "CustomerErased",
     "Event",
     "Location",
@@ -29,11 +31,13 @@ __all__ = [
     "PlatformError",
     "PlatformEvent",
     "Postback",
+    "Pricing",
     "Reaction",
     "SendFailed",
     "SharedContact",
     "Status",
     "Subscription",
+    "Unsupported",
     "UsageWarning",
     "encode_event",
 ]
@@ -80,11 +84,20 @@ class SharedContact(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
 
 
 class PlatformError(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """An error code a platform attached to a status (e.g. WhatsApp 131047)."""
+    """An error a platform reported (e.g. WhatsApp 131047 on a status, 131051 on a message)."""
 
     code: int
     title: str | None = None
     detail: str | None = None
+
+
+class Pricing(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a WhatsApp status says the message costs (``pricing`` of a status)."""
+
+    billable: bool | None = None
+    model: str | None = None
+    category: str | None = None
+    type: str | None = None
 
 
 class PlatformEvent(
@@ -117,7 +130,6 @@ class MessageReceived(PlatformEvent, frozen=True, tag="message"):
     contacts: tuple[SharedContact, ...] = ()
     referral: str | None = None
     forwarded: bool = False
-    unsupported: str | None = None
 
 
 class Postback(PlatformEvent, frozen=True, tag="postback"):
@@ -127,6 +139,8 @@ class Postback(PlatformEvent, frozen=True, tag="postback"):
     title: str | None = None
     source: Literal["postback", "button", "list", "template_button"] = "postback"
     referral: str | None = None
+    reply_to: str | None = None
+    """The message whose button this answers (WhatsApp ``context.id``)."""
 
 
 class Reaction(PlatformEvent, frozen=True, tag="reaction"):
@@ -156,8 +170,39 @@ class MessageDeleted(PlatformEvent, frozen=True, tag="message_deleted"):
 
 
 class MessageEdited(PlatformEvent, frozen=True, tag="message_edited"):
+    """The customer edited a message; the new text (or caption) and media replace the old."""
+
     message_id: str
     text: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+class Unsupported(PlatformEvent, frozen=True, tag="unsupported"):
+    """Something the customer sent or did that the relay cannot fully show.
+
+    The owner sees that it arrived and opens it in the platform's own app. ``raw_type``
+    is the platform's name for it, ``reason`` a short fixed phrase (also a metrics label),
+    ``text`` whatever words could be read, ``errors`` what the platform said about it.
+    """
+
+    raw_type: str
+    reason: str
+    text: str | None = None
+    reply_to: str | None = None
+    errors: tuple[PlatformError, ...] = ()
+
+
+class CustomerChanged(PlatformEvent, frozen=True, tag="customer_changed"):
+    """The customer's platform id changed (WhatsApp: a new number or a new BSUID).
+
+    ``customer`` is who they were; ``new_id`` is the key to use from now on, so the
+    conversation carries on under it.
+    """
+
+    new_id: str
+    change: str
+    new_phone: str | None = None
+    detail: str | None = None
 
 
 class Status(PlatformEvent, frozen=True, tag="status"):
@@ -171,6 +216,7 @@ class Status(PlatformEvent, frozen=True, tag="status"):
     message_ids: tuple[str, ...] = ()
     watermark_ms: int | None = None
     errors: tuple[PlatformError, ...] = ()
+    pricing: Pricing | None = None
 
 
 class Subscription(PlatformEvent, frozen=True, tag="subscription"):
@@ -225,6 +271,21 @@ class ChannelChanged(SystemEvent, frozen=True, tag="channel"):
     detail: str | None = None
 
 
+class ChannelAlert(SystemEvent, frozen=True, tag="channel_alert"):
+    """The platform said something about the channel itself, not one conversation.
+
+    WhatsApp ``errors`` of a change value (e.g. 130429 throughput), or an item of a known
+    account that names no customer. ``platform_id`` dedupes Meta's retries.
+    """
+
+    channel_id: str
+    platform: Platform
+    raw_type: str
+    reason: str
+    errors: tuple[PlatformError, ...] = ()
+    platform_id: str | None = None
+
+
 class CustomerErased(SystemEvent, frozen=True, tag="customer_erased"):
     """Erase this customer's data everywhere; ``request_id`` ties it to the receipt.
 
@@ -256,9 +317,12 @@ Event = (
     | MessageEdited
     | Status
     | Subscription
+    | Unsupported
+    | CustomerChanged
     | MessageSent
     | SendFailed
     | ChannelChanged
+    | ChannelAlert
     | CustomerErased
     | UsageWarning
 )

@@ -6,7 +6,7 @@ Stream frames travel over the ``/v1/stream`` WebSocket as JSON text frames tagge
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -37,15 +37,23 @@ __all__ = [
     "SendErrorCode",
     "SendReply",
     "SendResult",
+    "Seq",
     "ServerFrame",
     "Session",
     "SignUp",
     "VisitorMessage",
     "Welcome",
+    "decode_client_frame",
     "encode",
 ]
 
 PROTOCOL_VERSION: Final = 1
+
+#: A sequence number or cursor: both stores keep them as signed 64-bit integers, so a
+#: larger one is refused when decoded rather than failing in the database.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+#: An echoed number (a ping's nonce), bounded the same way.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class CloseCode:
@@ -66,22 +74,22 @@ class Hello(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="he
     """First frame: which device this is and the last sequence number it holds."""
 
     device_id: str
-    cursor: int = 0
-    protocol: int = PROTOCOL_VERSION
+    cursor: Seq = 0
+    protocol: Int64 = PROTOCOL_VERSION
 
 
 class Ack(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ack"):
     """Cumulative: the device has stored every event up to and including ``seq``."""
 
-    seq: int
+    seq: Seq
 
 
 class Ping(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="ping"):
-    nonce: int = 0
+    nonce: Int64 = 0
 
 
 class Pong(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="pong"):
-    nonce: int = 0
+    nonce: Int64 = 0
 
 
 ClientFrame = Hello | Ack | Ping | Pong
@@ -111,6 +119,17 @@ ServerFrame = Welcome | EventFrame | Ping | Pong
 
 CLIENT_FRAME_DECODER: Final = msgspec.json.Decoder(ClientFrame)
 SERVER_FRAME_DECODER: Final = msgspec.json.Decoder(ServerFrame)
+
+
+def decode_client_frame(raw: str | bytes) -> ClientFrame:
+    """A desktop's frame; anything unreadable, nesting past the interpreter's recursion
+    limit included, is a :class:`msgspec.DecodeError`."""
+    try:
+        return CLIENT_FRAME_DECODER.decode(raw)
+    except RecursionError:
+        raise msgspec.DecodeError("frame nested too deeply") from None
+
+
 _ENCODER: Final = msgspec.json.Encoder()
 
 

@@ -73,6 +73,7 @@ class EmbeddedRelay:
             ws_per_message_deflate=False,
             lifespan="on",
             access_log=False,
+            proxy_headers=False,  # nothing sits in front of a relay on this computer
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(

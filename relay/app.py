@@ -13,7 +13,7 @@ from litestar import Litestar, MediaType, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from relay.accounts import accounts_router
@@ -177,7 +177,8 @@ def create_app(settings: Settings) -> Litestar:
             title="Clientora relay",
             version="1",
             path="/docs",
-            render_plugins=[ScalarRenderPlugin()],
+            # The schema only: a browser UI would load an unpinned script from a CDN.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
         ),
         debug=False,
         # The command configures logging (JSON lines, level) before the app exists.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from typing import cast
 
 from litestar import Router, delete, get, post
 from litestar.di import NamedDependency, Provide
@@ -14,7 +16,7 @@ from common.events import ChannelChanged
 from common.protocol import ChannelInfo, ConnectChannel
 from relay import health
 from relay.auth import Principal, provide_principal
-from relay.directory import encode_credentials
+from relay.directory import decode_credentials, encode_credentials
 from relay.errors import RelayError
 from relay.health import Check
 from relay.ingest import system_event
@@ -25,11 +27,13 @@ from relay.store import ChannelRow, Conflict
 from relay.subscriptions import unsubscribe_channel, viber_webhook_url
 
 __all__ = [
+    "UNVERIFIED",
     "add_channel",
     "announce_connected",
     "channel_info",
     "channels_router",
     "drop_channel",
+    "reclaim_unverified",
     "viber_webhook_url",
 ]
 
@@ -43,6 +47,15 @@ _REQUIRED: dict[str, tuple[str, tuple[str, ...]]] = {
     "viber": ("", ("auth_token",)),
     "webchat": ("", ()),
 }
+
+
+# Platform ids and tokens are printable ASCII without spaces; anything else was pasted
+# wrongly (and would fail later, in an HTTP header or a URL).
+_ID = re.compile(r"[!-~]{1,128}")
+_SECRET = re.compile(r"[!-~]{1,4096}")
+#: Kept beside a pasted channel's secrets when Graph could not be asked whether its token
+#: may act on its id: Connect with Facebook, which proves it, may take the id over.
+UNVERIFIED = "unverified_paste"
 
 
 def channel_info(services: Services, row: ChannelRow, avatar_url: str | None = None) -> ChannelInfo:
@@ -91,6 +104,38 @@ async def drop_channel(services: Services, row: ChannelRow) -> None:
     await health.forget_channel(services, row.id)
 
 
+async def reclaim_unverified(services: Services, business_id: str, channel_id: str) -> bool:
+    """Take ``channel_id`` from the business that holds it when that business pasted it
+    and Graph never confirmed its token (``UNVERIFIED``); True when it was taken. That
+    business is told the channel was disconnected."""
+    route = services.directory.route(channel_id)
+    if route is None or route.business_id == business_id:
+        return False
+    row = await services.store.channel(route.business_id, channel_id)
+    if row is None or UNVERIFIED not in decode_credentials(services.keyring, row):
+        return False
+    farewell = system_event(
+        row.business_id,
+        ChannelChanged(
+            timestamp_ms=now_ms(),
+            channel_id=row.id,
+            platform=row.platform,
+            status="disconnected",
+            name=row.name,
+        ),
+    )
+    # Its webhooks are not unsubscribed: its token never proved it could, and the owner
+    # connecting now subscribes them again with a token that can.
+    services.directory.remove(row.id)
+    await services.store.delete_channel(row.business_id, row.id, farewell)
+    await health.forget_channel(services, row.id)
+    log.warning(
+        "unverified pasted channel reclaimed",
+        extra={"channel_id": row.id, "platform": row.platform, "from_business": row.business_id},
+    )
+    return True
+
+
 async def announce_connected(services: Services, row: ChannelRow) -> None:
     await services.store.append(
         [
@@ -128,6 +173,16 @@ def _fields(data: ConnectChannel) -> tuple[str, dict[str, str]]:
         )
     secrets = {name: getattr(data, name).strip() for name in secret_fields}
     external_id = getattr(data, id_field).strip() if id_field else ""
+    wrong = [name for name, value in secrets.items() if not _SECRET.fullmatch(value)]
+    if external_id and not _ID.fullmatch(external_id):
+        wrong.insert(0, id_field)
+    if wrong:
+        raise RelayError(
+            422,
+            "bad_request",
+            f"{', '.join(wrong)}: copy it again; it has spaces, accents or other characters"
+            " that platform ids and tokens never have.",
+        )
     return external_id, secrets
 
 
@@ -146,6 +201,8 @@ async def connect(
         token = Check(state="ok", message="Viber accepts the bot token.", checked_at_ms=now_ms())
     elif data.platform in ("messenger", "instagram", "whatsapp"):
         token = await _meta_token(services, data.platform, secrets["access_token"])
+        if not await _token_reaches(services, data.platform, external_id, secrets):
+            secrets[UNVERIFIED] = "1"
     row = await add_channel(
         services, principal.business_id, data.platform, external_id, name, secrets
     )
@@ -229,6 +286,60 @@ async def _meta_token(services: Services, platform: str, token: str) -> Check:
             " Connect with Facebook instead.",
         )
     return Check(state="ok", message="Facebook accepts the token.", checked_at_ms=now_ms())
+
+
+# What a token must be able to read to act on a pasted id: a Page's conversations need
+# that Page's own token; an Instagram account or a WhatsApp number (and its account) can
+# be read only by tokens that may manage them. Any Page can be read by anyone, so the
+# Page itself proves nothing.
+_PROOFS: dict[str, tuple[tuple[str, str], ...]] = {
+    "messenger": (("page_id", "conversations"),),
+    "instagram": (("account_id", ""),),
+    "whatsapp": (("phone_number_id", ""), ("business_account_id", "")),
+}
+_ID_FIELDS = {"page_id": "", "account_id": "", "phone_number_id": "", "business_account_id": ""}
+
+
+async def _token_reaches(
+    services: Services, platform: str, external_id: str, secrets: dict[str, str]
+) -> bool:
+    """True when Graph confirms the pasted token may act on the pasted ids; False when
+    Graph could not be asked (the channel is kept as an unverified paste); a 422 when
+    Graph says the token cannot, so one shop cannot claim another's Page or number."""
+    ids = {**_ID_FIELDS, **secrets, _REQUIRED[platform][0]: external_id}
+    for field, edge in _PROOFS[platform]:
+        node_id = ids[field]
+        if not _GRAPH_ID.fullmatch(node_id):
+            # Graph cannot be asked about it (real ids are digits), so it can match no
+            # real account either: kept, unverified, as when Graph is down.
+            return False
+        try:
+            await graph_admin.can_read(
+                services.http,
+                services.urls.graph,
+                node_id,
+                secrets["access_token"],
+                cast(Platform, platform),
+                edge,
+            )
+        except SendError as exc:
+            if exc.transient:
+                log.warning(
+                    "pasted channel not verified",
+                    extra={"platform": platform, "code": exc.code, "detail": exc.detail},
+                )
+                return False
+            raise RelayError(
+                422,
+                "not_managed",
+                f"This access token cannot act on {node_id} ({exc.message}). Paste a token"
+                f" made for this {_NOUN[platform]}, or use Connect with Facebook.",
+            ) from None
+    return True
+
+
+_GRAPH_ID = re.compile(r"[A-Za-z0-9_-]+")
+_NOUN = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "number"}
 
 
 @get("/")

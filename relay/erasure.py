@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import re
-import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -295,10 +294,21 @@ async def meta_deletion(
     except Exception:  # any unreadable form is the sender's fault
         raise RelayError(400, "bad_request", "Expected a form with signed_request.") from None
     raw = form.get("signed_request")
-    user_id = parse_signed_request(
-        raw if isinstance(raw, str) else None, services.settings.meta_app_secret
-    )
-    code = secrets.token_hex(10)
+    app_secret = services.settings.meta_app_secret
+    user_id = parse_signed_request(raw if isinstance(raw, str) else None, app_secret)
+    # The code is derived from the request's own (verified) signature, so a replay of
+    # a captured request finds its first answer and erases nothing again.
+    signature = str(raw).strip().partition(".")[0]
+    code = hmac.new(
+        app_secret.encode(), b"deletion-code:" + signature.encode(), hashlib.sha256
+    ).hexdigest()[:20]
+    base = services.settings.public_url.rstrip("/")
+    if await services.store.deletion_request(code) is not None:
+        raise RelayError(
+            409,
+            "replayed",
+            f"This deletion request was received already; its status is at {base}/deletion/{code}.",
+        )
     received = now_ms()
     erased: list[ErasureRow] = []
     for channel in await services.store.channels_with_customer(user_id, META_PLATFORMS):
@@ -315,7 +325,6 @@ async def meta_deletion(
         )
     )
     log.info("meta deletion request", extra={"code": code, "channels": len(erased)})
-    base = services.settings.public_url.rstrip("/")
     return {"url": f"{base}/deletion/{code}", "confirmation_code": code}
 
 

@@ -80,6 +80,15 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
     return _body(exc.status_code, ApiError(code=code, message=message))
 
 
+def _too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    # Only decoding a hostile body nests this deep (msgspec stops at the interpreter's
+    # recursion limit): the caller's mistake, not ours, so no traceback.
+    log.info("request body nested too deeply", extra={"path": request.url.path})
+    return _body(
+        400, ApiError(code="bad_request", message="The request body is nested too deeply.")
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return _body(500, ApiError(code="internal", message="The relay hit an unexpected error."))
@@ -88,5 +97,6 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     RelayError: _relay_error,
     HTTPException: _http_error,
+    RecursionError: _too_deep,
     Exception: _unexpected,
 }

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 
 from common.events import (
+    ChannelAlert,
     Event,
     MessageReceived,
     MessageSent,
@@ -28,8 +29,19 @@ def _kind(event: Event) -> str:
     return type(event).__struct_config__.tag  # type: ignore[return-value]
 
 
-def record(business_id: str, event: PlatformEvent) -> NewEvent:
+def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
+    """The log record of a webhook's event; the dedupe key names the kind and platform id."""
     kind = _kind(event)  # type: ignore[arg-type]
+    if isinstance(event, ChannelAlert):
+        return NewEvent(
+            id=uuid.uuid4().hex,
+            business_id=business_id,
+            kind=kind,
+            payload=encode_event(event),
+            timestamp_ms=event.timestamp_ms,
+            channel_id=event.channel_id,
+            dedupe_key=f"{kind}:{event.platform_id}" if event.platform_id else None,
+        )
     return NewEvent(
         id=uuid.uuid4().hex,
         business_id=business_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -30,6 +31,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+_WEBSOCKETS = f"{os.sep}websockets{os.sep}"
+
+
+class _NoWireDumps(logging.Filter):
+    """Drops the websockets library's DEBUG records: it logs each handshake header (the
+    session token) and each frame (customers' messages) under uvicorn's logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.DEBUG and _WEBSOCKETS in record.pathname)
+
+
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -37,6 +49,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
         if json_lines
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    handler.addFilter(_NoWireDumps())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

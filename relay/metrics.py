@@ -11,10 +11,22 @@ __all__ = [
     "SENDS",
     "SEND_FAILURES",
     "WEBHOOKS",
+    "WEBHOOK_ITEMS_IGNORED",
+    "WEBHOOK_ITEMS_UNSUPPORTED",
 ]
 
 WEBHOOKS = Counter(
     "clientora_webhooks_total", "Webhook requests by source and outcome", ["source", "outcome"]
+)
+WEBHOOK_ITEMS_IGNORED = Counter(
+    "clientora_webhook_items_ignored_total",
+    "Webhook items of no known account or conversation, logged and not stored",
+    ["platform", "reason"],
+)
+WEBHOOK_ITEMS_UNSUPPORTED = Counter(
+    "clientora_webhook_items_unsupported_total",
+    "Webhook items stored as 'unsupported' events or channel alerts, by reason",
+    ["platform", "reason"],
 )
 EVENTS_STORED = Counter("clientora_events_stored_total", "Events appended to the log", ["kind"])
 EVENTS_DUPLICATE = Counter("clientora_events_duplicate_total", "Webhook items dropped as repeats")

@@ -38,7 +38,13 @@ from common.onboarding import (
 from common.protocol import ChannelInfo
 from relay import health
 from relay.auth import Principal, provide_principal
-from relay.channels import add_channel, announce_connected, channel_info, drop_channel
+from relay.channels import (
+    add_channel,
+    announce_connected,
+    channel_info,
+    drop_channel,
+    reclaim_unverified,
+)
 from relay.crypto import CredentialError, hash_token
 from relay.directory import encode_credentials
 from relay.errors import RelayError
@@ -334,11 +340,14 @@ async def login_state(
 
 async def _existing(services: Services, business_id: str, asset: GrantedAsset) -> ChannelRow | None:
     """The business's channel for this asset (a reconnect), None for a new one; 409 when
-    another business has it."""
+    another business has it (unless that business only pasted it unverified: the sign-in
+    proves this one may act on it, so it is taken back)."""
     channel_id = services.directory.resolve(asset.platform, asset.external_id)
     if channel_id is None:
         return None
     row = await services.store.channel(business_id, channel_id)
+    if row is None and await reclaim_unverified(services, business_id, channel_id):
+        return None
     if row is None:
         raise RelayError(
             409,

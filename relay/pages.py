@@ -22,7 +22,7 @@ from relay.erasure import device_statuses, iso_time
 from relay.services import Services
 from relay.settings import Settings
 
-__all__ = ["pages_router", "render"]
+__all__ = ["PAGE_HEADERS", "pages_router", "render"]
 
 _CODE = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
@@ -65,8 +65,20 @@ def _paragraphs(text: str) -> str:
     return f"<h2>More about your privacy</h2>\n{body}"
 
 
+#: The pages are static text with one inline style sheet: nothing else may load or run,
+#: and browsers must not guess another type for them.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self';"
+        " frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _html(text: str, status: int = 200) -> Response[str]:
-    return Response(text, status_code=status, media_type=MediaType.HTML)
+    return Response(text, status_code=status, media_type=MediaType.HTML, headers=PAGE_HEADERS)
 
 
 @get("/privacy", include_in_schema=False)

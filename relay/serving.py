@@ -66,8 +66,9 @@ def _config(settings: Settings, app: Any) -> uvicorn.Config:
         ws_per_message_deflate=False,  # halves stream throughput for small frames
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.trusted_proxies,
+        # Off unless configured: uvicorn would otherwise believe any local proxy's headers.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or "",
         timeout_graceful_shutdown=DRAIN_S,
     )
 

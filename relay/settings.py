@@ -26,8 +26,10 @@ class Settings:
     """Port to listen on."""
     workers: int = 1
     """Relay processes sharing the port (more than 1 needs PostgreSQL); ``serve --workers``."""
-    trusted_proxies: str = "127.0.0.1,::1"
-    """Addresses (the reverse proxy) whose ``X-Forwarded-For``/``-Proto`` are believed."""
+    trusted_proxies: str = ""
+    """Reverse proxies whose ``X-Forwarded-For``/``-Proto`` are believed (comma-separated
+    addresses or networks, ``*`` for any). Empty: none, so the connecting address is the
+    client's; behind a proxy set its address, or every client looks like the proxy."""
     public_url: str = "http://127.0.0.1:8700"
     """How the platforms reach this relay (used for Viber's webhook URL)."""
     master_keys: str = ""

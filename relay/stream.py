@@ -21,13 +21,13 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from common.protocol import (
-    CLIENT_FRAME_DECODER,
     Ack,
     CloseCode,
     Hello,
     Ping,
     Pong,
     Welcome,
+    decode_client_frame,
     encode,
 )
 from relay.auth import authenticate, bearer_token
@@ -109,7 +109,7 @@ class _Connection:
             raw = await self.socket.receive_data(mode="text")
             self.last_heard = time.monotonic()
             try:
-                frame = CLIENT_FRAME_DECODER.decode(raw)
+                frame = decode_client_frame(raw)
             except msgspec.DecodeError as exc:
                 raise _Close(CloseCode.BAD_FRAME, f"unreadable frame: {exc}") from None
             if isinstance(frame, Ack):
@@ -191,7 +191,7 @@ async def stream(socket: WebSocket[Any, Any, Any], services: NamedDependency[Ser
             raise _Close(CloseCode.UNAUTHORIZED, exc.message) from None
         try:
             raw = await asyncio.wait_for(socket.receive_data(mode="text"), HELLO_TIMEOUT_S)
-            hello = CLIENT_FRAME_DECODER.decode(raw)
+            hello = decode_client_frame(raw)
         except TimeoutError:
             raise _Close(CloseCode.BAD_FRAME, "expected a hello frame first") from None
         except msgspec.DecodeError as exc:

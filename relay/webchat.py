@@ -18,13 +18,13 @@ import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.background_tasks import BackgroundTask, BackgroundTasks
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from common.events import EVENT_DECODER, Customer, MessageReceived, MessageSent
@@ -49,6 +49,10 @@ __all__ = [
 ]
 
 _VISITOR = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+#: The largest sequence number the stores hold (signed 64-bit).
+MAX_SEQ = 2**63 - 1
+#: ``?after=``: a sequence number; anything else is a 400 before the store is asked.
+After = Annotated[int, QueryParameter(ge=0, le=MAX_SEQ, description="Lines after this seq.")]
 MAX_TEXT = 2000
 #: Longest quiet spell on an event stream: proxies drop idle connections after 30-60 s.
 HEARTBEAT_S = 15.0
@@ -292,7 +296,11 @@ async def visitor_says(
         raise RelayError(422, "bad_request", f"A message must have 1 to {MAX_TEXT} characters.")
     address = request.client.host if request.client else "?"
     limiter = services.webchat_limiter
-    if not (limiter.allow(f"v:{channel_id}:{data.visitor_id}") and limiter.allow(f"a:{address}")):
+    # Per shop: one busy shop's visitors behind a shared address never silence another's.
+    if not (
+        limiter.allow(f"v:{channel_id}:{data.visitor_id}")
+        and limiter.allow(f"a:{channel_id}:{address}")
+    ):
         raise RelayError(429, "rate_limited", "Too many messages; wait a moment.", retry_after_s=10)
     message_id = (
         data.message_id
@@ -316,7 +324,7 @@ async def visitor_history(
     channel_id: FromPath[str],
     visitor_id: FromQuery[str],
     services: NamedDependency[Services],
-    after: FromQuery[int] = 0,
+    after: After = 0,
 ) -> list[ChatLine]:
     """The visitor's conversation after ``after`` (a seq), for a reload or a poll."""
     await _channel(services, channel_id)
@@ -331,8 +339,10 @@ async def visitor_history(
 def _resume_point(after: int, last_event_id: str | None) -> int:
     """Where a stream starts: EventSource sends the last id it saw when it reconnects."""
     cursor = max(0, after)
-    if last_event_id and last_event_id.strip().isdigit():
-        cursor = max(cursor, int(last_event_id.strip()))
+    seen = (last_event_id or "").strip()
+    # ASCII digits only ("²".isdigit() is true too), and no more than the stores hold.
+    if seen.isascii() and seen.isdigit() and len(seen) <= 19 and int(seen) <= MAX_SEQ:
+        cursor = max(cursor, int(seen))
     return cursor
 
 
@@ -383,14 +393,14 @@ async def visitor_events(
     visitor_id: FromQuery[str],
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
-    after: FromQuery[int] = 0,
+    after: After = 0,
 ) -> Stream:
     """Server-Sent Events: the visitor's new lines, live, with a heartbeat comment when idle."""
     route = await _channel(services, channel_id)
     _visitor(visitor_id)
     cursor = _resume_point(after, request.headers.get("last-event-id"))
     address = request.client.host if request.client else "?"
-    lease = _slots(request).take(f"v:{channel_id}:{visitor_id}", f"a:{address}")
+    lease = _slots(request).take(f"v:{channel_id}:{visitor_id}", f"a:{channel_id}:{address}")
     if lease is None:
         raise RelayError(
             429, "too_many_streams", "This chat is already open in too many tabs.", retry_after_s=10

@@ -13,7 +13,7 @@ import httpx
 
 from common.events import MessageSent, SendFailed
 from tests.conftest import PAGE_TOKEN, WA_TOKEN
-from tests.fakes.graph import FakeGraph
+from tests.fakes.graph import FakeGraph, Recorded
 from tests.fakes.server import ServedApp
 from tests.relay_helpers import Account, messenger_text, open_stream, post_meta, sign_up
 
@@ -31,6 +31,11 @@ def _shop(relay: ServedApp) -> tuple[Account, str]:
         platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN, name="Kafe"
     )
     return account, channel["id"]
+
+
+def _sends(fake: FakeGraph) -> list[Recorded]:
+    """The Send API calls Graph received (connecting a channel also reads from it)."""
+    return [r for r in fake.requests if r.method == "POST"]
 
 
 def _send(account: Account, channel_id: str, **fields: Any) -> httpx.Response:
@@ -72,7 +77,7 @@ async def test_webhook_to_stream_to_send_reaches_the_platform(
         and sent.event.platform_id == result["platform_message_id"]
     )
     assert sent.seq == result["seq"]
-    (request,) = fake.requests
+    (request,) = _sends(fake)
     assert request.method == "POST" and request.path == "/v25.0/PAGE1/messages"
     assert request.json == {
         "recipient": {"id": "PSID1"},
@@ -93,10 +98,10 @@ def test_same_idempotency_key_sends_once(relay: ServedApp, fake_graph: FakeGraph
     second = _send(account, channel_id, idempotency_key=key)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
-    assert len(fake.requests) == 1
+    assert len(_sends(fake)) == 1
     changed = _send(account, channel_id, idempotency_key=key, text="Something else")
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_conflict"
-    assert len(fake.requests) == 1
+    assert len(_sends(fake)) == 1
 
 
 def test_one_automatic_reply_per_message_however_many_devices_ask(
@@ -117,7 +122,7 @@ def test_one_automatic_reply_per_message_however_many_devices_ask(
     assert all(
         a.json()["error"]["code"] == "already_replied" for a in answers if a.status_code != 200
     )
-    assert len(fake.requests) == 1
+    assert len(_sends(fake)) == 1
 
 
 async def test_closed_window_is_refused_and_logged(
@@ -129,7 +134,7 @@ async def test_closed_window_is_refused_and_logged(
     _customer_wrote(relay, ago_ms=8 * DAY_MS)
     r = _send(account, channel_id)
     assert r.status_code == 422 and r.json()["error"]["code"] == "window_closed"
-    assert fake.requests == []
+    assert _sends(fake) == []
     async with open_stream(account) as stream:
         frames = await stream.events(3)
     failed = frames[-1].event
@@ -145,10 +150,10 @@ def test_human_agent_tag_only_for_approved_replies(
     _customer_wrote(relay, ago_ms=2 * DAY_MS, mid="old")
     auto = _send(account, channel_id, automatic=True, in_reply_to="old")
     assert auto.status_code == 422 and auto.json()["error"]["code"] == "window_closed"
-    assert fake.requests == []
+    assert _sends(fake) == []
     human = _send(account, channel_id)
     assert human.status_code == 200 and human.json()["tag"] == "HUMAN_AGENT"
-    (request,) = fake.requests
+    (request,) = _sends(fake)
     assert request.json["messaging_type"] == "MESSAGE_TAG" and request.json["tag"] == "HUMAN_AGENT"
 
 
@@ -161,16 +166,18 @@ def test_text_over_the_channel_limit_is_refused_before_sending(
     _customer_wrote(relay)
     r = _send(account, channel_id, text="a" * 2001)
     assert r.status_code == 422 and r.json()["error"]["code"] == "too_long"
-    assert fake.requests == []
+    assert _sends(fake) == []
 
 
 async def test_invalid_token_marks_the_channel_for_reconnecting(
     relay: ServedApp, fake_graph: FakeGraphServer
 ) -> None:
     """Graph error 190 is token_invalid and the channel turns needs_reconnect for every device."""
-    del fake_graph  # only its presence matters: the relay sends there
+    fake, _ = fake_graph
+    fake.tokens.add("revoked-token")
     account = sign_up(relay.url)
     channel = account.connect(platform="messenger", page_id="PAGE1", access_token="revoked-token")
+    fake.tokens.discard("revoked-token")  # revoked after it was connected
     _customer_wrote(relay)
     r = _send(account, channel["id"])
     assert r.status_code == 424 and r.json()["error"]["code"] == "token_invalid"
@@ -190,7 +197,7 @@ def test_transient_failure_is_retried(relay: ServedApp, fake_graph: FakeGraphSer
     fake.fail_next(1, status=500)
     r = _send(account, channel_id)
     assert r.status_code == 200, r.text
-    assert len(fake.requests) == 2
+    assert len(_sends(fake)) == 2
 
 
 def test_whatsapp_reply_uses_the_cloud_api_shape(
@@ -248,7 +255,7 @@ def test_whatsapp_reply_uses_the_cloud_api_shape(
             },
         )
     assert r.status_code == 200, r.text
-    (request,) = fake.requests
+    (request,) = _sends(fake)
     assert request.path == "/v25.0/106540352242922/messages"
     assert request.headers["authorization"] == f"Bearer {WA_TOKEN}"
     assert request.json["messaging_product"] == "whatsapp" and request.json["to"] == "38344123456"
@@ -271,13 +278,16 @@ def test_businesses_cannot_touch_each_others_channels(
         assert c.delete(f"/v1/channels/{channel_id}").status_code == 404
     r = _send(intruder, channel_id)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_channel"
-    assert fake.requests == []
+    assert _sends(fake) == []
     with owner.client() as c:
         assert c.get(f"/v1/channels/{channel_id}").status_code == 200
 
 
-def test_credentials_never_leave_in_clear(relay: ServedApp, tmp_path: Path) -> None:
+def test_credentials_never_leave_in_clear(
+    relay: ServedApp, fake_graph: FakeGraphServer, tmp_path: Path
+) -> None:
     """No response shows a token and the database holds it only encrypted."""
+    fake_graph[0].tokens.add("EAAG-super-secret-token")
     account = sign_up(relay.url)
     channel = account.connect(
         platform="messenger", page_id="PAGE9", access_token="EAAG-super-secret-token"

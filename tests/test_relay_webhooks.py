@@ -9,7 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from common.events import MessageReceived
+from common.events import (
+    ChannelAlert,
+    CustomerChanged,
+    MessageDeleted,
+    MessageEcho,
+    MessageEdited,
+    MessageReceived,
+    Postback,
+    Unsupported,
+)
 from tests.conftest import PAGE_TOKEN, VIBER_TOKEN, WA_TOKEN
 from tests.fakes.server import ServedApp
 from tests.fakes.viber import FakeViber
@@ -23,7 +32,13 @@ from tests.relay_helpers import (
     post_viber,
     sign_up,
 )
-from tests.shared_data import fixture_bytes, require_shared, shared_bytes, shared_fixture
+from tests.shared_data import (
+    OWN_FIXTURES,
+    fixture_bytes,
+    require_shared,
+    shared_bytes,
+    shared_fixture,
+)
 
 
 def _page_envelope(
@@ -39,27 +54,78 @@ KAFE_PAGE = "1048320001"
 KAFE_IG = "17841401234"
 KAFE_WA = "1065403522"
 
-# The project's webhook fixtures -> the event kinds the stream must then carry.
+# Every webhook fixture of the project -> the event kinds the stream must then carry.
 OWN_META: dict[str, list[str]] = {
-    "messenger/text": ["message"],
     "messenger/attachments": ["message"],
-    "messenger/quick-reply": ["message"],
-    "messenger/echo": ["echo"],
-    "messenger/postback-field-value": ["postback"],
-    "messenger/reaction": ["reaction"],
-    "messenger/read": ["status"],
     "messenger/batched": ["message", "message", "message"],
+    "messenger/delivery": ["status"],
+    "messenger/echo": ["echo"],
+    "messenger/edit": ["message_edited"],
+    "messenger/fallback-share": ["message"],
+    "messenger/iso-timestamp": ["message"],
+    "messenger/optin": ["unsupported"],
+    "messenger/postback": ["postback"],
+    "messenger/postback-field-value": ["postback"],
+    "messenger/quick-reply": ["message"],
+    "messenger/reaction": ["reaction"],
+    "messenger/reaction-removed": ["reaction"],
+    "messenger/read": ["status"],
+    "messenger/referral-ad": ["message"],
+    "messenger/referral-link": ["message"],
+    "messenger/reply-to": ["message"],
+    "messenger/standby": ["message"],
+    "messenger/sticker": ["message"],
+    "messenger/text": ["message"],
+    "instagram/echo": ["echo"],
+    "instagram/edit": ["message_edited"],
+    "instagram/image": ["message"],
     "instagram/postback": ["postback"],
     "instagram/reaction": ["reaction"],
+    "instagram/reaction-removed": ["reaction"],
+    "instagram/referral-ad": ["message"],
+    "instagram/referral-link": ["message"],
+    "instagram/reply-to": ["message"],
     "instagram/seen": ["status"],
-    "whatsapp/text": ["message"],
-    "whatsapp/image": ["message"],
-    "whatsapp/document": ["message"],
-    "whatsapp/location": ["message"],
+    "instagram/share-post": ["message"],
+    "instagram/story-mention": ["message"],
+    "instagram/story-mention-echo-iso-timestamp": ["echo"],
+    "instagram/story-reply": ["message"],
+    "instagram/story-reply-iso-timestamp": ["message"],
+    "instagram/text": ["message"],
+    "instagram/unsent": ["message_deleted"],
+    "instagram/unsent-iso-timestamp": ["message_deleted"],
+    "instagram/unsupported": ["unsupported"],
+    "whatsapp/audio-voice": ["message"],
+    "whatsapp/batched": ["message", "message", "status", "status"],
     "whatsapp/button-reply": ["postback"],
+    "whatsapp/contacts": ["message"],
+    "whatsapp/contacts-contradict": ["message_deleted"],
+    "whatsapp/document": ["message"],
+    "whatsapp/echo": ["echo"],
+    "whatsapp/edit-media": ["message_edited"],
+    "whatsapp/edit-text": ["message_edited"],
+    "whatsapp/image": ["message"],
+    "whatsapp/iso-timestamp": ["message"],
+    "whatsapp/list-reply": ["postback"],
+    "whatsapp/location": ["message"],
+    "whatsapp/order": ["unsupported"],
+    "whatsapp/reaction": ["reaction"],
     "whatsapp/reaction-removed": ["reaction"],
-    "whatsapp/status-sent": ["status"],
+    "whatsapp/referral-ad": ["message"],
+    "whatsapp/reply-forwarded": ["message", "message"],
+    "whatsapp/revoke": ["message_deleted"],
     "whatsapp/status-delivered": ["status"],
+    "whatsapp/status-failed": ["status"],
+    "whatsapp/status-read": ["status"],
+    "whatsapp/status-sent": ["status"],
+    "whatsapp/sticker": ["message"],
+    "whatsapp/system-changed-number": ["customer_changed"],
+    "whatsapp/template-button": ["postback"],
+    "whatsapp/text": ["message"],
+    "whatsapp/text-bsuid": ["message"],
+    "whatsapp/unsupported": ["unsupported"],
+    "whatsapp/value-errors": ["channel_alert"],
+    "whatsapp/video": ["message"],
 }
 
 
@@ -76,17 +142,122 @@ def _connect_kafe(account: Account) -> int:
     return 3
 
 
-@pytest.mark.parametrize("name", sorted(OWN_META))
-async def test_every_meta_fixture_becomes_the_right_events(relay: ServedApp, name: str) -> None:
-    """Each documented Meta payload, signed, is stored and streamed as its typed events."""
-    kinds = OWN_META[name]
+def test_every_webhook_fixture_has_its_expected_events() -> None:
+    """No fixture of the project goes untested: each is in the table of expected kinds."""
+    on_disk = {f"{p.parent.name}/{p.stem}" for p in (OWN_FIXTURES / "webhooks").glob("*/*.json")}
+    assert on_disk == set(OWN_META)
+    on_disk_viber = {p.stem for p in (OWN_FIXTURES / "viber").glob("*.json")}
+    assert on_disk_viber == {*OWN_VIBER, "webhook"}
+
+
+@pytest.mark.parametrize("platform", ["messenger", "instagram", "whatsapp"])
+async def test_every_meta_fixture_becomes_the_right_events(relay: ServedApp, platform: str) -> None:
+    """Each documented payload, signed and posted, is read back from /v1/stream as its events.
+
+    All of a platform's fixtures go to one shop in turn; their ids differ, so none is taken
+    for a repeat of another. A last message proves that nothing else was streamed between.
+    """
     account = sign_up(relay.url)
     skip = _connect_kafe(account)
-    r = post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json"))
-    assert r.status_code == 200
+    names = [name for name in OWN_META if name.startswith(f"{platform}/")]
+    got: dict[str, list[str]] = {}
     async with open_stream(account) as stream:
-        frames = await stream.events(skip + len(kinds))
-    assert [f.event.__struct_config__.tag for f in frames[skip:]] == kinds
+        await stream.events(skip)
+        for name in names:
+            r = post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json"))
+            assert r.status_code == 200, name
+            frames = await stream.events(len(OWN_META[name]))
+            got[name] = [str(f.event.__struct_config__.tag) for f in frames]
+        assert (
+            post_meta(relay.url, messenger_text(KAFE_PAGE, "U9", "m_last", "end")).status_code
+            == 200
+        )
+        (last,) = await stream.events(1)
+    assert got == {name: OWN_META[name] for name in names}
+    assert last.event.platform_id == "m_last"  # type: ignore[union-attr]
+
+
+async def test_issue_cases_come_out_right_on_the_stream(relay: ServedApp) -> None:
+    """The shapes once lost or misplaced are streamed in the right conversation, whole.
+
+    ISO-8601 timestamps (three Instagram cases), a WhatsApp revoke whose lone contacts entry
+    names someone else, an edit to media, account-level errors and a changed number.
+    """
+    account = sign_up(relay.url)
+    skip = _connect_kafe(account)
+    names = [
+        "instagram/unsent-iso-timestamp",
+        "instagram/story-mention-echo-iso-timestamp",
+        "instagram/story-reply-iso-timestamp",
+        "whatsapp/contacts-contradict",
+        "whatsapp/edit-media",
+        "whatsapp/value-errors",
+        "whatsapp/system-changed-number",
+        "whatsapp/unsupported",
+        "whatsapp/button-reply",
+    ]
+    for name in names:
+        assert post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json")).status_code == 200
+    async with open_stream(account) as stream:
+        events = [f.event for f in (await stream.events(skip + len(names)))[skip:]]
+    unsent, echo, story, revoke, edit, alert, changed, poll, button = events
+    assert isinstance(unsent, MessageDeleted) and unsent.timestamp_ms == 1_764_840_017_000
+    assert isinstance(echo, MessageEcho) and echo.attachments[0].type == "story_mention"
+    assert echo.timestamp_ms == 1_764_840_060_000
+    assert isinstance(story, MessageReceived) and story.story_id == "17920012345678922"
+    assert isinstance(revoke, MessageDeleted) and revoke.customer.id == "38349333444"
+    assert revoke.customer.name is None
+    assert isinstance(edit, MessageEdited) and edit.attachments[0].media_id == "880012350"
+    assert edit.text == "Torta (foto e re)"
+    assert isinstance(alert, ChannelAlert) and alert.errors[0].code == 130429
+    assert alert.errors[0].detail == "Cloud API message throughput has been reached."
+    assert isinstance(changed, CustomerChanged) and changed.customer.id == "38349111222"
+    assert (changed.new_id, changed.new_phone) == ("38349555666", "38349555666")
+    assert isinstance(poll, Unsupported) and poll.raw_type == "poll"
+    assert poll.errors[0].code == 131051 and poll.errors[0].detail
+    assert isinstance(button, Postback) and button.reply_to == "wamid.OUT002"
+
+
+async def test_a_deletion_is_not_a_repeat_of_the_message_it_deletes(relay: ServedApp) -> None:
+    """An Instagram unsend carries the mid of the message it removes; both are streamed."""
+    account = sign_up(relay.url)
+    skip = _connect_kafe(account)
+    for name in ("instagram/text", "instagram/unsent", "instagram/text"):
+        assert post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json")).status_code == 200
+    assert post_meta(relay.url, messenger_text(KAFE_PAGE, "U9", "m_last", "end")).status_code == 200
+    async with open_stream(account) as stream:
+        frames = (await stream.events(skip + 3))[skip:]
+    assert [f.event.__struct_config__.tag for f in frames] == [
+        "message",
+        "message_deleted",
+        "message",
+    ]
+    assert frames[0].event.platform_id == frames[1].event.platform_id  # type: ignore[union-attr]
+    assert frames[2].event.platform_id == "m_last"  # type: ignore[union-attr]
+
+
+def test_unsupported_items_and_ignored_ones_are_counted(relay: ServedApp) -> None:
+    """Unsupported items are counted per reason; items of unknown accounts per platform."""
+    account = sign_up(relay.url)
+    _connect_kafe(account)
+    before = httpx.get(f"{relay.url}/metrics").text
+    assert post_meta(relay.url, fixture_bytes("webhooks/whatsapp/order.json")).status_code == 200
+    assert post_meta(relay.url, messenger_text("NOT-OURS", "U1", "m1", "hi")).status_code == 200
+    after = httpx.get(f"{relay.url}/metrics").text
+    unsupported = (
+        'clientora_webhook_items_unsupported_total{platform="whatsapp",'
+        'reason="unknown message type"}'
+    )
+    ignored = 'clientora_webhook_items_ignored_total{platform="messenger",reason="unknown page"}'
+    assert _metric(after, unsupported) == _metric(before, unsupported) + 1
+    assert _metric(after, ignored) == _metric(before, ignored) + 1
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 # The shared corpus: file -> (how to post it, the event kinds the stream must then carry)
@@ -159,8 +330,17 @@ async def test_every_shared_meta_payload_becomes_the_right_events(
 OWN_VIBER = {
     "message-text": "message",
     "message-picture": "message",
+    "message-video": "message",
+    "message-file": "message",
+    "message-sticker": "message",
+    "message-url": "message",
+    "message-location": "message",
+    "message-contact": "message",
+    "message-rich-media": "unsupported",
+    "conversation-started": "subscription",
     "delivered": "status",
     "seen": "status",
+    "failed": "status",
     "subscribed": "subscription",
     "unsubscribed": "subscription",
 }
@@ -230,6 +410,26 @@ def test_meta_handshake(relay: ServedApp) -> None:
     assert r.status_code == 200 and r.text == "1158201444"
     r = httpx.get(f"{relay.url}/webhooks/meta", params={**params, "hub.verify_token": "guess"})
     assert r.status_code == 403
+
+
+def test_non_ascii_signature_or_verify_token_is_a_plain_403(relay: ServedApp) -> None:
+    """A signature header or verify token with non-ASCII characters is refused, not an error."""
+    account = sign_up(relay.url)
+    channel = account.connect(platform="viber", auth_token=VIBER_TOKEN)
+    body = json.dumps(messenger_text("PAGE1", "U1", "m1", "hi")).encode()
+    odd = "sha256=é".encode("latin-1") + b"0" * 57
+    r = httpx.post(
+        f"{relay.url}/webhooks/meta", content=body, headers={b"X-Hub-Signature-256": odd}
+    )
+    assert r.status_code == 403
+    r = httpx.post(
+        f"{relay.url}/webhooks/viber/{channel['id']}",
+        content=body,
+        headers={b"X-Viber-Content-Signature": "é".encode("latin-1") * 64},
+    )
+    assert r.status_code == 403
+    params = {"hub.mode": "subscribe", "hub.verify_token": "fjalëkalim", "hub.challenge": "7"}
+    assert httpx.get(f"{relay.url}/webhooks/meta", params=params).status_code == 403
 
 
 async def test_bad_or_missing_signature_stores_nothing(relay: ServedApp) -> None:

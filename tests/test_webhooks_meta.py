@@ -11,7 +11,9 @@ from common.channels import Platform
 from common.events import (
     EVENT_DECODER,
     Attachment,
+    ChannelAlert,
     Customer,
+    CustomerChanged,
     Location,
     MessageDeleted,
     MessageEcho,
@@ -20,12 +22,15 @@ from common.events import (
     PlatformError,
     PlatformEvent,
     Postback,
+    Pricing,
     Reaction,
     SharedContact,
     Status,
+    Unsupported,
     encode_event,
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
+from relay.webhooks.parsing import Ignored
 from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes, shared_fixture
 
 ROUTES: dict[tuple[Platform, str], str] = {
@@ -74,6 +79,10 @@ def platform_events(result: ParseResult) -> list[PlatformEvent]:
 
 def ids(result: ParseResult) -> list[str | None]:
     return [e.platform_id for e in platform_events(result)]
+
+
+def reasons(result: ParseResult) -> list[str]:
+    return [str(ignored) for ignored in result.ignored]
 
 
 def only(result: ParseResult) -> Any:
@@ -310,8 +319,9 @@ def test_whatsapp_reaction_removed_is_unreact() -> None:
 
 
 def test_whatsapp_status_delivered_and_sent() -> None:
-    """Statuses name our wamid; their ids add the status so sent and delivered stay distinct."""
+    """Statuses name our wamid and keep pricing; their ids add the status to stay distinct."""
     recipient = Customer(id=ARBER.id, phone=ARBER.phone)
+    pricing = Pricing(billable=True, model="PMP", category="utility", type="regular")
     cases: tuple[tuple[Literal["sent", "delivered"], int], ...] = (("sent", 30), ("delivered", 31))
     for name, ts in cases:
         assert only(own(f"whatsapp/status-{name}")) == Status(
@@ -320,23 +330,175 @@ def test_whatsapp_status_delivered_and_sent() -> None:
             platform_id=f"wamid.OUT001:{name}",
             status=name,
             message_ids=("wamid.OUT001",),
+            pricing=pricing,
         )
 
 
-def test_every_own_fixture_event_survives_the_wire() -> None:
-    """Each event from every Meta webhook fixture encodes and decodes back unchanged."""
+def test_whatsapp_own_sender_wins_over_a_contradicting_contact() -> None:
+    """A revoke from Drita stays hers though the lone contacts entry names Arbër."""
+    assert only(own("whatsapp/contacts-contradict")) == MessageDeleted(
+        **{**WA_HEAD, "customer": Customer(id="38349333444", phone="38349333444")},
+        timestamp_ms=T1 + 24_000,
+        platform_id="wamid.KAFE024",
+        message_id="wamid.DRITA001",
+    )
+
+
+def test_whatsapp_bsuid_sender_takes_name_from_matching_contact() -> None:
+    """With from_user_id the customer is keyed on the BSUID; the matching contact names them."""
+    event = only(own("whatsapp/text-bsuid"))
+    assert event.customer == Customer(id=ARBER_BSUID, name=ARBER.name, phone=ARBER.phone)
+
+
+def test_whatsapp_replies_keep_what_they_answer() -> None:
+    """Button, list and template-button replies carry the id of the message they answer."""
+    assert only(own("whatsapp/button-reply")) == Postback(
+        **{**WA_HEAD, "customer": Customer(id=ARBER_BSUID, name=ARBER.name, phone=ARBER.phone)},
+        timestamp_ms=T1 + 12_000,
+        platform_id="wamid.KAFE012",
+        payload="confirm-order-12",
+        title="Konfirmo",
+        source="button",
+        reply_to="wamid.OUT002",
+    )
+    assert only(own("whatsapp/list-reply")).reply_to == "wamid.OUT003"
+    template = only(own("whatsapp/template-button"))
+    assert (template.source, template.reply_to) == ("template_button", "wamid.OUT004")
+
+
+def test_whatsapp_unsupported_keeps_its_errors() -> None:
+    """An unsupported message keeps the platform's error code, title and details."""
+    assert only(own("whatsapp/unsupported")) == Unsupported(
+        **WA_HEAD,
+        timestamp_ms=T1 + 22_000,
+        platform_id="wamid.KAFE022",
+        raw_type="poll",
+        reason="unsupported by the platform",
+        errors=(
+            PlatformError(
+                code=131051,
+                title="Message type unknown",
+                detail="Message type is currently not supported.",
+            ),
+        ),
+    )
+
+
+def test_whatsapp_edit_to_media_keeps_the_media() -> None:
+    """An edit whose new content is an image carries the image and its caption."""
+    assert only(own("whatsapp/edit-media")) == MessageEdited(
+        **WA_HEAD,
+        timestamp_ms=T1 + 19_000,
+        platform_id="wamid.KAFE019",
+        message_id="wamid.KAFE005",
+        text="Torta (foto e re)",
+        attachments=(
+            Attachment(
+                type="image",
+                url=KAFE_MEDIA + "880012350",
+                media_id="880012350",
+                mime_type="image/jpeg",
+                caption="Torta (foto e re)",
+            ),
+        ),
+    )
+
+
+def test_whatsapp_changed_number_relinks_the_customer() -> None:
+    """A "changed number" system message names the old customer and the new wa_id."""
+    assert only(own("whatsapp/system-changed-number")) == CustomerChanged(
+        **{**WA_HEAD, "customer": Customer(id=ARBER.id, phone=ARBER.phone)},
+        timestamp_ms=T1 + 23_000,
+        platform_id="wamid.KAFE023",
+        new_id="38349555666",
+        new_phone="38349555666",
+        change="user_changed_number",
+        detail="User Arbër Krasniqi changed from 38349111222 to 38349555666",
+    )
+
+
+def test_whatsapp_failed_status_and_account_errors() -> None:
+    """A failed status keeps its error; errors of a change value become a channel alert."""
+    failed = only(own("whatsapp/status-failed"))
+    assert failed.status == "failed" and failed.message_ids == ("wamid.OUT005",)
+    assert failed.errors == (
+        PlatformError(
+            code=131047,
+            title="Re-engagement message",
+            detail="Message failed to send because more than 24 hours have passed since the"
+            " customer last replied to this number.",
+        ),
+    )
+    alert = parse_meta(fixture_bytes("webhooks/whatsapp/value-errors.json"), resolve, 42)
+    assert only(alert) == ChannelAlert(
+        channel_id="ch-kafe-wa",
+        platform="whatsapp",
+        timestamp_ms=42,
+        raw_type="errors",
+        reason="account error",
+        errors=(
+            PlatformError(
+                code=130429,
+                title="Rate limit hit",
+                detail="Cloud API message throughput has been reached.",
+            ),
+        ),
+    )
+
+
+def test_instagram_iso_timestamps_are_read() -> None:
+    """The three Instagram items once lost to ISO-8601 timestamps become their events."""
+    assert only(own("instagram/unsent-iso-timestamp")) == MessageDeleted(
+        **IG_HEAD,
+        timestamp_ms=T1 + 17_000,
+        platform_id="aWdfZAG1-ig-005",
+        message_id="aWdfZAG1-ig-005",
+    )
+    assert only(own("instagram/story-mention-echo-iso-timestamp")) == MessageEcho(
+        **IG_HEAD,
+        timestamp_ms=T1 + 60_000,
+        platform_id="aWdfZAG1-ig-out-3",
+        attachments=(
+            Attachment(
+                type="story_mention", url="https://lookaside.fbsbx.example/ig/story-ours.jpg"
+            ),
+        ),
+    )
+    assert only(own("instagram/story-reply-iso-timestamp")) == MessageReceived(
+        **IG_HEAD,
+        timestamp_ms=T1 + 120_000,
+        platform_id="aWdfZAG1-ig-022",
+        text="wow",
+        story_url="https://lookaside.fbsbx.example/ig/story-22.jpg",
+        story_id="17920012345678922",
+    )
+
+
+def test_messenger_optin_is_unsupported_not_dropped() -> None:
+    """A Messenger opt-in (a kind we do not show) is an "unsupported" event in the thread."""
+    assert only(own("messenger/optin")) == Unsupported(
+        **M_HEAD,
+        timestamp_ms=T1 + 18,
+        platform_id=f"unsupported:optin:{PSID}:{T1 + 18}",
+        raw_type="optin",
+        reason="unknown item kind",
+    )
+
+
+def test_every_own_fixture_makes_events_that_survive_the_wire() -> None:
+    """Every Meta fixture of the project makes events, ignores nothing, and round-trips."""
     names = sorted(
         f"{p.parent.name}/{p.stem}"
         for platform in ("messenger", "instagram", "whatsapp")
         for p in (OWN_FIXTURES / "webhooks" / platform).glob("*.json")
     )
     assert len(names) >= 60
-    decoded = 0
     for name in names:
-        for event in own(name).events:
+        result = own(name)
+        assert result.ignored == [], name
+        assert result.events, name
+        for event in result.events:
             assert EVENT_DECODER.decode(encode_event(event)) == event
-            decoded += 1
-    assert decoded >= len(names) - 10
 
 
 # --- The shared corpus (when ../shared is beside the checkout) ----------------------------
@@ -441,8 +603,8 @@ def test_unknown_page_is_ignored_and_others_still_parse() -> None:
     )
     result = parse_meta(payload, resolve)
     assert ids(result) == ["m3"]
-    assert result.ignored == ["messenger: unknown page 123"] * 2
-    assert not any("secret" in reason or "u1" in reason for reason in result.ignored)
+    assert reasons(result) == ["messenger: unknown page 123"] * 2
+    assert not any("secret" in reason or "u1" in reason for reason in reasons(result))
 
 
 def test_numeric_entry_id_is_routed() -> None:
@@ -471,37 +633,84 @@ def test_non_object_or_shapeless_json_raises_payload_error(payload: bytes) -> No
 def test_unknown_object_is_ignored() -> None:
     """A Meta object we do not handle is reported, not raised."""
     result = parse_meta(body("user", {"id": "1", "changes": []}), resolve)
-    assert result == ParseResult(events=[], ignored=["meta: object user"])
+    assert result == ParseResult(events=[], ignored=[Ignored("meta", "unknown object", "user")])
 
 
-def test_bad_items_are_ignored_and_the_rest_parse() -> None:
-    """Each broken item gets its own reason; the valid ones around it still parse."""
+def test_bad_items_of_a_known_page_still_make_events() -> None:
+    """Each odd item of a known page makes an event of its own; only page-less ones are ignored.
+
+    An item naming no customer becomes a channel alert, one we cannot show an "unsupported"
+    event in the customer's conversation, and a missing timestamp is the time of receipt.
+    """
     items: list[Any] = [
         "not an object",
         {"recipient": {"id": "PAGE"}, "timestamp": 1, "message": {"mid": "x", "text": "t"}},
         _text_item("u1", 5, "ok1"),
         {"sender": {"id": "u2"}, "recipient": {"id": "PAGE"}, "reaction": {"emoji": "x"}},
-        {"sender": {"id": "u2"}, "timestamp": 7, "reaction": {"action": "react"}},
         {"sender": {"id": "u2"}, "timestamp": 7, "optin": {"ref": "r"}},
         {"sender": {"id": "u2"}, "timestamp": 7, "read": {}},
-        {"sender": {"id": "u2"}, "timestamp": 7, "delivery": {"mids": None}},
         {"sender": {"id": "u2"}, "timestamp": 7, "message_edit": {"text": "t"}},
         {"sender": {"id": "u2"}, "timestamp": 7},
+        {"sender": {"id": "u2"}, "timestamp": 8, "message": {"mid": "m8"}},
         _text_item("u3", 9, "ok2"),
     ]
-    entry = {"id": "111111", "messaging": items}  # no entry.time: no fallback timestamp
-    result = parse_meta(body("page", entry, "junk", {"id": None, "messaging": []}), resolve)
-    assert ids(result) == ["ok1", "ok2"]
-    assert result.ignored == [
-        "messenger: item is not an object",
-        "messenger: item without sender",
-        "messenger: item without timestamp",
-        "messenger: reaction without mid",
-        "messenger: optin",
-        "messenger: read without watermark",
-        "messenger: delivery without watermark",
-        "messenger: edit without mid",
-        "messenger: empty item",
+    entry = {"id": "111111", "messaging": items}  # no entry.time: the receipt time stands in
+    result = parse_meta(body("page", entry, "junk", {"id": None, "messaging": []}), resolve, 42)
+    head: dict[str, Any] = {"channel_id": "ch-page", "platform": "messenger"}
+    u2: dict[str, Any] = {**head, "customer": Customer(id="u2")}
+    assert result.events == [
+        ChannelAlert(**head, timestamp_ms=42, raw_type="str", reason="item is not an object"),
+        ChannelAlert(**head, timestamp_ms=1000, raw_type="message", reason="item without sender"),
+        MessageReceived(
+            **head, customer=Customer(id="u1"), timestamp_ms=5000, platform_id="ok1", text="hi"
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=42,
+            platform_id="unsupported:reaction:u2:42",
+            raw_type="reaction",
+            reason="reaction without mid",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:optin:u2:7000",
+            raw_type="optin",
+            reason="unknown item kind",
+        ),
+        ChannelAlert(
+            **head,
+            timestamp_ms=7000,
+            raw_type="read",
+            reason="receipt without message or watermark",
+            platform_id="read:u2:7000",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:message_edit:u2:7000",
+            raw_type="message_edit",
+            reason="edit without mid",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=7000,
+            platform_id="unsupported:empty:u2:7000",
+            raw_type="empty",
+            reason="empty item",
+        ),
+        Unsupported(
+            **u2,
+            timestamp_ms=8000,
+            platform_id="m8",
+            raw_type="message",
+            reason="message without content",
+        ),
+        MessageReceived(
+            **head, customer=Customer(id="u3"), timestamp_ms=9000, platform_id="ok2", text="hi"
+        ),
+    ]
+    assert reasons(result) == [
         "messenger: entry is not an object",
         "messenger: entry without items",
     ]
@@ -535,6 +744,28 @@ def test_item_without_timestamp_uses_entry_time() -> None:
     item = {"sender": {"id": "u1"}, "message": {"mid": "m1", "text": "x"}}
     event = only(parse_meta(body("page", page_entry("111111", item)), resolve))
     assert event.timestamp_ms == 1700000000000
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("2025-12-04T09:20:19Z", 1_764_840_019_000),
+        ("2025-12-04T09:20:19.250+00:00", 1_764_840_019_250),
+        ("2025-12-04T10:20:19+01:00", 1_764_840_019_000),
+        ("2025-12-04T09:20:19", 1_764_840_019_000),
+        ("1764840019", 1_764_840_019_000),
+        (1764840019250, 1_764_840_019_250),
+        ("soon", 42),
+        (None, 42),
+        ([], 42),
+        (-5, 42),
+    ],
+)
+def test_odd_timestamps_are_read_or_fall_back_to_receipt(stamp: Any, expected: int) -> None:
+    """ISO-8601 strings are read; a missing or unreadable timestamp is the time of receipt."""
+    item = {"sender": {"id": "u1"}, "timestamp": stamp, "message": {"mid": "m1", "text": "x"}}
+    entry = {"id": "111111", "time": "whenever", "messaging": [item]}
+    assert only(parse_meta(body("page", entry), resolve, 42)).timestamp_ms == expected
 
 
 def test_cyrillic_and_albanian_text_intact() -> None:
@@ -615,12 +846,25 @@ def test_instagram_message_shapes() -> None:
             **common, timestamp_ms=T0 + 3, platform_id="m3", text="price?", referral="Summer sale"
         ),
         MessageDeleted(**common, timestamp_ms=T0 + 4, platform_id="m1", message_id="m1"),
-        MessageReceived(**common, timestamp_ms=T0 + 5, platform_id="m5", unsupported="unsupported"),
+        Unsupported(
+            **common,
+            timestamp_ms=T0 + 5,
+            platform_id="m5",
+            raw_type="message",
+            reason="unsupported by the platform",
+        ),
         MessageEdited(
             **common, timestamp_ms=T0 + 6, platform_id="m2:edit:1", message_id="m2", text="yes!"
         ),
+        Unsupported(
+            **common,
+            timestamp_ms=T0 + 7,
+            platform_id="m7",
+            raw_type="message",
+            reason="message to self",
+        ),
     ]
-    assert result.ignored == ["instagram: message to self"]
+    assert result.ignored == []
 
 
 def test_instagram_echo_on_messages_field() -> None:
@@ -724,7 +968,9 @@ def test_change_that_is_not_messaging_is_ignored() -> None:
     """A feed change in a Page entry is reported by field name, not parsed."""
     change = {"field": "feed", "value": {"item": "comment", "message": "hello"}}
     result = parse_meta(body("page", page_entry("111111", change, key="changes")), resolve)
-    assert result == ParseResult(events=[], ignored=["messenger: field feed"])
+    assert result == ParseResult(
+        events=[], ignored=[Ignored("messenger", "not a conversation field", "feed")]
+    )
 
 
 def test_retries_produce_identical_ids() -> None:
@@ -808,6 +1054,7 @@ def test_whatsapp_message_types() -> None:
         "customer": SHEENA,
         "timestamp_ms": 1700000000000,
     }
+    ua: dict[str, Any] = {**head}
     assert result.events == [
         MessageReceived(
             **head,
@@ -848,7 +1095,13 @@ def test_whatsapp_message_types() -> None:
         Reaction(**head, platform_id="w7", message_id="wamid.out", emoji="😮"),
         Reaction(**head, platform_id="w8", message_id="wamid.out", action="unreact"),
         MessageDeleted(**head, platform_id="w9", message_id="w1"),
-        MessageEdited(**head, platform_id="w10", message_id="w2", text="new caption"),
+        MessageEdited(
+            **head,
+            platform_id="w10",
+            message_id="w2",
+            text="new caption",
+            attachments=(Attachment(type="image", caption="new caption"),),
+        ),
         MessageReceived(
             **head,
             platform_id="w11",
@@ -856,14 +1109,32 @@ def test_whatsapp_message_types() -> None:
             reply_to="wamid.ours",
             referral="https://fb.me/ad",
         ),
-        MessageReceived(**head, platform_id="w12", unsupported="order"),
-        MessageReceived(**head, platform_id="w13", unsupported="poll"),
-        MessageReceived(**head, platform_id="w14", unsupported="interactive.nfm_reply"),
+        Unsupported(**ua, platform_id="w12", raw_type="order", reason="unknown message type"),
+        Unsupported(
+            **ua,
+            platform_id="w13",
+            raw_type="poll",
+            reason="unsupported by the platform",
+            errors=(PlatformError(code=131051, title="Message type unknown"),),
+        ),
+        Unsupported(
+            **ua,
+            platform_id="w14",
+            raw_type="interactive.nfm_reply",
+            reason="unknown interactive reply",
+        ),
+        Unsupported(
+            **ua,
+            platform_id="w15",
+            raw_type="system.user_changed_number",
+            reason="system message",
+            text="changed",
+        ),
+        Unsupported(
+            **ua, platform_id="w16", raw_type="location", reason="location without coordinates"
+        ),
     ]
-    assert result.ignored == [
-        "whatsapp: system user_changed_number",
-        "whatsapp: location without coordinates",
-    ]
+    assert result.ignored == []
 
 
 def test_whatsapp_username_user_has_bsuid_and_no_phone() -> None:
@@ -884,7 +1155,7 @@ def test_whatsapp_username_user_has_bsuid_and_no_phone() -> None:
 
 
 def test_whatsapp_failed_status_and_value_errors() -> None:
-    """A failed status carries its errors; value-level errors are ignored with their code."""
+    """A failed status carries its errors; an unknown status and value-level errors are alerts."""
     status = {
         "id": "wamid.out",
         "status": "failed",
@@ -904,7 +1175,7 @@ def test_whatsapp_failed_status_and_value_errors() -> None:
         "statuses": [status, {**status, "status": "deleted"}],
         "errors": [{"code": 130429, "title": "Rate limit hit"}],
     }
-    result = parse_meta(wa_body(value), resolve)
+    result = parse_meta(wa_body(value), resolve, 42)
     assert result.events == [
         Status(
             channel_id="ch-wa",
@@ -921,9 +1192,25 @@ def test_whatsapp_failed_status_and_value_errors() -> None:
                     detail="More than 24 hours have passed.",
                 ),
             ),
-        )
+        ),
+        ChannelAlert(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            timestamp_ms=1700000001000,
+            raw_type="status.deleted",
+            reason="unknown status",
+            platform_id="wamid.out:deleted",
+        ),
+        ChannelAlert(
+            channel_id="ch-wa",
+            platform="whatsapp",
+            timestamp_ms=42,
+            raw_type="errors",
+            reason="account error",
+            errors=(PlatformError(code=130429, title="Rate limit hit"),),
+        ),
     ]
-    assert result.ignored == ["whatsapp: status deleted", "whatsapp: error 130429"]
+    assert result.ignored == []
 
 
 def test_whatsapp_statuses_of_one_message_are_distinct() -> None:
@@ -980,15 +1267,15 @@ def test_whatsapp_unknown_number_other_fields_and_echoes() -> None:
             text="Here's the info",
         )
     ]
-    assert result.ignored == [
+    assert reasons(result) == [
         "whatsapp: unknown number 999",
-        "whatsapp: field account_update",
+        "whatsapp: not a conversation field account_update",
         "whatsapp: entry without changes",
     ]
 
 
-def test_whatsapp_bad_messages_are_ignored_one_by_one() -> None:
-    """A message without sender or timestamp is ignored; its neighbours still parse."""
+def test_whatsapp_odd_messages_still_make_events() -> None:
+    """A message naming nobody is a channel alert; no timestamp means the time of receipt."""
     messages: list[Any] = [
         7,
         {"id": "w1", "timestamp": "1", "type": "text", "text": {"body": "x"}},
@@ -998,11 +1285,30 @@ def test_whatsapp_bad_messages_are_ignored_one_by_one() -> None:
     ]
     # Two contacts: the one without an id cannot be guessed for a sender-less message.
     contacts = [*CONTACTS, {"profile": {"name": "Other"}, "wa_id": "1"}]
-    result = parse_meta(wa_body({"contacts": contacts, "messages": messages}), resolve)
-    assert ids(result) == ["w3"]
-    assert result.ignored == [
-        "whatsapp: messages item is not an object",
-        "whatsapp: message without sender",
-        "whatsapp: message without timestamp",
-        "whatsapp: reaction without message_id",
+    result = parse_meta(wa_body({"contacts": contacts, "messages": messages}), resolve, 42)
+    head: dict[str, Any] = {"channel_id": "ch-wa", "platform": "whatsapp"}
+    assert result.events == [
+        ChannelAlert(
+            **head, timestamp_ms=42, raw_type="messages", reason="messages item is not an object"
+        ),
+        ChannelAlert(
+            **head,
+            timestamp_ms=1000,
+            raw_type="text",
+            reason="message without sender",
+            platform_id="w1",
+        ),
+        MessageReceived(**head, customer=SHEENA, timestamp_ms=42, platform_id="w2", text="x"),
+        MessageReceived(
+            **head, customer=SHEENA, timestamp_ms=1700000000000, platform_id="w3", text="fine"
+        ),
+        Unsupported(
+            **head,
+            customer=SHEENA,
+            timestamp_ms=1700000000000,
+            platform_id="w4",
+            raw_type="reaction",
+            reason="reaction without message_id",
+        ),
     ]
+    assert result.ignored == []

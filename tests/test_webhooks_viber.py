@@ -10,6 +10,7 @@ import pytest
 from common.events import (
     EVENT_DECODER,
     Attachment,
+    ChannelAlert,
     Customer,
     Location,
     MessageReceived,
@@ -17,8 +18,10 @@ from common.events import (
     SharedContact,
     Status,
     Subscription,
+    Unsupported,
     encode_event,
 )
+from relay.webhooks.parsing import Ignored
 from relay.webhooks.viber import ParseResult, PayloadError, parse_viber
 from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes
 
@@ -141,7 +144,7 @@ def test_unsubscribed() -> None:
 
 def test_webhook_check_is_ignored() -> None:
     """The set_webhook check callback makes no event."""
-    assert own("webhook") == ParseResult(events=[], ignored=["viber: webhook check"])
+    assert own("webhook") == ParseResult(events=[], ignored=[Ignored("viber", "webhook check")])
 
 
 def test_every_own_fixture_event_survives_the_wire() -> None:
@@ -174,7 +177,7 @@ def test_shared_callback_parses(name: str) -> None:
     result = parse_viber(shared_bytes(name), CHANNEL)
     kind = SHARED_CALLBACKS[name]
     if kind is None:
-        assert result == ParseResult(events=[], ignored=["viber: webhook check"])
+        assert result == ParseResult(events=[], ignored=[Ignored("viber", "webhook check")])
         return
     event = only(result)
     assert event.__struct_config__.tag == kind
@@ -202,10 +205,14 @@ def test_huge_token_is_exact(token: str) -> None:
 
 
 def test_float_token_is_not_trusted() -> None:
-    """A token that arrives as a float has lost digits, so a receipt without it is ignored."""
+    """A token that arrives as a float has lost digits: the receipt becomes a channel alert."""
     raw = b'{"event":"seen","timestamp":1457764197627,"message_token":4.9e18,"user_id":"U1="}'
-    assert parse_viber(raw, CHANNEL) == ParseResult(
-        events=[], ignored=["viber: seen without message_token"]
+    assert only(parse_viber(raw, CHANNEL)) == ChannelAlert(
+        channel_id=CHANNEL,
+        platform="viber",
+        timestamp_ms=TS,
+        raw_type="seen",
+        reason="receipt without token",
     )
 
 
@@ -257,9 +264,15 @@ def test_location_and_contact_messages() -> None:
 
 
 def test_unsupported_message_type() -> None:
-    """A rich_media message is kept as unsupported."""
-    assert only(message("rich_media", rich_media={"Type": "rich_media"})) == received(
-        unsupported="rich_media"
+    """A rich_media message is an "unsupported" event in the customer's conversation."""
+    assert only(message("rich_media", rich_media={"Type": "rich_media"})) == Unsupported(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=SENDER,
+        timestamp_ms=TS,
+        platform_id="5000000000000000001",
+        raw_type="rich_media",
+        reason="unknown message type",
     )
 
 
@@ -323,24 +336,79 @@ def test_callback_without_event_raises_payload_error() -> None:
         parse_viber(b'{"timestamp": 1457764197627}', CHANNEL)
 
 
-def test_incomplete_callbacks_are_ignored() -> None:
-    """Missing sender, user, timestamp or coordinates give a reason instead of an event."""
-    cases: list[tuple[ParseResult, str]] = [
+def test_incomplete_callbacks_still_make_events() -> None:
+    """Callbacks naming no user are channel alerts; others are unsupported or use receipt time."""
+    alert: dict[str, Any] = {"channel_id": CHANNEL, "platform": "viber"}
+    cases: list[tuple[ParseResult, Any]] = [
         (
             callback(event="message", timestamp=TS, message={"type": "text"}),
-            "viber: message without sender",
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="message", reason="message without sender"
+            ),
         ),
         (
-            callback(event="delivered", message_token=1, user_id="U"),
-            "viber: delivered without timestamp",
+            parse_viber(b'{"event":"delivered","message_token":1,"user_id":"U"}', CHANNEL, 42),
+            Status(
+                **alert,
+                customer=Customer(id="U"),
+                timestamp_ms=42,
+                platform_id="1:delivered",
+                status="delivered",
+                message_ids=("1",),
+            ),
         ),
-        (callback(event="seen", timestamp=TS, message_token=1), "viber: seen without user_id"),
-        (callback(event="subscribed", timestamp=TS, user="x"), "viber: subscribed without user"),
-        (message("location", location={"lat": "north"}), "viber: location without coordinates"),
-        (callback(event="client_status", timestamp=TS), "viber: event client_status"),
+        (
+            callback(event="seen", timestamp=TS, message_token=1),
+            ChannelAlert(
+                **alert,
+                timestamp_ms=TS,
+                raw_type="seen",
+                reason="receipt without user",
+                platform_id="1:seen",
+            ),
+        ),
+        (
+            callback(event="subscribed", timestamp=TS, user="x"),
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="subscribed", reason="callback without user"
+            ),
+        ),
+        (
+            message("location", location={"lat": "north"}),
+            received_unsupported("location", "location without coordinates"),
+        ),
+        (
+            callback(event="client_status", timestamp=TS, user_id="U"),
+            Unsupported(
+                **alert,
+                customer=Customer(id="U"),
+                timestamp_ms=TS,
+                platform_id="unsupported:client_status:U:1457764197627",
+                raw_type="client_status",
+                reason="unknown callback",
+            ),
+        ),
+        (
+            callback(event="client_status", timestamp=TS),
+            ChannelAlert(
+                **alert, timestamp_ms=TS, raw_type="client_status", reason="unknown callback"
+            ),
+        ),
     ]
-    for result, reason in cases:
-        assert result == ParseResult(events=[], ignored=[reason])
+    for result, event in cases:
+        assert only(result) == event
+
+
+def received_unsupported(raw_type: str, reason: str) -> Unsupported:
+    return Unsupported(
+        channel_id=CHANNEL,
+        platform="viber",
+        customer=SENDER,
+        timestamp_ms=TS,
+        platform_id="5000000000000000001",
+        raw_type=raw_type,
+        reason=reason,
+    )
 
 
 def test_message_without_token_gets_a_stable_id() -> None:

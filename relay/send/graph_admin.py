@@ -32,6 +32,7 @@ __all__ = [
     "TokenGrant",
     "TokenInfo",
     "WhatsAppAccount",
+    "can_read",
     "debug_token",
     "exchange_code",
     "instagram_account",
@@ -222,6 +223,21 @@ def _decode(content: bytes, type_: type[T], what: str) -> T:
 
 def _node(base: str, node_id: str) -> str:
     return node_url(base, node_id, "").rstrip("/")
+
+
+async def can_read(
+    http: httpx.AsyncClient, base: str, node_id: str, token: str, platform: Platform, edge: str = ""
+) -> None:
+    """Returns when Graph lets ``token`` read ``node_id`` (or its ``edge``); raises the
+    platform's refusal as a :class:`SendError` otherwise."""
+    await _get(
+        http,
+        node_url(base, node_id, edge) if edge else _node(base, node_id),
+        token=token,
+        params={"fields": "id", "limit": "1"} if edge else {"fields": "id"},
+        secrets=(),
+        platform=platform,
+    )
 
 
 async def _paged(

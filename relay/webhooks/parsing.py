@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, TypedDict
 
 import msgspec
 
 from common.channels import Platform
-from common.events import Customer, Event
+from common.events import Customer, Event, Unsupported
 
 __all__ = [
     "EMPTY",
     "ChannelResolver",
     "Head",
+    "Ignored",
     "ParseResult",
     "PayloadError",
     "as_float",
@@ -25,8 +27,11 @@ __all__ = [
     "as_ms",
     "as_obj",
     "as_str",
+    "as_time",
     "decode_object",
+    "fallback_id",
     "label",
+    "unsupported",
 ]
 
 #: (platform, the platform's id for our side: page, IG account, phone number id) -> channel_id.
@@ -41,15 +46,35 @@ _LABEL_MAX: Final = 40
 
 
 @dataclass(frozen=True, slots=True)
-class ParseResult:
-    """Events in body order, and one short reason per item that made no event.
+class Ignored:
+    """An item that belongs to no account or conversation of ours, so it made no event.
 
-    ``ignored`` holds field names, event names and our own account ids only, never
-    message text, customer ids or tokens, so it may be logged as it is.
+    ``reason`` is a fixed phrase (a metrics label); ``detail`` names a field, an event or
+    our own account id, never message text, customer ids or tokens, so both may be logged.
+    """
+
+    platform: str
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.platform}: {self.reason} {self.detail}"
+            if self.detail
+            else (f"{self.platform}: {self.reason}")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """Events in body order, and one :class:`Ignored` per item that made no event.
+
+    Every item of a known account makes an event (at worst an ``Unsupported`` one or a
+    ``ChannelAlert``); only items that belong to nobody are ignored.
     """
 
     events: list[Event]
-    ignored: list[str]
+    ignored: list[Ignored]
 
 
 class Head(TypedDict):
@@ -74,6 +99,8 @@ def decode_object(body: bytes) -> dict[str, Any]:
         root = _decode.decode(body)
     except msgspec.DecodeError as exc:
         raise PayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError("body is JSON nested too deeply") from None
     if not isinstance(root, dict):
         raise PayloadError(f"body is JSON {type(root).__name__}, not an object")
     return root
@@ -125,6 +152,25 @@ def as_ms(value: object) -> int | None:
     return number * 1000 if number < _SECONDS_BELOW else number
 
 
+def as_time(value: object) -> int | None:
+    """A timestamp in ms from a number, a string of digits, or an ISO-8601 string.
+
+    Some senders (and test factories) write ISO-8601 instead of Meta's integers; a zone-less
+    one is taken as UTC.
+    """
+    ms = as_ms(value)
+    if ms is not None or not isinstance(value, str) or not value[:4].isdigit():
+        return ms
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    stamp = int(moment.timestamp() * 1000)
+    return stamp if stamp >= 0 else None
+
+
 def as_float(value: object) -> float | None:
     """A finite coordinate (a NaN would not survive the event's JSON encoding)."""
     if isinstance(value, bool):
@@ -151,3 +197,17 @@ def label(value: object) -> str:
     if isinstance(value, bool | int | float):
         return repr(value)
     return type(value).__name__
+
+
+def fallback_id(kind: str, head: Head) -> str:
+    """A stable id for an item that has none of its own, so retries still dedupe."""
+    return f"{kind}:{head['customer'].id}:{head['timestamp_ms']}"
+
+
+def unsupported(head: Head, raw_type: str, reason: str, **fields: Any) -> Unsupported:
+    """An item in the customer's conversation that the app shows as "open it in <platform>".
+
+    ``reason`` is a fixed phrase (a metrics label); ``raw_type`` the platform's own name.
+    """
+    fields.setdefault("platform_id", fallback_id(f"unsupported:{raw_type}", head))
+    return Unsupported(**head, raw_type=raw_type, reason=reason, **fields)

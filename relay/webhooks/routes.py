@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any
 from urllib.parse import parse_qsl
@@ -12,15 +11,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from common.events import PlatformEvent
+from common.events import ChannelAlert, PlatformEvent, Unsupported
 from relay.directory import decode_credentials
 from relay.errors import RelayError
 from relay.ingest import append_events, record
-from relay.metrics import WEBHOOKS
+from relay.metrics import WEBHOOK_ITEMS_IGNORED, WEBHOOK_ITEMS_UNSUPPORTED, WEBHOOKS
 from relay.services import Services, now_ms
 from relay.webhooks.meta import parse_meta
 from relay.webhooks.parsing import ParseResult, PayloadError
-from relay.webhooks.signatures import meta_signature_ok, viber_signature_ok
+from relay.webhooks.signatures import meta_signature_ok, same_secret, viber_signature_ok
 from relay.webhooks.viber import parse_viber
 
 __all__ = ["webhooks_router"]
@@ -29,12 +28,15 @@ log = logging.getLogger("clientora.relay.webhooks")
 
 
 async def _store(services: Services, source: str, result: ParseResult) -> None:
-    for reason in result.ignored:
-        log.info("webhook item ignored", extra={"source": source, "reason": reason})
+    for ignored in result.ignored:
+        WEBHOOK_ITEMS_IGNORED.labels(ignored.platform, ignored.reason).inc()
+        log.info("webhook item ignored", extra={"source": source, "reason": str(ignored)})
     records = []
     for event in result.events:
-        if not isinstance(event, PlatformEvent):
+        if not isinstance(event, PlatformEvent | ChannelAlert):
             continue
+        if isinstance(event, Unsupported | ChannelAlert):
+            WEBHOOK_ITEMS_UNSUPPORTED.labels(event.platform, event.reason).inc()
         route = services.directory.route(event.channel_id)
         if route is not None:
             records.append(record(route.business_id, event))
@@ -70,11 +72,12 @@ async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         await _reply(send, 403, b"X-Hub-Signature-256 is missing or does not match.")
         return
     try:
+        received_ms = now_ms()
         misses = services.directory.misses
-        result = parse_meta(body, services.directory.resolve)
+        result = parse_meta(body, services.directory.resolve, received_ms)
         # A page connected through another relay process a moment ago: look again.
         if services.directory.misses != misses and await services.directory.fresh():
-            result = parse_meta(body, services.directory.resolve)
+            result = parse_meta(body, services.directory.resolve, received_ms)
     except PayloadError as exc:
         # 200 anyway: an error answer makes Meta retry, then disable the webhook.
         WEBHOOKS.labels("meta", "unreadable").inc()
@@ -92,7 +95,7 @@ def _handshake(services: Services, scope: Scope) -> tuple[int, bytes]:
     if (
         params.get("hub.mode") != "subscribe"
         or not expected
-        or not hmac.compare_digest(params.get("hub.verify_token", ""), expected)
+        or not same_secret(params.get("hub.verify_token", ""), expected)
     ):
         return 403, b"The verify token does not match this relay's."
     return 200, params.get("hub.challenge", "").encode()
@@ -152,7 +155,7 @@ async def viber_events(
             403, "bad_signature", "X-Viber-Content-Signature is missing or does not match."
         )
     try:
-        result = parse_viber(body, channel_id)
+        result = parse_viber(body, channel_id, now_ms())
     except PayloadError as exc:
         WEBHOOKS.labels("viber", "unreadable").inc()
         log.warning("webhook body not understood", extra={"source": "viber", "reason": str(exc)})

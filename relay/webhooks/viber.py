@@ -5,16 +5,21 @@ float parsing would corrupt; msgspec decodes it as an exact ``int`` and it is on
 ever turned into a string. Receipts name the business's own message by token, so
 their ``platform_id`` adds the status (``"<token>:read"``) to stay distinct per kind
 of receipt. Picture messages become ``image`` attachments (the name the other
-platforms use); the text of a media message is its caption.
+platforms use); the text of a media message is its caption. A missing timestamp falls
+back to the time of receipt. The channel is known (it is in the webhook's address), so
+every callback but the ``webhook`` check makes an event: ``Unsupported`` for a message we
+cannot show, a ``ChannelAlert`` for a callback that names no user or no message.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from common.events import (
     Attachment,
+    ChannelAlert,
     Customer,
     Event,
     Location,
@@ -26,15 +31,18 @@ from common.events import (
 )
 from relay.webhooks.parsing import (
     ChannelResolver,
+    Head,
+    Ignored,
     ParseResult,
     PayloadError,
     as_float,
     as_id,
-    as_ms,
     as_obj,
     as_str,
+    as_time,
     decode_object,
     label,
+    unsupported,
 )
 
 __all__ = ["ChannelResolver", "ParseResult", "PayloadError", "parse_viber"]
@@ -61,16 +69,17 @@ _MEDIA: Final[Mapping[str, str]] = {
 }
 
 
-def parse_viber(body: bytes, channel_id: str) -> ParseResult:
+def parse_viber(body: bytes, channel_id: str, received_ms: int | None = None) -> ParseResult:
     """Normalise one verified Viber callback; raises only :class:`PayloadError`."""
     root = decode_object(body)
     event = root.get("event")
     if not isinstance(event, str):
         raise PayloadError("Viber callback has no 'event' string")
-    outcome = _callback(root, event, channel_id)
-    if isinstance(outcome, str):
-        return ParseResult(events=[], ignored=[outcome])
-    return ParseResult(events=[outcome], ignored=[])
+    if event == "webhook":
+        return ParseResult(events=[], ignored=[Ignored("viber", "webhook check")])
+    now = time.time_ns() // 1_000_000 if received_ms is None else received_ms
+    timestamp_ms = as_time(root.get("timestamp")) or now
+    return ParseResult(events=[_callback(root, event, channel_id, timestamp_ms)], ignored=[])
 
 
 def _token(value: object) -> str | None:
@@ -79,25 +88,30 @@ def _token(value: object) -> str | None:
     return token if token is None or token.isdigit() else None
 
 
-def _callback(root: Mapping[str, Any], event: str, channel_id: str) -> Event | str:
-    if event == "webhook":
-        return "viber: webhook check"
-    if event not in _RECEIPTS and event not in _SUBSCRIPTIONS and event != "message":
-        return f"viber: event {label(event)}"
-    timestamp_ms = as_ms(root.get("timestamp"))
-    if timestamp_ms is None:
-        return f"viber: {event} without timestamp"
+def _alert(
+    channel_id: str, timestamp_ms: int, event: str, reason: str, token: str | None
+) -> ChannelAlert:
+    return ChannelAlert(
+        channel_id=channel_id,
+        platform="viber",
+        timestamp_ms=timestamp_ms,
+        raw_type=label(event),
+        reason=reason,
+        platform_id=f"{token}:{label(event)}" if token else None,
+    )
+
+
+def _callback(root: Mapping[str, Any], event: str, channel_id: str, timestamp_ms: int) -> Event:
     token = _token(root.get("message_token"))
     if event == "message":
         return _message(root, channel_id, timestamp_ms, token)
-
     receipt = _RECEIPTS.get(event)
     if receipt is not None:
         user_id = as_id(root.get("user_id"))
         if user_id is None:
-            return f"viber: {event} without user_id"
+            return _alert(channel_id, timestamp_ms, event, "receipt without user", token)
         if token is None:
-            return f"viber: {event} without message_token"
+            return _alert(channel_id, timestamp_ms, event, "receipt without token", None)
         return Status(
             channel_id=channel_id,
             platform="viber",
@@ -112,19 +126,27 @@ def _callback(root: Mapping[str, Any], event: str, channel_id: str) -> Event | s
                 else ()
             ),
         )
-
-    action = _SUBSCRIPTIONS[event]
     customer = _customer(root.get("user")) or (
         Customer(id=user_id) if (user_id := as_id(root.get("user_id"))) is not None else None
     )
+    action = _SUBSCRIPTIONS.get(event)
     if customer is None:
-        return f"viber: {event} without user"
+        reason = "callback without user" if action else "unknown callback"
+        return _alert(channel_id, timestamp_ms, event, reason, token)
+    head = Head(
+        channel_id=channel_id, platform="viber", customer=customer, timestamp_ms=timestamp_ms
+    )
+    if action is None:
+        # An event Viber does not document (e.g. client_status) about a user.
+        return unsupported(
+            head,
+            label(event),
+            "unknown callback",
+            **({"platform_id": f"{token}:{label(event)}"} if token else {}),
+        )
     subscribed = root.get("subscribed")
     return Subscription(
-        channel_id=channel_id,
-        platform="viber",
-        customer=customer,
-        timestamp_ms=timestamp_ms,
+        **head,
         # The action is part of the id: a subscribe and an unsubscribe are two facts.
         platform_id=f"{token}:{action}" if token else f"{event}:{customer.id}:{timestamp_ms}",
         action=action,
@@ -145,17 +167,20 @@ def _customer(value: object) -> Customer | None:
 
 def _message(
     root: Mapping[str, Any], channel_id: str, timestamp_ms: int, token: str | None
-) -> Event | str:
+) -> Event:
     customer = _customer(root.get("sender"))
     if customer is None:
-        return "viber: message without sender"
+        return _alert(channel_id, timestamp_ms, "message", "message without sender", token)
+    head = Head(
+        channel_id=channel_id, platform="viber", customer=customer, timestamp_ms=timestamp_ms
+    )
+    platform_id = token or f"message:{customer.id}:{timestamp_ms}"
     message = as_obj(root.get("message"))
     kind = message.get("type")
     text = as_str(message.get("text"))
     attachments: tuple[Attachment, ...] = ()
     location: Location | None = None
     contacts: tuple[SharedContact, ...] = ()
-    unsupported: str | None = None
     if kind == "text":
         pass
     elif isinstance(kind, str) and kind in _MEDIA:
@@ -173,7 +198,8 @@ def _message(
         place = as_obj(message.get("location"))
         latitude, longitude = as_float(place.get("lat")), as_float(place.get("lon"))
         if latitude is None or longitude is None:
-            return "viber: location without coordinates"
+            reason = "location without coordinates"
+            return unsupported(head, "location", reason, platform_id=platform_id)
         location = Location(
             latitude=latitude, longitude=longitude, address=as_str(place.get("address"))
         )
@@ -186,16 +212,15 @@ def _message(
             ),
         )
     else:
-        unsupported = label(kind)
+        # rich_media (a carousel of buttons) and anything newer.
+        return unsupported(
+            head, label(kind), "unknown message type", platform_id=platform_id, text=text
+        )
     return MessageReceived(
-        channel_id=channel_id,
-        platform="viber",
-        customer=customer,
-        timestamp_ms=timestamp_ms,
-        platform_id=token or f"message:{customer.id}:{timestamp_ms}",
+        **head,
+        platform_id=platform_id,
         text=text,
         attachments=attachments,
         location=location,
         contacts=contacts,
-        unsupported=unsupported,
     )

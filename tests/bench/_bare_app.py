@@ -1,17 +1,32 @@
-"""A bare Litestar endpoint served exactly as the relay is: the ingest benchmark's baseline."""
+"""The ingest benchmark's baselines, served exactly as the relay is (same uvicorn options).
+
+``--kind litestar``: a plain Litestar handler that reads the body and answers 200, as the
+relay's webhook does, without checking or storing anything. ``--kind asgi``: a raw ASGI
+app that does the same with no framework at all (the relay's Meta route is itself a raw
+ASGI handler, so this is its like-for-like ceiling).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 import uvicorn
-from litestar import Litestar, MediaType, get, post
+from litestar import Litestar, MediaType, Request, get, post
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+_ANSWER = b"EVENT_RECEIVED"
+_HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"14")]
 
 
 @post("/webhooks/meta", status_code=200, media_type=MediaType.TEXT)
-async def accept() -> str:
-    """Answer as the relay does, without reading, checking or storing anything."""
+async def accept(request: Request[Any, Any, Any]) -> str:
+    """Read the body and answer as the relay does."""
+    await request.body()
     return "EVENT_RECEIVED"
 
 
@@ -20,17 +35,44 @@ async def healthz() -> str:
     return "ok"
 
 
-app = Litestar(route_handlers=[accept, healthz], request_max_body_size=1024 * 1024, debug=False)
+litestar_app = Litestar(
+    route_handlers=[accept, healthz], request_max_body_size=1024 * 1024, debug=False
+)
+
+
+async def asgi_app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """Read the whole body of any request and answer 200."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": _ANSWER})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--kind", choices=["litestar", "asgi"], default="litestar")
     args = parser.parse_args(argv)
     # The same options as relay/cli.py's serve, so the ratio compares like with like.
     uvicorn.run(
-        app,
+        litestar_app if args.kind == "litestar" else asgi_app,
         host=args.host,
         port=args.port,
         ws="websockets-sansio",

@@ -46,8 +46,9 @@ class ServerProcess:
     """
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], log_path: Path, ready_path: str
+        self, argv: list[str], env: dict[str, str], log_path: Path, ready_path: str, port: int = 0
     ) -> None:
+        self._fixed_port = port
         self._argv = argv
         self._env = env
         self._log_path = log_path
@@ -69,7 +70,7 @@ class ServerProcess:
         """Start on a free port and wait until it answers ``ready_path``."""
         if self._proc is not None:
             raise RuntimeError("the server is already running")
-        self.port = free_port()
+        self.port = self._fixed_port or free_port()
         with self._log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 [*self._argv, "--port", str(self.port)],
@@ -148,9 +149,10 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def relay_process(workdir: Path, **settings: str) -> ServerProcess:
+def relay_process(workdir: Path, port: int = 0, **settings: str) -> ServerProcess:
     """``clientora-relay serve`` with its database in ``workdir``; ``settings`` are extra
-    ``CLIENTORA_RELAY_*`` values by field name (e.g. ``log_level="INFO"``)."""
+    ``CLIENTORA_RELAY_*`` values by field name (e.g. ``log_level="INFO"``). ``port``: a
+    fixed port (for a ``public_url`` known in advance); 0 picks a free one at each start."""
     values = {
         "database_url": f"sqlite:///{workdir / 'relay.db'}",
         "key_file": str(workdir / "master.key"),
@@ -166,13 +168,14 @@ def relay_process(workdir: Path, **settings: str) -> ServerProcess:
     }
     env = _child_env({f"CLIENTORA_RELAY_{k.upper()}": v for k, v in values.items()})
     argv = [sys.executable, "-m", "relay.cli", "serve"]
-    return ServerProcess(argv, env, workdir / "relay.log", "/readyz")
+    return ServerProcess(argv, env, workdir / "relay.log", "/readyz", port)
 
 
-def bare_process(workdir: Path) -> ServerProcess:
-    """The baseline: a bare Litestar endpoint served with the relay's uvicorn options."""
-    argv = [sys.executable, "-m", "tests.bench._bare_app"]
-    return ServerProcess(argv, _child_env({}), workdir / "bare.log", "/healthz")
+def bare_process(workdir: Path, kind: str = "litestar") -> ServerProcess:
+    """A baseline served with the relay's uvicorn options: a plain Litestar handler
+    (``litestar``) or a raw ASGI app (``asgi``) that read the body and answer 200."""
+    argv = [sys.executable, "-m", "tests.bench._bare_app", "--kind", kind]
+    return ServerProcess(argv, _child_env({}), workdir / f"bare-{kind}.log", "/healthz")
 
 
 def signed_up_with_page(base_url: str, page_id: str = PAGE_ID) -> Account:

@@ -1,10 +1,13 @@
-"""Webhook ingest throughput: the real relay against a bare Litestar endpoint, same load.
+"""Webhook ingest throughput: the real relay against two baselines, same load.
 
-Both servers run as their own process with the relay's uvicorn options; one generator
-process (tests/bench/_load.py) keeps ``--connections`` keep-alive connections busy
-with unique ~2 KB signed Meta webhooks. The two servers are loaded in alternating
-rounds, so load from anything else on the machine weighs on both alike. Afterwards
-the relay's database is read to check that every webhook answered 200 was stored.
+Each server runs as its own process with the relay's uvicorn options: the relay, a plain
+Litestar handler that reads the body and answers 200 (``ratio_vs_litestar``), and a raw
+ASGI app that does the same without a framework (``ratio_vs_raw_asgi``; the relay's Meta
+route is itself raw ASGI). One generator process (tests/bench/_load.py) keeps
+``--connections`` keep-alive connections busy with unique ~2 KB signed Meta webhooks.
+The servers are loaded in alternating rounds, so load from anything else on the machine
+weighs on all alike. Afterwards the relay's database is read to check that every webhook
+answered 200 was stored (``lost``); ``failed`` counts the relay's answers other than 200.
 
     python tests/bench/relay_ingest.py [--quick] [--seconds N] [--connections 64]
 """
@@ -118,12 +121,16 @@ def stored_mids(database: Path) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
+def _ratio(tally: Tally, baseline: Tally) -> float:
+    return round(tally.per_s / baseline.per_s, 3) if baseline.per_s else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds, for a smoke run")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per server")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=3, help="alternations of the two servers")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations of the servers")
     parser.add_argument(
         "--synchronous",
         choices=["full", "normal"],
@@ -136,26 +143,28 @@ def main(argv: list[str] | None = None) -> int:
     args.round_s = args.seconds / args.rounds
     args.warmup = 0.5 if args.quick else 1.0
 
-    relay, bare = Tally("relay"), Tally("bare")
+    relay, litestar, asgi = Tally("relay"), Tally("litestar"), Tally("asgi")
     with tempfile.TemporaryDirectory(prefix="relay-ingest-") as tmp:
         args.workdir = Path(tmp)
         system_before = _system_cpu()
         database = f"sqlite:///{args.workdir / 'relay.db'}?synchronous={args.synchronous}"
         with (
             relay_process(args.workdir, database_url=database) as relay_server,
-            bare_process(args.workdir) as bare_server,
+            bare_process(args.workdir, "litestar") as litestar_server,
+            bare_process(args.workdir, "asgi") as asgi_server,
         ):
             signed_up_with_page(relay_server.url)
             for index in range(args.rounds):
                 _round(relay_server, relay, index, args)
-                _round(bare_server, bare, index, args)
+                _round(litestar_server, litestar, index, args)
+                _round(asgi_server, asgi, index, args)
         system_after = _system_cpu()
         stored = stored_mids(args.workdir / "relay.db")
 
     busy = 1 - (system_after[1] - system_before[1]) / (system_after[0] - system_before[0])
     lost = len(set(relay.ok) - set(stored))
-    _log(relay.summary())
-    _log(bare.summary())
+    for tally in (relay, litestar, asgi):
+        _log(tally.summary())
     _log(
         f"relay answered 200: {len(relay.ok)}, stored: {len(stored)},"
         f" stored twice: {len(stored) - len(set(stored))}; machine busy {busy:.0%}"
@@ -163,10 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     figures = {
         "bench": "relay_ingest",
         "webhooks_per_s": round(relay.per_s),
-        "bare_per_s": round(bare.per_s),
-        "ratio_vs_bare": round(relay.per_s / bare.per_s, 3) if bare.per_s else 0.0,
+        "litestar_per_s": round(litestar.per_s),
+        "raw_asgi_per_s": round(asgi.per_s),
+        "ratio_vs_litestar": _ratio(relay, litestar),
+        "ratio_vs_raw_asgi": _ratio(relay, asgi),
         "p99_ms": round(relay.p_ms(99), 2),
         "lost": lost,
+        "failed": relay.failed,
         "synchronous": args.synchronous,
     }
     sys.stdout.write(json.dumps(figures) + "\n")

@@ -8,7 +8,8 @@ Afterwards the database is read: every webhook answered 200 must be stored (``lo
 
 Cross-process: webhooks go to relay A, the device streams from relay B (two processes,
 one database): paced at ``--rate`` per second, latency from the POST written to the event
-frame read on B's stream (LISTEN/NOTIFY carries the wake-up across).
+frame read on B's stream (LISTEN/NOTIFY carries the wake-up across). Then B holds
+``--streams`` idle device streams and its resident memory growth is reported per 1,000.
 
 On a 2-core machine the generator, PostgreSQL and the relay processes share the cores,
 so the figure says little about a server with more cores: the JSON line carries how busy
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -33,7 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
+import websockets
 
+from common.protocol import Hello, encode
 from tests.bench._load import percentile, run_fast
 from tests.bench._relay_proc import (
     REPO_ROOT,
@@ -43,6 +48,7 @@ from tests.bench._relay_proc import (
 )
 from tests.bench.stream_latency import Timings, _measure
 from tests.pg import admin_dsn, with_search_path
+from tests.relay_helpers import Account, ws_url
 
 #: Shops the ingest load is spread over. Each business numbers its events under a row
 #: lock, so one shop's webhooks commit one after another whatever the process count.
@@ -202,7 +208,43 @@ def _ingest(args: argparse.Namespace, dsns: tuple[str, str]) -> tuple[Tally, Tal
     return one, two, lost
 
 
-def _cross(args: argparse.Namespace, dsn: str) -> Timings:
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _hold_streams(account: Account, devices: list[str], pid: int) -> float:
+    """Open one live stream per device and return the relay's memory growth in MB."""
+    before = _rss_mb(pid)
+    async with contextlib.AsyncExitStack() as stack:
+        for device in devices:
+            ws = await stack.enter_async_context(
+                websockets.connect(
+                    ws_url(account.base_url),
+                    additional_headers=account.headers,
+                    compression=None,
+                )
+            )
+            await ws.send(encode(Hello(device_id=device, cursor=0)).decode())
+            await ws.recv()  # welcome
+        await asyncio.sleep(1.0)  # let the relay settle (allocator, GC)
+        return _rss_mb(pid) - before
+
+
+def _stream_memory(server: ServerProcess, account: Account, count: int) -> float:
+    """MB of relay memory per 1,000 idle device streams (``count`` devices of one shop)."""
+    with httpx.Client(base_url=server.url, headers=account.headers, timeout=30) as http:
+        devices = [
+            http.post("/v1/devices", json={"name": f"device {n}"}).json()["id"]
+            for n in range(count)
+        ]
+    grown = asyncio.run(_hold_streams(account, devices, server.pid))
+    return grown * 1000 / count
+
+
+def _cross(args: argparse.Namespace, dsn: str) -> tuple[Timings, float]:
     (args.workdir / "a").mkdir()
     (args.workdir / "b").mkdir()
     with (
@@ -211,7 +253,8 @@ def _cross(args: argparse.Namespace, dsn: str) -> Timings:
     ):
         account = signed_up_with_page(ingest.url)
         account.base_url = streams.url  # the device's stream is on the other process
-        return run_fast(_measure(account, ingest.port, args))
+        timings = run_fast(_measure(account, ingest.port, args))
+        return timings, _stream_memory(streams, account, args.streams)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rate", type=float, default=200.0, help="cross-process webhooks/s")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--streams", type=int, default=1000, help="idle streams for memory")
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.rounds, args.latency_seconds = min(args.seconds, 3.0), 1, 2.0
+        args.streams = min(args.streams, 200)
     args.round_s = args.seconds / args.rounds
     args.warmup = 0.5 if args.quick else 1.0
     args.drain_s = 10.0
@@ -238,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             one, two, lost = _ingest(args, (dsns[0], dsns[1]))
             system_after = _system_cpu()
             args.seconds = args.latency_seconds
-            timings = _cross(args, dsns[2])
+            timings, stream_mb = _cross(args, dsns[2])
     finally:
         asyncio.run(_drop(names))
 
@@ -263,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": os.cpu_count(),
         "machine_busy": round(busy, 3),
         "relay_cpu_us_per_webhook": round(one.relay_cpu_s / max(1, len(one.ok)) * 1e6),
+        "relay_mb_per_1000_streams": round(stream_mb, 1),
         "postgres_cpu_us_per_webhook": round(one.postgres_cpu_s / max(1, len(one.ok)) * 1e6),
     }
     sys.stdout.write(json.dumps(figures) + "\n")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
-from litestar import Litestar, Request, Response, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
@@ -217,7 +217,9 @@ class GraphRefusal(Exception):
 class FakeGraph:
     """Graph API state: valid tokens, known nodes, programmed answers and the request log.
 
-    ``tokens`` are accepted for every node. Nodes in ``instagram_ids`` get Instagram's
+    ``tokens`` are accepted for every node, except a token in ``owners``, which reads only
+    the nodes listed for it (another Page's, account's or number's reads get Graph's
+    permissions error, as a token of another shop would). Nodes in ``instagram_ids`` get Instagram's
     1000-character limit; nodes in ``whatsapp_numbers`` (or any node sent a body with
     ``messaging_product``) are WhatsApp phone numbers; every other node is a Page.
     """
@@ -232,8 +234,10 @@ class FakeGraph:
         app_secret: str = "",
         config_ids: Iterable[str] = (),
         redirect_uris: Iterable[str] | None = None,
+        owners: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
-        self.tokens = set(tokens)
+        self.owners = {token: frozenset(nodes) for token, nodes in (owners or {}).items()}
+        self.tokens = set(tokens) | set(self.owners)
         self.instagram_ids = set(instagram_ids)
         self.whatsapp_numbers = set(whatsapp_numbers)
         self.meta: MetaAccounts | None = None
@@ -306,6 +310,15 @@ class FakeGraph:
                 190, "Invalid OAuth access token - Cannot parse access token", status=401
             )
         return token
+
+    def read(self, request: Request[Any, Any, Any], node_id: str, edge: str = "") -> Canned:
+        """A read of a node (or an edge of it) by a pasted token: allowed unless the
+        token belongs to other nodes (``owners``)."""
+        token = self.check_token(request)
+        owned = self.owners.get(token)
+        if owned is not None and node_id not in owned:
+            raise GraphRefusal(200, "(#200) Permissions error", status=403)
+        return Canned(200, {"data": []} if edge else {"id": node_id})
 
     def send_message(self, node_id: str, body: Any) -> Canned:
         if not isinstance(body, dict):
@@ -417,6 +430,21 @@ async def messages(
     return canned.response()
 
 
+@get("/{version:str}/{node_id:str}/conversations", status_code=200)
+async def conversations(
+    request: Request[Any, Any, Any], fake: NamedDependency[FakeGraph], node_id: FromPath[str]
+) -> Response[bytes]:
+    """A Page's conversations: only that Page's own token (or its manager's) may read."""
+    try:
+        if fake.meta is not None and fake.meta.knows(node_id):
+            canned = fake.meta.node(request, node_id, edge="conversations")
+        else:
+            canned = fake.read(request, node_id, "conversations")
+    except GraphRefusal as refusal:
+        canned = refusal.canned
+    return canned.response()
+
+
 def _build_app(fake: FakeGraph) -> Litestar:
     async def answer_canned(_: Request[Any, Any, Any]) -> Response[bytes] | None:
         canned = fake.canned.take_next()
@@ -425,7 +453,7 @@ def _build_app(fake: FakeGraph) -> Litestar:
     from tests.fakes.graph_accounts import account_routes
 
     return Litestar(
-        route_handlers=[messages, *account_routes],
+        route_handlers=[messages, conversations, *account_routes],
         dependencies={"fake": Provide(lambda: fake, use_cache=True, sync_to_thread=False)},
         before_request=answer_canned,
         openapi_config=None,

@@ -598,3 +598,46 @@ def serve_fake_openai(fake: FakeOpenAI | None = None) -> Iterator[ServedOpenAI]:
     fake = fake if fake is not None else FakeOpenAI()
     with serve_app(fake) as served:
         yield ServedOpenAI(fake, served)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve in this process until killed; prints the base URL as the first stdout line.
+
+    Benchmarks run it this way so its work does not share the measured process's GIL.
+    Every chat request is answered with ``--content`` (a valid draft answer by default).
+    """
+    import argparse
+    import socket
+    import sys
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default=None, help="required Bearer key (default: any)")
+    parser.add_argument(
+        "--content",
+        default=json.dumps(
+            {
+                "reply": "Dërgesa kushton 2 €.",
+                "cited_chunk_ids": [],
+                "confidence": 0.5,
+                "handoff": False,
+                "handoff_reason": None,
+            },
+            ensure_ascii=False,
+        ),
+    )
+    args = parser.parse_args(argv)
+    fake = FakeOpenAI(api_key=args.api_key, default_content=args.content)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
+    config = uvicorn.Config(fake, log_level="warning", lifespan="on", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,9 @@ import msgspec
 
 from common.channels import Platform, window_deadline_ms
 from common.events import (
+    ChannelAlert,
     ChannelChanged,
+    CustomerChanged,
     CustomerErased,
     Event,
     MessageDeleted,
@@ -41,6 +43,7 @@ from common.events import (
     SendFailed,
     Status,
     Subscription,
+    Unsupported,
     UsageWarning,
 )
 from common.events import Customer as EventCustomer
@@ -150,6 +153,12 @@ class EventWriter:
                 self._status(event)
             case Subscription():
                 self._subscription(event)
+            case Unsupported():
+                self._unsupported(event)
+            case CustomerChanged():
+                self._customer_changed(event)
+            case ChannelAlert():
+                self._channel_alert(event)
             case MessageSent():
                 self._sent(event)
             case SendFailed():
@@ -290,7 +299,6 @@ class EventWriter:
             contacts=event.contacts,
             referral=event.referral,
             forwarded=event.forwarded,
-            unsupported=event.unsupported,
         )
         message_id = self._insert_message(
             conversation_id,
@@ -307,6 +315,49 @@ class EventWriter:
         )
         self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
         self.added(conversation_id, message_id, inbound=True)
+
+    def _unsupported(self, event: Unsupported) -> None:
+        """Shown as "a message that can't be shown here — open it in <platform>"."""
+        conversation_id = self._conversation(event)
+        if self._by_platform_id(conversation_id, event.platform_id) is not None:
+            return
+        extras = MessageExtras(unsupported=event.raw_type, open_in=event.platform)
+        message_id = self._insert_message(
+            conversation_id,
+            direction="in",
+            author="customer",
+            kind="message",
+            platform_id=event.platform_id,
+            text=event.text,
+            extras=_ENCODER.encode(extras).decode(),
+            status="received",
+            reply_to=event.reply_to,
+            timestamp_ms=event.timestamp_ms,
+        )
+        self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
+        # Not "inbound" for the assistant: there is nothing it could read and answer.
+        self.added(conversation_id, message_id, inbound=False)
+
+    def _customer_changed(self, event: CustomerChanged) -> None:
+        """The customer has a new platform id (new number): the thread carries on under it."""
+        taken = self.conn.execute(
+            "SELECT 1 FROM customers WHERE channel_id = ? AND platform_id = ?",
+            (event.channel_id, event.new_id),
+        ).fetchone()
+        if taken is not None:
+            return
+        row = self.conn.execute(
+            "UPDATE customers SET platform_id = ?, phone = COALESCE(?, phone), updated_at_ms = ?"
+            " WHERE channel_id = ? AND platform_id = ? RETURNING id",
+            (event.new_id, event.new_phone, self.now_ms, event.channel_id, event.customer.id),
+        ).fetchone()
+        if row is not None:
+            conversation_id = self._existing_conversation(event.channel_id, event.new_id)
+            if conversation_id is not None:
+                self.changes.append(ConversationChanged(conversation_id=conversation_id))
+
+    def _channel_alert(self, event: ChannelAlert) -> None:
+        """Kept in the relay's log and metrics; the channel screen does not list alerts yet."""
 
     def _postback(self, event: Postback) -> None:
         conversation_id = self._conversation(event)
@@ -371,9 +422,12 @@ class EventWriter:
         message_id = self._by_platform_id(conversation_id, event.message_id)
         if message_id is None:
             return
+        # An edit to media (WhatsApp) brings the new media; a text edit keeps the old.
+        media = _ENCODER.encode(event.attachments).decode() if event.attachments else None
         self.conn.execute(
-            "UPDATE messages SET text = ?, edited_at_ms = ?, updated_at_ms = ? WHERE id = ?",
-            (event.text, event.timestamp_ms, self.now_ms, message_id),
+            "UPDATE messages SET text = ?, attachments = COALESCE(?, attachments),"
+            " edited_at_ms = ?, updated_at_ms = ? WHERE id = ?",
+            (event.text, media, event.timestamp_ms, self.now_ms, message_id),
         )
         self.touched(conversation_id, message_id)
 

@@ -137,6 +137,8 @@ class MessageExtras(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     referral: str | None = None
     forwarded: bool = False
     unsupported: str | None = None
+    #: The platform whose own app can show what this app cannot (with ``unsupported``).
+    open_in: str | None = None
     postback_payload: str | None = None
     postback_source: str | None = None
     app_id: str | None = None

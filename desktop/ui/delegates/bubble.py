@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QListView, QStyledItemDelegate, QStyleOptionViewIt
 from desktop.core.store import Message
 from desktop.ui.icons import paint_icon
 from desktop.ui.models.messages import MESSAGE_ROLE
-from desktop.ui.text import send_error_words
+from desktop.ui.text import PLATFORM_NAMES, send_error_words
 from desktop.ui.theme import DARK, LIGHT, is_dark, mix
 
 __all__ = ["BubbleDelegate"]
@@ -103,7 +103,8 @@ def _text(m: Message) -> str:
     elif m.text:
         parts.append(m.text)
     if m.extras.unsupported:
-        parts.append(f"(A {m.extras.unsupported} message this app cannot show yet.)")
+        where = PLATFORM_NAMES.get(m.extras.open_in or "", "the platform's own app")
+        parts.append(f"A message that can't be shown here — open it in {where}.")
     return _LONG_WORD.sub("\\1\u200b", "\n".join(parts))
 
 

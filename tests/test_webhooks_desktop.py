@@ -1,0 +1,162 @@
+"""Webhook events the app must show: unsupported items, changed numbers, edits to media."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from common.events import (
+    ChannelAlert,
+    Customer,
+    CustomerChanged,
+    Event,
+    MessageEdited,
+    MessageReceived,
+    PlatformError,
+    Unsupported,
+)
+from common.protocol import EventFrame
+from desktop.core.store import Store
+from relay.webhooks.meta import parse_meta
+from tests.shared_data import fixture_bytes
+
+T0 = 1_764_840_000_000
+_seq = itertools.count(1)
+ARBER = Customer(id="38349111222", name="Arbër Krasniqi", phone="38349111222")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "desktop.db")
+    await opened.set_identity("biz-1", "device-1")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+async def apply(store: Store, *events: Event) -> None:
+    frames = []
+    for event in events:
+        seq = next(_seq)
+        frames.append(EventFrame(seq=seq, id=f"ev-{seq}", stored_at_ms=T0, event=event))
+    await store.apply_events(frames)
+
+
+def parsed(name: str) -> list[Event]:
+    """The events the relay makes of one of the project's WhatsApp fixtures."""
+    routes = {("whatsapp", "1065403522"): "CH1"}
+    body = fixture_bytes(f"webhooks/{name}.json")
+    return parse_meta(body, lambda platform, key: routes.get((platform, key)), T0).events
+
+
+async def test_unsupported_item_is_a_message_to_open_in_the_platform(store: Store) -> None:
+    """An unsupported event lands in the customer's conversation, unread, marked for the app."""
+    await apply(store, *parsed("whatsapp/unsupported"))
+    (conversation,) = await store.list_conversations()
+    assert conversation.customer.name == "Arbër Krasniqi"
+    assert conversation.unread == 1
+    (message,) = await store.messages(conversation.id)
+    assert message.direction == "in" and message.platform_id == "wamid.KAFE022"
+    assert (message.extras.unsupported, message.extras.open_in) == ("poll", "whatsapp")
+
+
+async def test_changed_number_keeps_the_conversation(store: Store) -> None:
+    """After a "changed number" system message, the new number's messages join the old thread."""
+    await apply(store, *parsed("whatsapp/text"), *parsed("whatsapp/system-changed-number"))
+    later = MessageReceived(
+        channel_id="CH1",
+        platform="whatsapp",
+        customer=Customer(id="38349555666", name="Arbër Krasniqi", phone="38349555666"),
+        timestamp_ms=T0 + 60_000,
+        platform_id="wamid.NEW1",
+        text="Ky është numri im i ri",
+    )
+    await apply(store, later)
+    (conversation,) = await store.list_conversations()
+    assert conversation.customer.phone == "38349555666"
+    texts = [m.text for m in await store.messages(conversation.id)]
+    assert texts == ["Përshëndetje, a mund të porosis për nesër?", "Ky është numri im i ri"]
+
+
+async def test_changed_number_that_is_already_a_customer_changes_nothing(store: Store) -> None:
+    """If the new id already has its own thread, the two are not merged behind the owner."""
+    other = MessageReceived(
+        channel_id="CH1",
+        platform="whatsapp",
+        customer=Customer(id="38349555666"),
+        timestamp_ms=T0,
+        platform_id="wamid.X",
+        text="tjetër",
+    )
+    change = CustomerChanged(
+        channel_id="CH1",
+        platform="whatsapp",
+        customer=ARBER,
+        timestamp_ms=T0 + 1,
+        platform_id="wamid.C",
+        new_id="38349555666",
+        change="user_changed_number",
+    )
+    await apply(store, *parsed("whatsapp/text"), other, change)
+    assert len(await store.list_conversations()) == 2
+
+
+async def test_edit_to_media_replaces_the_media(store: Store) -> None:
+    """A WhatsApp edit whose new content is an image brings that image and its caption."""
+    await apply(store, *parsed("whatsapp/image"), *parsed("whatsapp/edit-media"))
+    (conversation,) = await store.list_conversations()
+    (message,) = await store.messages(conversation.id)
+    assert message.text == "Torta (foto e re)"
+    assert [a.media_id for a in message.attachments] == ["880012350"]
+    assert message.edited_at_ms is not None
+
+
+async def test_text_edit_keeps_the_media(store: Store) -> None:
+    """An edit with text only (a caption) leaves the message's media as it was."""
+    image, edit = parsed("whatsapp/image")[0], parsed("whatsapp/edit-media")[0]
+    assert isinstance(edit, MessageEdited)
+    caption_only = MessageEdited(
+        channel_id=edit.channel_id,
+        platform=edit.platform,
+        customer=edit.customer,
+        timestamp_ms=edit.timestamp_ms,
+        platform_id=edit.platform_id,
+        message_id=edit.message_id,
+        text="vetëm titulli",
+    )
+    await apply(store, image, caption_only)
+    (conversation,) = await store.list_conversations()
+    (message,) = await store.messages(conversation.id)
+    assert message.text == "vetëm titulli"
+    assert [a.media_id for a in message.attachments] == ["880012345"]
+
+
+async def test_channel_alert_is_accepted_and_touches_no_conversation(store: Store) -> None:
+    """An account-level alert is stored by the relay; the app takes it without a thread."""
+    alert = ChannelAlert(
+        channel_id="CH1",
+        platform="whatsapp",
+        timestamp_ms=T0,
+        raw_type="errors",
+        reason="account error",
+        errors=(PlatformError(code=130429, title="Rate limit hit"),),
+    )
+    unsupported = Unsupported(
+        channel_id="CH1",
+        platform="whatsapp",
+        customer=ARBER,
+        timestamp_ms=T0,
+        platform_id="wamid.U",
+        raw_type="order",
+        reason="unknown message type",
+        text="4 kroasanë",
+    )
+    await apply(store, alert, unsupported)
+    (conversation,) = await store.list_conversations()
+    (message,) = await store.messages(conversation.id)
+    assert message.text == "4 kroasanë" and message.attachments == ()
+    assert message.extras.unsupported == "order"
