@@ -285,7 +285,9 @@ async def _burst(messages: int, ai_url: str | None) -> tuple[float, int, int]:
         await engine.session.run_locally("Bench shop")
         workspace._after_sign_in()
         ai = AIConfig() if ai_url is None else AIConfig(base_url=ai_url, api_key="sk-bench")
-        await engine.preferences.update(msgspec.structs.replace(engine.settings, settle_s=0.5, ai=ai))
+        await engine.preferences.update(
+            msgspec.structs.replace(engine.settings, settle_s=0.5, ai=ai)
+        )
         for question, answer in (
             ("Sa kushton dërgesa?", "Dërgesa kushton 2 €."),
             ("Koliko košta dostava?", "Dostava košta 2 €."),
