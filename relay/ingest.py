@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from common.events import (
     ChannelAlert,
-    Event,
     MessageReceived,
     MessageSent,
     PlatformEvent,
@@ -15,6 +14,7 @@ from common.events import (
     Reaction,
     SystemEvent,
     encode_event,
+    kind_of,
 )
 from relay.metrics import EVENTS_DUPLICATE, EVENTS_STORED
 from relay.store import NewEvent, Store
@@ -25,13 +25,9 @@ __all__ = ["append_events", "record", "system_event"]
 _INBOUND = (MessageReceived, Postback, Reaction)
 
 
-def _kind(event: Event) -> str:
-    return type(event).__struct_config__.tag  # type: ignore[return-value]
-
-
 def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
     """The log record of a webhook's event; the dedupe key names the kind and platform id."""
-    kind = _kind(event)  # type: ignore[arg-type]
+    kind = kind_of(event)
     if isinstance(event, ChannelAlert):
         return NewEvent(
             id=uuid.uuid4().hex,
@@ -46,7 +42,7 @@ def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
         id=uuid.uuid4().hex,
         business_id=business_id,
         kind=kind,
-        payload=encode_event(event),  # type: ignore[arg-type]
+        payload=encode_event(event),
         timestamp_ms=event.timestamp_ms,
         channel_id=event.channel_id,
         customer_id=event.customer.id,
@@ -68,8 +64,8 @@ def system_event(business_id: str, event: SystemEvent) -> NewEvent:
     return NewEvent(
         id=uuid.uuid4().hex,
         business_id=business_id,
-        kind=_kind(event),  # type: ignore[arg-type]
-        payload=encode_event(event),  # type: ignore[arg-type]
+        kind=kind_of(event),
+        payload=encode_event(event),
         timestamp_ms=event.timestamp_ms,
     )
 

@@ -31,12 +31,14 @@ from desktop.ui.screens.settings import SettingsScreen
 from desktop.ui.screens.usage import UsageScreen
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.text import plain_error
-from desktop.ui.theme import apply_theme
+from desktop.ui.theme import Scheme, apply_theme
 from desktop.ui.tray import TrayNotifier
 
 __all__ = ["Workspace", "open_engine", "open_workspace", "sync_words"]
 
 log = logging.getLogger(__name__)
+
+SCHEMES: tuple[Scheme, ...] = ("light", "dark", "system")
 
 SCREENS: tuple[tuple[str, str, str], ...] = (
     ("inbox", "Inbox", "nav-inbox"),
@@ -310,8 +312,9 @@ class Workspace(QObject):
 
     def _theme(self, scheme: str) -> None:
         app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, scheme)  # type: ignore[arg-type]
+        chosen = next((s for s in SCHEMES if s == scheme), None)
+        if isinstance(app, QApplication) and chosen is not None:
+            apply_theme(app, chosen)
             self.settings.setValue("window/theme", scheme)
             for name in ("usage",):
                 if self.window.current_screen == name:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from desktop.core.kb.models import ItemInfo, SearchHit
 from desktop.core.services import ConversationsService, KnowledgeService
 from desktop.core.store import Conversation, ConversationStatus, Draft, Message
+from desktop.core.store.models import CONVERSATION_STATUSES
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.saved_replies import SavedReplies
 from desktop.ui.tasks import TaskKeeper
@@ -41,6 +42,13 @@ async def citation_titles(
         title = f"{item_kind(item.item_type)}: {item.title}" if item else "Removed knowledge"
         found.append((chunk_id, title))
     return found
+
+
+def _status(value: str) -> ConversationStatus | None:
+    for status in CONVERSATION_STATUSES:
+        if status == value:
+            return status
+    return None
 
 
 class ConversationController(QObject):
@@ -218,9 +226,9 @@ class ConversationController(QObject):
             self.tasks.spawn(self.conversations.hand_back(self.conversation_id), error=self._failed)
 
     def set_status(self, status: str, until: object) -> None:
-        if self.conversation_id is None:
+        chosen = _status(status)
+        if self.conversation_id is None or chosen is None:
             return
-        chosen: ConversationStatus = status  # type: ignore[assignment]
         snooze = until if isinstance(until, int) else None
         self.tasks.spawn(
             self.conversations.set_status(self.conversation_id, chosen, snoozed_until_ms=snooze),

@@ -14,6 +14,7 @@ from desktop.core.kb.models import ImportReport, ImportResult, ItemInfo, Progres
 from desktop.core.services import AskResult, KnowledgeService
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.common import BannerKind
 from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
 from desktop.ui.widgets.source_dialog import SourceDialog
 
@@ -31,7 +32,7 @@ _PHASES = {
 }
 
 
-def report_words(report: ImportReport, what: str) -> tuple[str, str]:
+def report_words(report: ImportReport, what: str) -> tuple[BannerKind, str]:
     """(banner kind, sentence) summing up an import."""
     ok = [r for r in report.items if r.ok]
     failed = report.failed
@@ -48,7 +49,9 @@ def report_words(report: ImportReport, what: str) -> tuple[str, str]:
         parts.append(f"Could not import {name}{more}: {first.message}")
     if not parts:
         parts.append("Nothing to import.")
-    kind = "error" if failed and not ok else "warning" if failed or report.cancelled else "success"
+    kind: BannerKind = (
+        "error" if failed and not ok else "warning" if failed or report.cancelled else "success"
+    )
     return kind, " ".join(parts)
 
 
@@ -256,7 +259,7 @@ class KnowledgeController(QObject):
         def finished(report: ImportReport) -> None:
             self.screen.set_importing(False)
             kind, words = report_words(report, what)
-            self.screen.banner.show_message(kind, words)  # type: ignore[arg-type]
+            self.screen.banner.show_message(kind, words)
             self.imported.emit(report)
             self.reload()
 

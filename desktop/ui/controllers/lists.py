@@ -7,7 +7,8 @@ import asyncio
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.core.services import ChannelsService, ConversationsService, KnowledgeService
-from desktop.core.store import ConversationQuery, ConversationStatus
+from desktop.core.store import ConversationQuery
+from desktop.core.store.models import CONVERSATION_STATUSES
 from desktop.ui.controllers.conversation import ConversationController
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.models.conversations import ConversationFilter, ConversationListModel
@@ -165,7 +166,7 @@ class InboxController(_ListController):
 
     def _apply_filters(self) -> None:
         channel, statuses, unread, pending = self.screen.filters()
-        chosen: tuple[ConversationStatus, ...] = statuses  # type: ignore[assignment]
+        chosen = tuple(s for s in CONVERSATION_STATUSES if s in statuses)
         self.proxy.set_filter(
             channel_id=channel, statuses=chosen, unread_only=unread, pending_only=pending
         )
