@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read the password from standard input instead of a prompt",
     )
+    replaying = sub.add_parser(
+        "replay", help="post saved webhook payloads, signed, to a running relay; print the events"
+    )
+    replaying.add_argument("files", nargs="+", metavar="FILE", help="a saved webhook body (JSON)")
+    replaying.add_argument("--url", help="the running relay (default: CLIENTORA_RELAY_PUBLIC_URL)")
+    replaying.add_argument("--viber-channel", help="the channel id Viber callbacks are for")
     args = parser.parse_args(argv)
 
     overrides = {}
@@ -90,6 +96,24 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(business_id)
         return 0
+    if args.command == "replay":
+        from pathlib import Path
+
+        from relay.webhooks.replay import ReplayError, replay
+
+        try:
+            failed = asyncio.run(
+                replay(
+                    settings,
+                    [Path(name) for name in args.files],
+                    args.url or settings.public_url,
+                    args.viber_channel,
+                )
+            )
+        except ReplayError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 1 if failed else 0
     return _serve(settings)
 
 

@@ -19,7 +19,7 @@ from relay.errors import RelayError
 from relay.ingest import system_event
 from relay.plans import Limit, Plan
 from relay.services import Services, now_ms
-from relay.store.sqlite import utc_day
+from relay.store.clock import utc_day
 
 __all__ = ["METRICS", "UsageReport", "check_quota", "usage_router", "warn_if_crossed"]
 

@@ -30,6 +30,7 @@ from desktop.core.drafting.llm import (
     UNREACHABLE_REASON,
     UNREADABLE_REASON,
 )
+from desktop.core.drafting.messages import CannedMessages, message_language
 from desktop.core.kb.models import SearchHit
 from tests.fakes.openai import (
     ChatRequest,
@@ -43,8 +44,14 @@ from tests.fakes.openai import (
 
 PROFILE = BusinessProfile(
     name="Arta Shop",
-    handoff_message="Një koleg do t'ju përgjigjet së shpejti.",
-    away_message="Jemi të mbyllur tani; ju përgjigjemi nesër nga ora 9.",
+    messages={
+        "sq": CannedMessages(
+            handoff="Një koleg do t'ju përgjigjet së shpejti.",
+            away="Jemi të mbyllur tani; ju përgjigjemi nesër nga ora 9.",
+            courtesy="Faleminderit, ju përgjigjemi së shpejti.",
+            limit="Faleminderit, një koleg ju përgjigjet sa më shpejt.",
+        )
+    },
     hours="E hënë–e shtunë 9–20",
     rules=("Mos jep zbritje që nuk janë në ofertë.",),
 )
@@ -232,7 +239,7 @@ async def test_unreadable_answers_twice_hand_off(
     assert draft.handoff_reason == UNREADABLE_REASON
     assert draft.error is not None
     assert draft.error.startswith("invalid model output")
-    assert draft.reply == PROFILE.handoff_message
+    assert draft.reply == PROFILE.message("handoff", "sq")
     assert len(served.fake.chat_requests) == 2
 
 
@@ -418,7 +425,7 @@ async def test_asking_for_a_person_hands_off_without_the_model(
     draft = await draft_with(config, make_request(text))
     assert draft.handoff
     assert draft.handoff_reason == ASKED_FOR_PERSON
-    assert draft.reply == PROFILE.handoff_message
+    assert draft.reply == PROFILE.message("handoff", message_language(text))
     assert draft.usage is None
     assert served.fake.requests == []
 
@@ -460,7 +467,7 @@ async def test_empty_reply_hands_off(served: ServedOpenAI, config: AIConfig) -> 
     served.fake.push(answer("   "))
     draft = await draft_with(config, make_request("Sa kushton dërgesa?"))
     assert draft.handoff
-    assert draft.reply == PROFILE.handoff_message
+    assert draft.reply == PROFILE.message("handoff", "sq")
     assert draft.handoff_reason == "the model gave no reply"
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from common.events import (
     ChannelAlert,
     CustomerChanged,
+    Event,
     MessageDeleted,
     MessageEcho,
     MessageEdited,
@@ -24,6 +30,7 @@ from tests.fakes.server import ServedApp
 from tests.fakes.viber import FakeViber
 from tests.relay_helpers import (
     APP_SECRET,
+    TEST_KEYS,
     VERIFY_TOKEN,
     Account,
     messenger_text,
@@ -494,3 +501,75 @@ async def test_retries_and_concurrent_duplicates_are_stored_once(relay: ServedAp
         with pytest.raises(TimeoutError):
             await stream.events(1, timeout=0.3)
     assert frames[1].event.platform_id == "mid.dup"  # type: ignore[union-attr]
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+async def _run(command: list[str], env: dict[str, str]) -> tuple[int | None, str, str]:
+    """Run the command line in a process of its own; returns exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode, out.decode(), err.decode()
+
+
+def _relay_env(tmp_path: Path) -> dict[str, str]:
+    """The environment the test relay would run with (its database, keys and secrets)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIENTORA_RELAY_")}
+    env.update(
+        CLIENTORA_RELAY_DATABASE_URL=f"sqlite:///{tmp_path / 'relay.db'}",
+        CLIENTORA_RELAY_MASTER_KEYS=TEST_KEYS,
+        CLIENTORA_RELAY_META_APP_SECRET=APP_SECRET,
+        CLIENTORA_RELAY_LOG_JSON="false",
+        CLIENTORA_RELAY_HEALTH_INTERVAL_S="0",
+    )
+    return env
+
+
+async def test_replay_command_posts_signed_payloads_and_prints_their_events(
+    relay: ServedApp, tmp_path: Path
+) -> None:
+    """``clientora-relay replay`` signs saved bodies, posts them, and prints the events made."""
+    account = sign_up(relay.url)
+    _connect_kafe(account)
+    viber = account.connect(platform="viber", auth_token=VIBER_TOKEN, name="Kafe bot")
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    files = []
+    for name in ("webhooks/whatsapp/order.json", "webhooks/messenger/text.json"):
+        files.append(saved / name.replace("/", "-"))
+        files[-1].write_bytes(fixture_bytes(name))
+    stranger = saved / "stranger.json"
+    stranger.write_text(json.dumps(messenger_text("NOT-OURS", "U1", "m1", "hi")))
+    callback = saved / "viber.json"
+    callback.write_bytes(fixture_bytes("viber/message-text.json"))
+    command = [sys.executable, "-m", "relay.cli", "replay", *map(str, files), str(stranger)]
+    command += [str(callback), "--url", relay.url, "--viber-channel", viber["id"]]
+    code, out, err = await _run(command, _relay_env(tmp_path))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"{files[0]}: HTTP 200"
+    order = msgspec.json.decode(lines[1].strip(), type=Event)
+    assert isinstance(order, Unsupported) and order.raw_type == "order"
+    assert lines[2] == f"{files[1]}: HTTP 200"
+    text = msgspec.json.decode(lines[3].strip(), type=Event)
+    assert isinstance(text, MessageReceived) and text.platform_id == "m_kafe-001"
+    assert lines[4:6] == [f"{stranger}: HTTP 200", "  ignored: messenger: unknown page NOT-OURS"]
+    assert lines[6] == f"{callback}: HTTP 200"
+    assert '"kind":"message"' in lines[7] and "5491234567890123458" in lines[7]
+    async with open_stream(account) as stream:
+        frames = await stream.events(4 + 3)
+    assert [str(f.event.__struct_config__.tag) for f in frames[4:]] == [
+        "unsupported",
+        "message",
+        "message",
+    ]
+    code, out, err = await _run([*command[:5], "--url", relay.url], _relay_env(tmp_path))
+    assert code == 0, err
+    assert "no new events" in out

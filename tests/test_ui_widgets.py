@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from common.events import Attachment
 from common.protocol import ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
+from desktop.core.drafting.confidence import AUTO_SEND_AT
 from desktop.core.engine import DayUsage, EngineError, UsageReport
 from desktop.core.settings import AppSettings
 from desktop.core.store import (
@@ -455,7 +456,7 @@ def test_channel_card_switches_mode_and_threshold(qtbot: QtBot) -> None:
     assert not card.threshold_row.isVisibleTo(card)
     with qtbot.waitSignal(screen.policy_changed) as changed:
         card.set_mode("auto")
-    assert changed.args == ["ch-1", ChannelPolicy(mode="auto", threshold=0.8)]
+    assert changed.args == ["ch-1", ChannelPolicy(mode="auto", threshold=AUTO_SEND_AT)]
     assert card.threshold_row.isVisibleTo(card)
     with qtbot.waitSignal(screen.policy_changed) as moved:
         card.threshold.setValue(90)
@@ -490,7 +491,8 @@ def test_usage_screen_warns_before_a_limit(qtbot: QtBot) -> None:
     assert screen.messages_chart.chart().series()
     stats = AssistantStats(
         conversations=10,
-        resolved_by_assistant=6,
+        answered_by_assistant=6,
+        auto_replies=9,
         handed_off=2,
         median_first_response_s=42.0,
         shadow=(ShadowScore(channel_id="ch-1", topic=None, compared=10, agreed=8),),
@@ -500,7 +502,7 @@ def test_usage_screen_warns_before_a_limit(qtbot: QtBot) -> None:
     screen.set_stats(stats, {"ch-1": "Butiku Viber"})
     assert screen.resolved.value.text() == "6"
     assert "60%" in screen.resolved.note.text()
-    assert "Every event" in screen.delivery.note.text()
+    assert "Every message" in screen.delivery.note.text()
 
 
 # ---- the window -------------------------------------------------------------------------

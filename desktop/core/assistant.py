@@ -20,6 +20,7 @@ import msgspec
 from common.channels import window_state
 from desktop.core.autopilot import Decision, Facts, agreement, decide
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, Turn
+from desktop.core.drafting.handoff import conversation_tag
 from desktop.core.drafting.llm import QUOTA_REASON
 from desktop.core.kb import KnowledgeBase
 from desktop.core.outbox import Outbox
@@ -171,7 +172,8 @@ class Assistant:
         latest = await self.store.messages(conversation_id, limit=1)
         if latest and latest[-1].id != answering.id and not force:
             return None
-        text = draft.reply if draft.reply.strip() else settings.profile.handoff_message
+        tag = conversation_tag(turns, settings.profile.languages)
+        text = draft.reply if draft.reply.strip() else settings.profile.message("handoff", tag)
         decision, facts = self._decide(conversation, draft, hold, settings)
         topic = next((h.title for h in hits if h.chunk_id in draft.cited_chunk_ids), None)
         stored = await self.store.add_draft(
@@ -198,7 +200,7 @@ class Assistant:
         if decision.action == "send":
             await self.outbox.send(conversation_id, text, draft_id=stored.id, automatic=True)
         elif policy.mode == "auto" and decision.action == "wait" and facts.window_open:
-            await self._courtesy(conversation_id, answering.id, draft, facts, settings)
+            await self._courtesy(conversation_id, answering.id, draft, facts, settings, tag)
         elif policy.mode == "shadow":
             self._shadow[conversation_id] = (stored.id, topic)
         log.info(
@@ -260,14 +262,16 @@ class Assistant:
         draft: Draft,
         facts: Facts,
         settings: AppSettings,
+        tag: str,
     ) -> None:
-        """In auto mode, tell a waiting customer a person will answer (once in a while)."""
+        """In auto mode, tell a waiting customer a person will answer (once in a while),
+        in the customer's language and script."""
         if facts.owner_took_over or not facts.within_limits:
             return
         if draft.handoff:
-            text = settings.profile.handoff_message
+            text = settings.profile.message("handoff", tag)
         elif not facts.open_now:
-            text = settings.profile.away_message
+            text = settings.profile.message("away", tag)
         else:
             return
         now = self._clock()

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from desktop.core.drafting import Draft
+from desktop.core.drafting.confidence import AUTO_SEND_AT
 
 __all__ = [
     "AGREEMENT_THRESHOLD",
@@ -38,8 +39,9 @@ class ChannelPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """How much the assistant may do on one channel."""
 
     mode: Mode = "manual"
-    #: Least confidence for an automatic send (auto mode only).
-    threshold: float = 0.8
+    #: Least confidence for an automatic send (auto mode only). The default is where the
+    #: no-key drafter's answers were measured right at least 98 % of the time.
+    threshold: float = AUTO_SEND_AT
 
 
 @dataclass(frozen=True, slots=True)

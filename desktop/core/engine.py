@@ -92,7 +92,7 @@ class Engine:
         self.knowledge = KnowledgeService(preferences, kb, drafters)
         self.session.on_local_ready = self.channels.ensure_test_channel
         self.session.on_started.append(self.knowledge.start)
-        self.usage = UsageService(store, self.client, lambda: self.session.relay_head)
+        self.usage = UsageService(preferences, store, self.client, lambda: self.session.relay_head)
 
     @classmethod
     async def open(

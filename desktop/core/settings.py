@@ -56,11 +56,9 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     #: The chat model; with no ``base_url`` and no key the extractive drafter answers.
     ai: AIConfig = AIConfig()
     embeddings: EmbeddingSettings = EmbeddingSettings()
-    profile: BusinessProfile = BusinessProfile(
-        name="My shop",
-        handoff_message="Thank you! A member of our team will answer you shortly.",
-        away_message="Thank you for your message! We are closed now and will answer when we open.",
-    )
+    #: The shop, with its hand-off, away, courtesy and limit messages per language
+    #: (defaults for en, sq, sr-Latn, sr-Cyrl, it, de: ``drafting.messages``).
+    profile: BusinessProfile = BusinessProfile(name="My shop")
     hours: OpeningHours = OpeningHours()
     #: Per-channel autopilot policy (missing: manual).
     policies: dict[str, ChannelPolicy] = {}

@@ -9,7 +9,7 @@ or proxies.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import httpx
 import msgspec
@@ -22,9 +22,7 @@ from relay.send.errors import (
     redact,
     retry_after_seconds,
 )
-
-if TYPE_CHECKING:
-    from relay.send import OutboundText
+from relay.send.types import OutboundText
 
 __all__ = ["graph_error", "graph_post", "node_url", "send_text", "unreadable_success"]
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import Any, Final, Literal
 
 import httpx
 import msgspec
 
 from relay.send.errors import SendError, network_error, redact, retry_after_seconds
-
-if TYPE_CHECKING:
-    from relay.send import OutboundText
+from relay.send.types import OutboundText
 
 __all__ = [
     "DEFAULT_EVENT_TYPES",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import msgspec
 
 from relay.send.meta import graph_post, node_url, unreadable_success
-
-if TYPE_CHECKING:
-    from relay.send import OutboundText
+from relay.send.types import OutboundText
 
 __all__ = ["send_text"]
 

@@ -21,7 +21,10 @@ default settings. Prints one JSON line:
 ``--by-shop`` gives each ``shop`` of the file its own knowledge base and asks it only that
 shop's questions. ``--holdout-half`` builds the base from every other entry, so questions
 whose answers are left out become unanswerable (for sets that have none). ``--dump FILE``
-writes one JSON line per question (for fitting the confidence map).
+writes one JSON line per question. ``--fit`` (with ``--by-shop``) fits the confidence map
+(``drafting.confidence``) leaving one shop out at a time, prints the held-out figures at
+``ANSWER_AT``, the least threshold whose held-out precision is at least 98 % and the
+weights fitted on all shops, as a second JSON line.
 
 Usage: python -m tests.bench.answer_decision --kb ../shared/data/shops_sq_sr.kb.jsonl \\
            --questions ../shared/data/shops_sq_sr.dev.questions.jsonl --by-shop
@@ -41,7 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from desktop.core.credentials import EncryptedFileCredentials
+from desktop.core.drafting.confidence import ANSWER_AT, fit_logistic, probability
 from desktop.core.drafting.language import detect_language, is_cyrillic
+from desktop.core.drafting.matching import best_of, candidates, features
 from desktop.core.engine import Engine
 from desktop.core.kb import FaqInput
 from tests.bench.kb_quality import read_jsonl, tags_of
@@ -97,6 +102,14 @@ async def ask_shop(
                 rank = next((i + 1 for i, x in enumerate(ids) if x in relevant), None)
                 cited = {c.split("#", 1)[0] for c in draft.cited_chunk_ids}
                 lang = str(q.get("lang", "en"))
+                usable = [h for h in result.hits if h.item_type in ("faq", "offer")]
+                scored = candidates(q["question"], usable)
+                evidence: list[float] = []
+                picked_right = False
+                if scored and scored[0].coverage > 0:
+                    best, runner_up = best_of(scored)
+                    evidence = features(best, runner_up, usable)
+                    picked_right = best.hit.item_id in relevant
                 outcomes.append(
                     {
                         "id": q["id"],
@@ -110,6 +123,8 @@ async def ask_shop(
                         "confidence": draft.confidence,
                         "own_language": written_in(draft.reply, lang),
                         "reply": draft.reply[:200],
+                        "features": evidence,
+                        "picked_right": picked_right,
                     }
                 )
             return outcomes
@@ -171,6 +186,44 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
     return summary(Path(args.kb).name.split(".")[0], outcomes), outcomes
 
 
+def fit(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The confidence map fitted leave-one-shop-out (held-out figures), then on all shops."""
+    rows = [o for o in outcomes if o["features"]]
+    held: list[tuple[float, bool]] = []
+    for shop in sorted({o["shop"] for o in rows}):
+        train = [o for o in rows if o["shop"] != shop]
+        weights = fit_logistic([o["features"] for o in train], [o["picked_right"] for o in train])
+        held += [
+            (probability(o["features"], weights), o["picked_right"])
+            for o in rows
+            if o["shop"] == shop
+        ]
+    n = len(outcomes)
+    unanswerable = sum(1 for o in outcomes if not o["answerable"])
+    answerable = n - unanswerable
+    answered = [(p, right) for p, right in held if p >= ANSWER_AT]
+    auto_at = next(
+        (
+            t / 1000
+            for t in range(500, 1000, 5)
+            if (chosen := [r for p, r in held if p >= t / 1000])
+            and sum(chosen) / len(chosen) >= 0.98
+        ),
+        1.0,
+    )
+    return {
+        "bench": "answer_decision_fit",
+        "weights": fit_logistic([o["features"] for o in rows], [o["picked_right"] for o in rows]),
+        "heldout_answered_right": round(sum(1 for _, r in answered if r) / answerable, 4),
+        "heldout_sent_wrong": round(sum(1 for _, r in answered if not r) / n, 4),
+        "heldout_precision": round(sum(r for _, r in answered) / max(len(answered), 1), 4),
+        "heldout_calibration_error": round(
+            expected_calibration_error(held + [(0.0, False)] * (n - len(held))), 4
+        ),
+        "auto_send_at": auto_at,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kb", required=True, help="knowledge base JSONL")
@@ -180,6 +233,9 @@ def main() -> None:
         "--holdout-half", action="store_true", help="base from every other entry only"
     )
     parser.add_argument("--dump", help="write one JSON line per question here")
+    parser.add_argument(
+        "--fit", action="store_true", help="also fit the confidence map (by shop) and print it"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     line, outcomes = asyncio.run(run(args))
@@ -188,6 +244,8 @@ def main() -> None:
             for o in outcomes:
                 f.write(json.dumps(o, ensure_ascii=False) + "\n")
     print(json.dumps(line), flush=True)
+    if args.fit:
+        print(json.dumps(fit(outcomes)), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from typing import Literal
 
 from desktop.core.drafting.intents import handoff_topic, wants_human
-from desktop.core.drafting.language import detect_language
+from desktop.core.drafting.language import detect_language, is_cyrillic
+from desktop.core.drafting.messages import message_language
 from desktop.core.drafting.models import Draft, DraftRequest, Turn, Usage
 
 __all__ = [
     "ASKED_FOR_PERSON",
     "conversation_language",
+    "conversation_tag",
     "early_handoff",
     "handoff_draft",
     "pending_customer_text",
@@ -46,6 +48,26 @@ def conversation_language(turns: Sequence[Turn]) -> str:
     return "und"
 
 
+def conversation_tag(turns: Sequence[Turn], fallbacks: Sequence[str] = ()) -> str:
+    """The language tag of the customer's latest messages ("sq", "sr-Cyrl", "en"...), or of
+    earlier ones when those are mute; else the shop's first language ("und" if none)."""
+    pending = pending_customer_text(turns)
+    tag = message_language(pending)
+    if tag != "und":
+        return tag
+    for turn in reversed(turns):
+        if turn.role == "customer":
+            tag = message_language(turn.text)
+            if tag != "und":
+                return tag
+    if fallbacks:
+        first = fallbacks[0]
+        if first == "sr":
+            return "sr-Cyrl" if is_cyrillic(pending) else "sr-Latn"
+        return first
+    return "und"
+
+
 def handoff_draft(
     request: DraftRequest,
     *,
@@ -55,9 +77,11 @@ def handoff_draft(
     error: str | None = None,
     usage: Usage | None = None,
 ) -> Draft:
-    """A draft that hands the conversation to a person, carrying the shop's hand-off text."""
+    """A draft that hands the conversation to a person, with the shop's hand-off message in
+    the customer's language and script."""
+    tag = conversation_tag(request.turns, request.profile.languages)
     return Draft(
-        reply=request.profile.handoff_message,
+        reply=request.profile.message("handoff", tag),
         language=language,
         drafter=drafter,
         handoff=True,

@@ -81,7 +81,8 @@ _WORDS: Final[dict[str, frozenset[str]]] = {
     "it": _wordset(
         """
         grazie quanto costa sono buongiorno buonasera vorrei che della non avete anche
-        quando aperto ordine consegna
+        quando aperto ordine consegna messaggio risponderemo rispondiamo siamo nostro
+        nostra chiusi aperti breve possibile prezzo orari spedizione
         """
     ),
     "fr": _wordset(

@@ -8,19 +8,28 @@ from typing import Literal, Protocol
 import msgspec
 
 from common.channels import Platform
+from desktop.core.drafting.messages import (
+    DEFAULT_MESSAGES,
+    CannedMessages,
+    MessageKind,
+    canned,
+)
 from desktop.core.kb.models import SearchHit
 
 __all__ = ["BusinessProfile", "Draft", "DraftRequest", "Drafter", "Turn", "Usage"]
+
+
+def _default_messages() -> dict[str, CannedMessages]:
+    return dict(DEFAULT_MESSAGES)
 
 
 class BusinessProfile(msgspec.Struct, frozen=True, kw_only=True):
     """The shop as the assistant presents it, and the rules it must keep."""
 
     name: str
-    #: Hand-off text sent or shown when a person must take over (the shop writes it).
-    handoff_message: str
-    #: Text for messages that arrive outside opening hours.
-    away_message: str
+    #: Hand-off, away, courtesy and limit texts per language tag ("sq", "sr-Cyrl"...);
+    #: the one matching the customer's message is used (see ``messages.canned``).
+    messages: dict[str, CannedMessages] = msgspec.field(default_factory=_default_messages)
     tone: str = "friendly and concise"
     #: Languages the shop answers in, preferred first.
     languages: tuple[str, ...] = ("sq", "sr", "en")
@@ -30,6 +39,10 @@ class BusinessProfile(msgspec.Struct, frozen=True, kw_only=True):
     rules: tuple[str, ...] = ()
     #: Topics a person always handles (see ``intents.TOPIC_PATTERNS`` for the known ones).
     handoff_topics: tuple[str, ...] = ("refund", "complaint")
+
+    def message(self, kind: MessageKind, language: str) -> str:
+        """The shop's ``kind`` message in ``language`` (a tag such as "sr-Cyrl")."""
+        return canned(self.messages, language, self.languages).get(kind)
 
 
 class Turn(msgspec.Struct, frozen=True, kw_only=True):

@@ -169,13 +169,17 @@ _FUNCTION: Final = _wordset(
     the a an and or for with you your are was were is be been this that these those there
     what which who how when where why can could would will shall have has had does did do
     not any some about from into on in at to of by me my i we our us it its im i'm yes no
-    also just get got let is am
+    also just get got let is am else them they some something somewhere until than then
+    there here very really exactly maybe still
     a e i te ne per me nga qe nuk une ju juve juaj tuaj keni kemi kam jeni jemi jam eshte
     osht asht jane nje dhe cfare cka qka kur kush pse cili cila cilin edhe apo ose po sa
-    si ku ka kane mund dua do duhet kete kjo ky keto ato ai ajo tek te tash tani
+    si ku ka kane mund dua do duhet kete kjo ky keto ato ai ajo tek te tash tani nese
+    sm s m t n e jom ime im yt jote cil cila cilat cilen cilin dicka diqka bon ban mes
     da li je su sam smo ste si se na za od iz u o sa kod do ali ili jos vec samo koji koja
-    koje kojem sta sto kako kada kad gde gdje koliko kolko jel dal ima imate imam mogu moze
+    koje kojem sta sto kako kada kad gde gdje koliko kolko kolika koliki jel dal ima imate
+    imam mogu moze
     mozete mi vi ja ti on ona ono oni nas vam vas ga mu joj ih neki neka nesto to taj ta
+    bi ako mene moj moja moje tvoj nema nemate nemam ne ni pa te jer dok vec bas
     il lo la le gli di da del della dei che non per con un una sono come
     der die das und ist nicht mit ein eine zu den auf fur ich sie wir
     """
@@ -184,7 +188,7 @@ _FUNCTION: Final = _wordset(
 
 def content_words(text: str) -> list[str]:
     """The folded words of ``text`` that carry meaning: no filler, no function words."""
-    return [w for w in words_of(text) if w not in FILLER and w not in _FUNCTION]
+    return [w for w in unfilled(text) if w not in _FUNCTION]
 
 
 def _lexicon() -> dict[str, frozenset[str]]:

@@ -132,6 +132,8 @@ def chunk_rows(record: ItemRecord, drafts: Sequence[ChunkDraft] = ()) -> list[Ch
             heading_path=tuple(heading_path),
             source=record.source,
             page=page,
+            alternatives=tuple(alternatives),
+            tags=record.tags if record.item_type == "faq" else (),
         )
         rows.append(
             ChunkRow(

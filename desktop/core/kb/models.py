@@ -44,6 +44,9 @@ class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
     page: int | None = None
     score: float = 0.0
+    #: A FAQ's other phrasings of its question ("also asked as") and its tags.
+    alternatives: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 class FaqInput(msgspec.Struct, frozen=True, kw_only=True):

@@ -59,6 +59,10 @@ class ConversationsService:
         pending = [d for d in await self.store.drafts(conversation_id) if d.state == "pending"]
         return pending[-1] if pending else None
 
+    async def draft(self, draft_id: int) -> Draft | None:
+        """A draft in any state (a withdrawn one says why in ``withdrawn_reason``)."""
+        return await self.store.draft(draft_id)
+
     async def pending_drafts(self) -> list[Draft]:
         """The approval queue, oldest first."""
         return await self.store.pending_drafts()

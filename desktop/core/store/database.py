@@ -361,7 +361,8 @@ class Store:
     ) -> list[Conversation]:
         """Conversations whose messaging window is still open, closing soonest first.
 
-        ``needs_reply``: only those whose newest message is the customer's.
+        ``needs_reply``: only those whose newest message is the customer's, including
+        channels without a reply window (listed last); else only windows still open.
         """
         at = self._clock() if now is None else now
         return await self._read(
@@ -600,6 +601,10 @@ class Store:
             return None, []
 
         await self._write(write)
+
+    async def draft_usage(self, since_ms: int) -> list[tuple[int, str | None, int, int, float]]:
+        """(created at, model, prompt tokens, completion tokens, cost) of recent AI drafts."""
+        return await self._read(functools.partial(stats.draft_usage, since_ms=since_ms))
 
     async def assistant_stats(self, relay_head: int = 0) -> AssistantStats:
         cursor = await self.cursor()

@@ -11,7 +11,21 @@ from .changes import Change, ConversationChanged, DraftChanged
 from .conversations import UnknownConversation
 from .models import NewDraft
 
-__all__ = ["DraftNotPending", "add_draft", "discard_draft", "edit_draft"]
+__all__ = [
+    "ANSWERED_BY_HAND",
+    "NEWER_MESSAGE",
+    "SAME_TEXT_SENT",
+    "DraftNotPending",
+    "add_draft",
+    "discard_draft",
+    "edit_draft",
+    "follow_message",
+]
+
+#: Why a pending draft is withdrawn (shown to the owner).
+ANSWERED_BY_HAND: Final = "You answered this customer yourself."
+NEWER_MESSAGE: Final = "The customer wrote again; a new suggestion follows."
+SAME_TEXT_SENT: Final = "The assistant already sent this message."
 
 _ENCODER: Final = msgspec.json.Encoder()
 
@@ -97,3 +111,52 @@ def discard_draft(conn: sqlite3.Connection, draft_id: int, now_ms: int) -> list[
         DraftChanged(conversation_id=conversation_id, draft_id=draft_id),
         ConversationChanged(conversation_id=conversation_id),
     ]
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def follow_message(
+    conn: sqlite3.Connection, conversation_id: int, message_id: int, now_ms: int
+) -> list[Change]:
+    """A message was stored: withdraw pending drafts it makes stale, with the reason.
+
+    A newer customer message supersedes a draft made for an older one; a reply written by
+    a person (here, on another computer, or in the platform's own app) replaces any draft;
+    an automatic message with the draft's very text means approving would send it twice.
+    A reply that *is* the draft (approved or sent on its own) is not this case.
+    """
+    row = conn.execute(
+        "SELECT direction, automatic, draft_id, text FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if row is None:
+        return []
+    direction, automatic, draft_id, text = row
+    pending = conn.execute(
+        "SELECT id, for_message_id, text FROM drafts"
+        " WHERE conversation_id = ? AND state = 'pending'",
+        (conversation_id,),
+    ).fetchall()
+    withdrawn: list[tuple[int, str]] = []
+    for pending_id, for_message_id, draft_text in pending:
+        if direction == "in":
+            if for_message_id is not None and for_message_id < message_id:
+                withdrawn.append((pending_id, NEWER_MESSAGE))
+        elif draft_id is not None:
+            continue  # the draft itself (or another) going out: its state says so
+        elif not automatic:
+            withdrawn.append((pending_id, ANSWERED_BY_HAND))
+        elif text and _normal(text) == _normal(draft_text):
+            withdrawn.append((pending_id, SAME_TEXT_SENT))
+    changes: list[Change] = []
+    for pending_id, reason in withdrawn:
+        conn.execute(
+            "UPDATE drafts SET state = 'superseded', withdrawn_reason = ?, updated_at_ms = ?"
+            " WHERE id = ? AND state = 'pending'",
+            (reason, now_ms, pending_id),
+        )
+        changes.append(DraftChanged(conversation_id=conversation_id, draft_id=pending_id))
+    if changes:
+        changes.append(ConversationChanged(conversation_id=conversation_id))
+    return changes

@@ -59,6 +59,7 @@ from .changes import (
     MessageUpdated,
     UsageChanged,
 )
+from .drafts import follow_message
 from .models import MessageExtras
 
 __all__ = ["STATUS_RANK", "EventWriter", "preview", "summarize"]
@@ -381,6 +382,7 @@ class EventWriter:
         self.added(conversation_id, message_id, inbound=True)
 
     def added(self, conversation_id: int, message_id: int, *, inbound: bool) -> None:
+        self.changes.extend(follow_message(self.conn, conversation_id, message_id, self.now_ms))
         summarize(self.conn, conversation_id, self.now_ms)
         self.changes.append(
             MessageAdded(conversation_id=conversation_id, message_id=message_id, inbound=inbound)

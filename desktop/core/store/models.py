@@ -205,6 +205,9 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     message_id: int | None
     created_at_ms: int
     updated_at_ms: int
+    #: Why a pending draft was taken back (state ``superseded``): the owner answered by
+    #: hand, the customer wrote again, or the same text already went out.
+    withdrawn_reason: str | None = None
 
 
 class NewDraft(msgspec.Struct, frozen=True, kw_only=True):
@@ -294,10 +297,13 @@ class AssistantStats(msgspec.Struct, frozen=True, kw_only=True):
     """How the assistant is doing, for the usage and results screen."""
 
     conversations: int
-    #: Resolved conversations in which every reply was the assistant's.
-    resolved_by_assistant: int
+    #: Conversations the assistant answered on its own: an automatic reply, no reply by a
+    #: person, no hand-off.
+    answered_by_assistant: int
     #: Conversations where the assistant asked for a person.
     handed_off: int
+    #: Replies the assistant sent on its own (hand-off messages not counted).
+    auto_replies: int = 0
     #: Median seconds from a conversation's first message to its first reply.
     median_first_response_s: float | None
     shadow: tuple[ShadowScore, ...] = ()

@@ -68,7 +68,8 @@ MESSAGE_COLUMNS: Final = (
 _DRAFT_COLUMNS: Final = (
     "id, conversation_id, for_message_id, text, language, cited_chunk_ids, confidence,"
     " grounded, handoff, handoff_reason, state, drafter, model, error, prompt_tokens,"
-    " completion_tokens, cost_usd, message_id, created_at_ms, updated_at_ms, hold_reason"
+    " completion_tokens, cost_usd, message_id, created_at_ms, updated_at_ms, hold_reason,"
+    " withdrawn_reason"
 )
 
 
@@ -163,6 +164,7 @@ def _draft_row(row: Sequence[Any]) -> Draft:
         created_at_ms=row[18],
         updated_at_ms=row[19],
         hold_reason=row[20],
+        withdrawn_reason=row[21],
     )
 
 
@@ -245,10 +247,15 @@ def conversations(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Conversa
 def expiring(
     conn: sqlite3.Connection, now_ms: int, needs_reply: bool, limit: int
 ) -> list[Conversation]:
-    sql = _CONVERSATION_SELECT + (" WHERE c.window_deadline_ms > ? AND c.status != 'resolved'")
+    # A customer waiting on a channel without a reply window (Viber, web chat) waits
+    # too: listed after those whose window closes, longest-waiting first.
+    open_window = "(c.window_deadline_ms > ? OR c.window_deadline_ms IS NULL)"
+    sql = _CONVERSATION_SELECT + f" WHERE {open_window} AND c.status != 'resolved'"
     if needs_reply:
         sql += " AND c.last_direction = 'in'"
-    sql += " ORDER BY c.window_deadline_ms LIMIT ?"
+    else:
+        sql += " AND c.window_deadline_ms IS NOT NULL"
+    sql += " ORDER BY c.window_deadline_ms IS NULL, c.window_deadline_ms, c.last_inbound_ms LIMIT ?"
     return [_conversation_row(r) for r in conn.execute(sql, (now_ms, limit))]
 
 

@@ -219,6 +219,9 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         timestamp_ms INTEGER NOT NULL
     );
     """,
+    """
+    ALTER TABLE drafts ADD COLUMN withdrawn_reason TEXT;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

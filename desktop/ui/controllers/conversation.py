@@ -129,6 +129,16 @@ class ConversationController(QObject):
         await self._mark_read(conversation)
 
     async def _show_draft(self, draft: Draft | None) -> None:
+        shown = self.draft
+        if (
+            shown is not None
+            and shown.conversation_id == self.conversation_id
+            and (draft is None or draft.id != shown.id)
+        ):
+            # The draft on screen was taken back: say why, so it does not just vanish.
+            gone = await self.conversations.draft(shown.id)
+            if gone is not None and gone.withdrawn_reason:
+                self.pane.show_info(f"The suggested reply was withdrawn. {gone.withdrawn_reason}")
         citations = await citation_titles(self.knowledge, draft.cited_chunk_ids) if draft else []
         self.draft = draft
         self.pane.set_draft(draft, citations)

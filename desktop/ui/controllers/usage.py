@@ -66,13 +66,14 @@ class UsageController(QObject):
             if not isinstance(message, str):
                 raise
             self.screen.banner.show_message(
-                "warning", f"Usage could not be loaded from the relay: {message}"
+                "warning", f"Usage could not be loaded from the Clientora service: {message}"
             )
             self.loaded.emit()
             return
         self.screen.banner.hide()
         report = dataclasses.replace(report, days=empty_days(first, last, report.days))
-        self.screen.set_report(report, notices)
+        report, mine, unpriced = await self.usage.with_own_key(report, first, last)
+        self.screen.set_report(report, notices, own_key=mine, unpriced=unpriced)
         if self.screen.warning.isVisible():
             self.warned.emit(self.screen.warning.text)
         self.loaded.emit()

@@ -26,10 +26,26 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.core.autopilot import OpeningHours
+from desktop.core.drafting.messages import MESSAGE_LANGUAGES, CannedMessages, MessageKind, canned
 from desktop.core.settings import AppSettings
 from desktop.ui.widgets.common import Banner, button, guard_wheel, label, repolish, set_invalid
 
 __all__ = ["LANGUAGES", "TOPICS", "SettingsScreen"]
+
+_MESSAGE_KINDS: tuple[tuple[MessageKind, str], ...] = (
+    ("handoff", "Hand-off message"),
+    ("away", "Away message"),
+    ("courtesy", "Courtesy message"),
+    ("limit", "Limit message"),
+)
+_MESSAGE_LANGUAGE_NAMES = {
+    "en": "English",
+    "sq": "Albanian",
+    "sr-Latn": "Serbian (Latin)",
+    "sr-Cyrl": "Serbian (Cyrillic)",
+    "it": "Italian",
+    "de": "German",
+}
 
 LANGUAGES: tuple[tuple[str, str], ...] = (
     ("sq", "Albanian"),
@@ -143,12 +159,22 @@ class SettingsScreen(QWidget):
         hours_row.addWidget(self.hours, 1)
         hours_row.addWidget(self.zone)
         self.hours_error = label("", "fieldError")
-        self.away = QPlainTextEdit()
-        self.away.setFixedHeight(58)
-        self.away.setAccessibleName("Away message")
-        self.handoff = QPlainTextEdit()
-        self.handoff.setFixedHeight(58)
-        self.handoff.setAccessibleName("Hand-off message")
+        # Canned messages per language: pick a language, edit its four texts.
+        self.message_language = QComboBox()
+        self.message_language.setAccessibleName("Language of the messages")
+        for tag in MESSAGE_LANGUAGES:
+            self.message_language.addItem(_MESSAGE_LANGUAGE_NAMES.get(tag, tag), tag)
+        self.message_edits: dict[MessageKind, QPlainTextEdit] = {}
+        for kind, title in _MESSAGE_KINDS:
+            edit = QPlainTextEdit()
+            edit.setFixedHeight(46)
+            edit.setAccessibleName(title)
+            self.message_edits[kind] = edit
+        self.away = self.message_edits["away"]
+        self.handoff = self.message_edits["handoff"]
+        self._messages: dict[str, CannedMessages] = {}
+        self._shown_language = MESSAGE_LANGUAGES[0]
+        self.message_language.currentIndexChanged.connect(lambda _: self._show_messages())
         topics = QGridLayout()
         topics.setHorizontalSpacing(18)
         topics.setVerticalSpacing(8)
@@ -163,8 +189,9 @@ class SettingsScreen(QWidget):
         hours_field.addLayout(hours_row)
         hours_field.addWidget(self.hours_error)
         form.addRow(_label("Opening hours"), hours_field)
-        form.addRow(_label("Away message"), self.away)
-        form.addRow(_label("Hand-off message"), self.handoff)
+        form.addRow(_label("Messages in"), self.message_language)
+        for kind, title in _MESSAGE_KINDS:
+            form.addRow(_label(title), self.message_edits[kind])
         form.addRow(_label("A person answers"), topics)
         form.addRow(
             _label(""),
@@ -300,8 +327,10 @@ class SettingsScreen(QWidget):
         self.rules.setPlainText("\n".join(profile.rules))
         self.hours.setText(settings.hours.spec or "")
         self.zone.setCurrentText(settings.hours.timezone)
-        self.away.setPlainText(profile.away_message)
-        self.handoff.setPlainText(profile.handoff_message)
+        self._messages = {tag: canned(profile.messages, tag) for tag in MESSAGE_LANGUAGES}
+        self._messages.update(profile.messages)
+        self._shown_language = self.message_language.currentData() or MESSAGE_LANGUAGES[0]
+        self._fill_messages()
         for code, check in self.topics.items():
             check.setChecked(code in profile.handoff_topics)
         self.endpoint.setText(settings.ai.base_url or "")
@@ -360,6 +389,26 @@ class SettingsScreen(QWidget):
         set_invalid(self.endpoint, bad)
         return not bad
 
+    def _fill_messages(self) -> None:
+        shown = self._messages.get(self._shown_language) or canned({}, self._shown_language)
+        for kind, edit in self.message_edits.items():
+            edit.setPlainText(shown.get(kind))
+
+    def _keep_messages(self) -> None:
+        """Remember the texts shown for the language on screen (empty keeps the old one)."""
+        old = self._messages.get(self._shown_language) or canned({}, self._shown_language)
+        texts = {k: e.toPlainText().strip() or old.get(k) for k, e in self.message_edits.items()}
+        self._messages[self._shown_language] = CannedMessages(**texts)
+
+    def _show_messages(self) -> None:
+        self._keep_messages()
+        self._shown_language = self.message_language.currentData() or MESSAGE_LANGUAGES[0]
+        self._fill_messages()
+
+    def _edited_messages(self) -> dict[str, CannedMessages]:
+        self._keep_messages()
+        return dict(self._messages)
+
     def values(self) -> AppSettings | None:
         """The edited settings, or None (with the problems shown) when something is wrong."""
         base = self._settings
@@ -386,8 +435,7 @@ class SettingsScreen(QWidget):
             languages=languages,
             rules=tuple(r.strip() for r in self.rules.toPlainText().splitlines() if r.strip()),
             hours=spec,
-            away_message=self.away.toPlainText().strip() or base.profile.away_message,
-            handoff_message=self.handoff.toPlainText().strip() or base.profile.handoff_message,
+            messages=self._edited_messages(),
             handoff_topics=tuple(c for c, check in self.topics.items() if check.isChecked()),
         )
         ai = msgspec.structs.replace(

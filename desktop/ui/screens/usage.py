@@ -270,9 +270,25 @@ class UsageScreen(QWidget):
             axis.setGridLineColor(QColor(colors.border))
             axis.setLinePenColor(QColor(colors.border))
 
-    def set_report(self, report: UsageReport, notices: Sequence[UsageNotice]) -> None:
+    def set_report(
+        self,
+        report: UsageReport,
+        notices: Sequence[UsageNotice],
+        *,
+        own_key: bool = False,
+        unpriced: Sequence[str] = (),
+    ) -> None:
+        """Plan usage; with ``own_key`` the AI figures were counted here (no plan limit)."""
         for key, _, fmt in METRICS:
-            self.meters[key].set_usage(
+            meter = self.meters[key]
+            if own_key and key != "outbound_messages":
+                meter.set_usage(report.month.get(key, 0.0), 0.0, fmt, report.resets_on)
+                note = "this month · your own AI key, counted on this computer"
+                if key == "ai_cost_usd" and unpriced:
+                    note = f"this month · unknown price for {', '.join(unpriced)}"
+                meter.note.setText(note)
+                continue
+            meter.set_usage(
                 report.month.get(key, 0.0), report.limits.get(key, 0.0), fmt, report.resets_on
             )
         warnings = limit_warnings(report, notices)
@@ -392,26 +408,34 @@ class UsageScreen(QWidget):
         def share(n: int) -> str:
             return f"{n / total:.0%} of conversations" if total else ""
 
-        self.resolved.set(f"{stats.resolved_by_assistant:,}", share(stats.resolved_by_assistant))
+        answered = stats.answered_by_assistant
+        replies = f"{stats.auto_replies:,} {'reply' if stats.auto_replies == 1 else 'replies'}"
+        self.resolved.set(
+            f"{answered:,}",
+            " · ".join(part for part in (share(answered), f"{replies} sent on its own") if part),
+        )
         self.handed_off.set(f"{stats.handed_off:,}", share(stats.handed_off))
         self.first_response.set(
             duration_words(stats.median_first_response_s),
             "from the customer's message to the first reply",
         )
-        received, stored = stats.relay_head, stats.stored_cursor
+        stored = stats.stored_cursor
+        # The service's newest event is known only once it has said so; what is stored
+        # here has arrived in any case.
+        received = max(stats.relay_head, stored)
         missing = received - stored
-        if received == 0:
-            self.delivery.set("–", "Nothing has arrived through the relay yet.")
+        if received == 0 and total == 0:
+            self.delivery.set("–", "Nothing has arrived yet. Messages appear here as they come.")
         elif missing <= 0:
             self.delivery.set(
-                f"{stored:,} of {received:,}",
-                "Every event the relay received (messages, receipts) is stored here.",
+                "All stored",
+                "Every message and receipt that reached Clientora is stored on this computer.",
             )
         else:
             self.delivery.set(
-                f"{stored:,} of {received:,}",
-                f"{missing:,} still on their way to this computer (they arrive once it"
-                " is connected). Nothing is lost: the relay keeps them until then.",
+                f"{missing:,} on the way",
+                f"{missing:,} still on their way to this computer (they arrive once it is"
+                " connected). Nothing is lost: the Clientora service keeps them until then.",
             )
         while self.shadow_rows.count():
             item = self.shadow_rows.takeAt(0)

@@ -1,0 +1,141 @@
+"""Channels and their encrypted credentials: connecting, listing and disconnecting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from common.channels import Platform
+from relay.store.base import ChannelRow, Conflict, NewEvent
+from relay.store.clock import now_ms
+from relay.store.events import insert_events
+from relay.store.port import Database, Tx, UniqueViolation, build, marks
+
+__all__ = ["CHANNEL", "Channels"]
+
+CHANNEL = (
+    "SELECT id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms"
+    " FROM channels"
+)
+
+
+class Channels:
+    _db: Database
+
+    async def create_channel(
+        self,
+        business_id: str,
+        channel_id: str,
+        platform: Platform,
+        external_id: str,
+        name: str | None,
+        key_id: str,
+        secret: bytes,
+    ) -> ChannelRow:
+        row = ChannelRow(
+            channel_id,
+            business_id,
+            platform,
+            external_id,
+            name,
+            "connected",
+            key_id,
+            secret,
+            now_ms(),
+        )
+        try:
+            await self._db.write(
+                "INSERT INTO channels (id, business_id, platform, external_id, name, status,"
+                " key_id, secret, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row.id,
+                business_id,
+                platform,
+                external_id,
+                name,
+                row.status,
+                key_id,
+                secret,
+                row.created_at_ms,
+            )
+        except UniqueViolation:
+            raise Conflict(f"this {platform} account is already connected") from None
+        return row
+
+    async def channels(self, business_id: str) -> list[ChannelRow]:
+        return await self._channels(
+            f"{CHANNEL} WHERE business_id = ? ORDER BY created_at_ms, id", business_id
+        )
+
+    async def channel(self, business_id: str, channel_id: str) -> ChannelRow | None:
+        found = await self._channels(
+            f"{CHANNEL} WHERE id = ? AND business_id = ?", channel_id, business_id
+        )
+        return found[0] if found else None
+
+    async def channel_by_id(self, channel_id: str) -> ChannelRow | None:
+        found = await self._channels(f"{CHANNEL} WHERE id = ?", channel_id)
+        return found[0] if found else None
+
+    async def all_channels(self) -> list[ChannelRow]:
+        return await self._channels(f"{CHANNEL} ORDER BY created_at_ms, id")
+
+    async def channels_with_customer(
+        self, customer_id: str, platforms: Sequence[str]
+    ) -> list[ChannelRow]:
+        if not platforms:
+            return []
+        return await self._channels(
+            f"{CHANNEL} WHERE platform IN ({marks(len(platforms))}) AND ("
+            " EXISTS (SELECT 1 FROM events WHERE events.channel_id = channels.id"
+            " AND events.customer_id = ?)"
+            " OR EXISTS (SELECT 1 FROM contacts WHERE contacts.channel_id = channels.id"
+            " AND contacts.customer_id = ?)) ORDER BY created_at_ms, id",
+            *platforms,
+            customer_id,
+            customer_id,
+        )
+
+    async def _channels(self, sql: str, *params: object) -> list[ChannelRow]:
+        return [build(ChannelRow, r) for r in await self._db.fetch(sql, *params)]
+
+    async def set_channel_status(self, business_id: str, channel_id: str, status: str) -> None:
+        await self._db.write(
+            "UPDATE channels SET status = ? WHERE id = ? AND business_id = ?",
+            status,
+            channel_id,
+            business_id,
+        )
+
+    async def replace_secret(
+        self, business_id: str, channel_id: str, key_id: str, secret: bytes
+    ) -> None:
+        await self._db.write(
+            "UPDATE channels SET key_id = ?, secret = ? WHERE id = ? AND business_id = ?",
+            key_id,
+            secret,
+            channel_id,
+            business_id,
+        )
+
+    async def delete_channel(
+        self, business_id: str, channel_id: str, farewell: NewEvent | None
+    ) -> bool:
+        async def op(tx: Tx) -> bool:
+            # Lock the business first: an append of this channel's events that is still
+            # open finishes before we erase, and none can start until we commit.
+            await tx.lock_businesses([business_id])
+            if not await tx.execute(
+                "DELETE FROM channels WHERE id = ? AND business_id = ?", channel_id, business_id
+            ):
+                return False
+            await tx.execute(
+                "DELETE FROM events WHERE channel_id = ? AND business_id = ?",
+                channel_id,
+                business_id,
+            )
+            for table in ("dedupe", "contacts", "sends"):
+                await tx.execute(f"DELETE FROM {table} WHERE channel_id = ?", channel_id)
+            if farewell is not None:
+                await insert_events(tx, [farewell])
+            return True
+
+        return await self._db.transact(op)

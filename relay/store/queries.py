@@ -1,0 +1,32 @@
+"""The relay's Store: every feature's queries, written once, over one database driver."""
+
+from __future__ import annotations
+
+from relay.store.accounts import Accounts
+from relay.store.base import CommitListener
+from relay.store.channels import Channels
+from relay.store.erasure import Erasure
+from relay.store.events import Events
+from relay.store.health import ChannelHealth
+from relay.store.logins import MetaLogins
+from relay.store.port import Database
+from relay.store.retention import Retention
+from relay.store.sends import Sends
+from relay.store.usage import Usage
+
+__all__ = ["SqlStore"]
+
+
+class SqlStore(
+    Accounts, Channels, ChannelHealth, Events, Sends, Usage, Erasure, Retention, MetaLogins
+):
+    """Implements ``relay.store.base.Store``; the driver decides only how SQL runs."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def on_commit(self, listener: CommitListener) -> None:
+        self._db.on_commit(listener)
+
+    async def close(self) -> None:
+        await self._db.close()
