@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -64,6 +64,22 @@ def workspace(
         wait_for(qtbot, workspace.close(), timeout_ms=30_000)
         window.close()
         window.deleteLater()
+
+
+def test_closing_the_workspace_stops_its_refresh_timers(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
+) -> None:
+    """Once the workspace is closed no controller's timer is left to start work on the
+    closed task keeper (it raised when the 30-second tick came after the close)."""
+    engine = _open_engine(qtbot, tmp_path)
+    window = MainWindow(qsettings)
+    workspace = Workspace(engine, window, qsettings)
+    wait_for(qtbot, workspace.enter())
+    assert any(timer.isActive() for timer in workspace.findChildren(QTimer))
+    wait_for(qtbot, workspace.close(), timeout_ms=30_000)
+    assert not any(timer.isActive() for timer in workspace.findChildren(QTimer))
+    window.close()
+    window.deleteLater()
 
 
 def _run_locally(qtbot: QtBot, ws: Workspace) -> None:

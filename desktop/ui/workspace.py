@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.engine import Engine, EngineError
@@ -328,6 +328,9 @@ class Workspace(QObject):
             controller.pane.pane.details.save_notes()
         await self.tasks.drain(timeout_s=3.0)
         self.hub.detach()
+        # The controllers' refresh timers would start work on a closed task keeper.
+        for timer in self.findChildren(QTimer):
+            timer.stop()
         await self.tasks.close()
         self.tray.hide()
         await self.engine.close()

@@ -1,4 +1,4 @@
-"""Connects the channels screen to the engine: connect (with Facebook or by hand), health
+"""Connects the channels screen to the channels service: connect (with Facebook or by hand), health
 checks and their fixes, disconnect, mode and threshold."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _names(infos: Sequence[ChannelInfo]) -> str:
 
 
 class ChannelsController(QObject):
-    """Keeps the cards in step with the store's channel list, the relay's view of each
+    """Keeps the cards in step with the channel list, the relay's view of each
     channel's health and the saved policies.
 
     ``open_url`` opens the Facebook login in the system browser (tests give their own);

@@ -24,7 +24,7 @@ _NOTHING_SHARED = (
 
 
 class MetaConnectFlow(QObject):
-    """Drives a :class:`MetaConnectDialog` through the engine's Meta login calls.
+    """Drives a :class:`MetaConnectDialog` through the channels service's Meta login calls.
 
     Every failure lands in the dialog in the relay's or the engine's plain words; the
     relay connects the picks all together or not at all, so nothing is half-connected.

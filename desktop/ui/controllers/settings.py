@@ -1,4 +1,4 @@
-"""Connects the settings screen to the engine's settings, saved replies and the account."""
+"""Connects the settings screen to the preferences, saved replies and the session."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __all__ = ["SettingsController"]
 
 
 class SettingsController(QObject):
-    """Shows the engine's settings and saves the edited copy."""
+    """Shows the settings and saves the edited copy."""
 
     saved = Signal()
     signed_out = Signal()

@@ -1,4 +1,4 @@
-"""Loads usage from the relay and results from the store into the usage screen."""
+"""Loads usage and the assistant's results from the usage service into the usage screen."""
 
 from __future__ import annotations
 
