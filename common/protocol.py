@@ -233,6 +233,9 @@ SendErrorCode = Literal[
     "bad_request",
     "platform_error",
     "idempotency_conflict",
+    #: The relay lost track of the send (a crash or hang past its lease): it may or may
+    #: not have reached the customer. Shown to the owner, never retried on its own.
+    "outcome_unknown",
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,17 +22,40 @@ from relay.settings import Settings
 __all__ = ["EmbeddedRelay"]
 
 
-def _bind(port: int) -> socket.socket:
-    """Bind 127.0.0.1:port, or any free port when that one is taken."""
+def _socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if sys.platform == "win32":
+        # Windows' SO_REUSEADDR would let two servers share a port; this refuses that.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    else:
+        # A quick restart finds the last run's connections in TIME_WAIT: without this the
+        # port stays "in use" for a minute and the web chat's address would change.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE or port == 0:
-            sock.close()
-            raise
-        sock.bind(("127.0.0.1", 0))
+    except OSError:
+        sock.close()
+        raise
     return sock
+
+
+def _bind(*ports: int) -> socket.socket:
+    """Bind 127.0.0.1 on the first free port of ``ports``, else on any free port."""
+    for port in ports:
+        try:
+            return _socket(port)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or port == 0:
+                raise
+    return _socket(0)
+
+
+def _read_port(path: Path) -> int | None:
+    try:
+        port = int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
 
 
 class EmbeddedRelay:
@@ -53,8 +77,14 @@ class EmbeddedRelay:
         if self.running:
             return self.url
         self.folder.mkdir(parents=True, exist_ok=True)
-        sock = _bind(self.port)
+        # The web chat's address (embed snippet, link, QR code) carries the port: the one
+        # used last time wins over the default, so the address stays the same.
+        remembered = self.folder / "port"
+        last = _read_port(remembered) if self.port else None
+        sock = _bind(*dict.fromkeys(p for p in (last, self.port) if p is not None))
         port = sock.getsockname()[1]
+        if self.port:
+            remembered.write_text(f"{port}\n", encoding="utf-8")
         self.url = f"http://127.0.0.1:{port}"
         settings = Settings(
             database_url=f"sqlite:///{self.folder / 'relay.db'}",

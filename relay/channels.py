@@ -323,7 +323,10 @@ async def _token_reaches(
                 edge,
             )
         except SendError as exc:
-            if exc.transient:
+            # Throttled, a 5xx, or no answer at all (a read that timed out proves nothing
+            # either way, though a send that did may have left): Graph was not asked.
+            unanswered = exc.code == "platform_error" and exc.platform_code is None
+            if exc.transient or unanswered:
                 log.warning(
                     "pasted channel not verified",
                     extra={"platform": platform, "code": exc.code, "detail": exc.detail},

@@ -45,6 +45,27 @@ async def _create_business(
     return user.business_id
 
 
+async def _rekey(settings: Settings) -> int:
+    from pathlib import Path
+
+    from relay.crypto import load_keyring
+    from relay.rekey import rekey
+    from relay.store import open_store
+
+    keyring = load_keyring(settings.master_keys, Path(settings.key_file))
+    store = await open_store(settings.database_url)
+    try:
+        counts = await rekey(store, keyring)
+    finally:
+        await store.close()
+    print(
+        f"re-encrypted {counts.resealed}, already current {counts.current},"
+        f" changed meanwhile {counts.changed}, unreadable {counts.unreadable}"
+        f" (key {keyring.current!r})"
+    )
+    return 1 if counts.unreadable else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="clientora-relay", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -63,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read the password from standard input instead of a prompt",
     )
+    sub.add_parser("rekey", help="re-encrypt every stored secret under the current master key")
     replaying = sub.add_parser(
         "replay", help="post saved webhook payloads, signed, to a running relay; print the events"
     )
@@ -96,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(business_id)
         return 0
+    if args.command == "rekey":
+        return asyncio.run(_rekey(settings))
     if args.command == "replay":
         from pathlib import Path
 

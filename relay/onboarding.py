@@ -58,6 +58,7 @@ from relay.store.base import MetaLoginRow
 
 __all__ = [
     "CALLBACK_PATH",
+    "listing_aad",
     "meta_callback_router",
     "onboarding_router",
 ]
@@ -82,7 +83,8 @@ def _shown(asset: GrantedAsset, connected: bool) -> MetaAsset:
 _LISTING: Final = msgspec.json.Decoder(Listing)
 
 
-def _aad(login_id: str) -> bytes:
+def listing_aad(login_id: str) -> bytes:
+    """What a login's encrypted listing is bound to (its id), for decrypting and re-keying."""
     return f"meta-login:{login_id}".encode()
 
 
@@ -228,7 +230,7 @@ async def meta_callback(
     except LoginFailed as exc:
         await _fail(services, login, exc.message)
         return _page(200, "Nothing was connected", exc.message, _RETURN)
-    key_id, blob = services.keyring.encrypt(msgspec.json.encode(listing), _aad(login.id))
+    key_id, blob = services.keyring.encrypt(msgspec.json.encode(listing), listing_aad(login.id))
     await services.store.update_meta_login(
         login.id,
         "ready",
@@ -296,7 +298,9 @@ def _listing(services: Services, row: MetaLoginRow) -> Listing:
     if row.listing is None:
         return Listing(assets=[])
     try:
-        return _LISTING.decode(services.keyring.decrypt(row.key_id, row.listing, _aad(row.id)))
+        return _LISTING.decode(
+            services.keyring.decrypt(row.key_id, row.listing, listing_aad(row.id))
+        )
     except (CredentialError, msgspec.DecodeError):
         raise RelayError(
             410, "login_expired", "This Facebook sign-in can no longer be read; start again."

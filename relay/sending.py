@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -15,12 +16,13 @@ from common.events import Customer, MessageSent, SendFailed
 from common.protocol import ApiError, SendReply, SendResult
 from relay.activity import SendOutcome
 from relay.auth import Principal, provide_principal
+from relay.crypto import CredentialError
 from relay.directory import decode_credentials
 from relay.errors import RelayError
 from relay.health import token_rejected
 from relay.ingest import record
 from relay.metrics import SEND_FAILURES, SENDS
-from relay.send import OutboundText, send_with_retry
+from relay.send import MAX_BACKOFF_S, OutboundText, send_with_retry
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow, SendClaim
@@ -42,6 +44,7 @@ _STATUS = {
     "quota_exceeded": 429,
     "already_replied": 409,
     "idempotency_conflict": 409,
+    "outcome_unknown": 409,
     "platform_error": 502,
 }
 
@@ -63,6 +66,27 @@ def _fingerprint(data: SendReply) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+def _lease_ms(services: Services) -> int:
+    """How long a send may take with every retry (attempts, time-outs, longest backoff),
+    plus a margin: a claim held longer belongs to a relay that crashed or hung."""
+    settings = services.settings
+    per_attempt_s = settings.send_timeout_s + MAX_BACKOFF_S
+    return int((settings.send_attempts * per_attempt_s + 30.0) * 1000)
+
+
+def _credentials(services: Services, row: ChannelRow) -> dict[str, str]:
+    """The channel's decrypted credentials; one that no longer decrypts (its key was
+    retired, the row was damaged) asks the owner to reconnect, like a rejected token."""
+    try:
+        return decode_credentials(services.keyring, row)
+    except CredentialError:
+        log.warning("a channel credential cannot be decrypted", extra={"channel_id": row.id})
+        raise SendError(
+            "token_invalid",
+            "The channel's saved credential can no longer be read. Reconnect the channel.",
+        ) from None
+
+
 def _replay(claim: SendClaim) -> SendResult:
     """Answer a repeated idempotency key with what the first request got."""
     if claim.state == "sent" and claim.result is not None:
@@ -76,6 +100,14 @@ def _replay(claim: SendClaim) -> SendResult:
     if claim.state == "failed" and claim.result is not None:
         error = msgspec.json.decode(claim.result, type=ApiError)
         raise RelayError(_STATUS.get(error.code, 422), error.code, error.message)
+    if claim.state == "unknown":
+        # Never retried blindly: only the owner can tell whether the customer got it.
+        raise RelayError(
+            409,
+            "outcome_unknown",
+            "The relay lost track of this reply while sending it: it may or may not have "
+            "reached the customer. Check the conversation before sending it again.",
+        )
     raise RelayError(
         409, "idempotency_conflict", "A send with this key is still in progress.", retry_after_s=1
     )
@@ -113,6 +145,7 @@ async def send_reply(
         fingerprint,
         row.id,
         data.in_reply_to if data.automatic else None,
+        lease_ms=_lease_ms(services),
     )
     if claim.state == "already_replied":
         raise RelayError(
@@ -138,9 +171,10 @@ async def _deliver(
     send_id: str,
 ) -> SendResult:
     customer = Customer(id=data.recipient_id)
-    last = await services.store.last_inbound(row.id, data.recipient_id)
-    window = window_state(platform, last, now_ms(), human=not data.automatic)
+    left = False
     try:
+        last = await services.store.last_inbound(row.id, data.recipient_id)
+        window = window_state(platform, last, now_ms(), human=not data.automatic)
         if window == "closed":
             raise SendError(
                 "window_closed",
@@ -162,7 +196,8 @@ async def _deliver(
             # The visitor's page reads replies from the log: storing it is delivering it.
             message_id = f"wc.{send_id}"
         else:
-            credentials = decode_credentials(services.keyring, row)
+            credentials = _credentials(services, row)
+            left = True  # from here on the request may have reached the platform
             message_id = await send_with_retry(
                 services.http,
                 services.urls,
@@ -203,6 +238,12 @@ async def _deliver(
         raise RelayError(
             _STATUS.get(exc.code, 422), exc.code, exc.message, retry_after_s=exc.retry_after_s
         ) from None
+    except BaseException:
+        if not left:
+            # Nothing went out: free the key, or every retry would wait on a dead claim.
+            await asyncio.shield(services.store.release_send(send_id))
+        # Else the claim stays pending until its lease ends; then its outcome is unknown.
+        raise
 
     SENDS.labels(platform).inc()
     services.activity.sent(row.id, SendOutcome(now_ms(), True))

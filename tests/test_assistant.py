@@ -200,19 +200,31 @@ async def test_garbage_from_the_model_is_never_sent(
     assert texts in ([], [engine.settings.profile.message("handoff", "sq")])
 
 
-async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_and_waits(
+async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_never_silence(
     engine: Engine, relay: ServedApp, fake_graph: FakeGraphServer, model: ServedOpenAI
 ) -> None:
-    """When the AI budget is gone the extractive drafter answers and the owner approves."""
+    """With the AI budget gone, auto mode sends a confident answer from the knowledge base,
+    and for an answer below the channel's threshold, the courtesy message in the customer's
+    language; the model is not asked again meanwhile."""
     fake, _ = fake_graph
     model.fake.responder = None
     model.fake.push(Error(429, code="insufficient_quota", type="insufficient_quota"))
     async with settles(engine):
         _write(relay, "A jeni të hapur të dielën?", "q1")
-    (draft,) = await engine.store.pending_drafts()
-    assert draft.drafter == "extractive" and ANSWER in draft.text
-    assert draft.hold_reason and "budget" in draft.hold_reason
-    assert sent(fake) == []
+    assert engine.assistant.budget_exhausted
+    await wait_for(lambda: len(sent(fake)) == 1)
+    assert sent(fake)[0].json["message"]["text"] == ANSWER
+    channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
+    await engine.channels.set_policy(channel.id, ChannelPolicy(mode="auto", threshold=0.999))
+    async with settles(engine):
+        _write(relay, "A jeni të hapur të dielën?", "q2", psid="PSID2")
+    await wait_for(lambda: len(sent(fake)) == 2)
+    assert sent(fake)[1].json["message"]["text"] == engine.settings.profile.message(
+        "courtesy", "sq"
+    )
+    held = [d for d in await engine.store.pending_drafts() if d.drafter == "extractive"]
+    assert held and held[0].hold_reason and "budget" in held[0].hold_reason
+    assert len(model.fake.chat_requests) == 1
 
 
 async def test_outside_opening_hours_the_away_message_goes_out(

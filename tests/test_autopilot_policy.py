@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from msgspec.structs import replace
 
-from desktop.core.autopilot import ChannelPolicy, Facts, OpeningHours, agreement, decide
+from desktop.core.autopilot import (
+    ChannelPolicy,
+    Facts,
+    OpeningHours,
+    UsageLimit,
+    agreement,
+    ai_budget_resets,
+    decide,
+    sending_paused,
+)
 from desktop.core.drafting import Draft
 
 GOOD = Draft(
@@ -74,3 +83,24 @@ def test_agreement_scores_paraphrase_above_unrelated() -> None:
     assert same > 0.8
     assert other < 0.4
     assert agreement("", "x") == 0.0
+
+
+def test_a_used_up_sending_limit_holds_auto_mode_until_the_period_resets() -> None:
+    """The relay's usage report at 100 % pauses automatic replies with the reset date; a new
+    period (or a limit not yet reached) lets them go again."""
+    sending = UsageLimit(metric="outbound_messages", used=1000, limit=1000, resets_on="2026-12-01")
+    reason = sending_paused([sending], date(2026, 11, 20))
+    assert reason is not None and "2026-12-01" in reason
+    facts = Facts(window_open=True, within_limits=False, owner_took_over=False, limit_reason=reason)
+    assert decide(AUTO, GOOD, facts).reason == reason
+    assert sending_paused([sending], date(2026, 12, 1)) is None
+    assert sending_paused([replace(sending, used=800)], date(2026, 11, 20)) is None
+
+
+def test_the_ai_budget_comes_back_when_its_period_does() -> None:
+    """A used-up AI gateway budget names the day it resets; other metrics do not count."""
+    tokens = UsageLimit(metric="ai_tokens", used=2e6, limit=2e6, resets_on="2026-12-01")
+    sending = UsageLimit(metric="outbound_messages", used=5, limit=1000, resets_on="2026-12-01")
+    assert ai_budget_resets([tokens, sending], date(2026, 11, 20)) == date(2026, 12, 1)
+    assert ai_budget_resets([tokens], date(2026, 12, 2)) is None
+    assert ai_budget_resets([sending], date(2026, 11, 20)) is None

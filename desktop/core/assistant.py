@@ -13,15 +13,24 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import msgspec
 
 from common.channels import window_state
-from desktop.core.autopilot import Decision, Facts, agreement, decide
+from desktop.core.autopilot import (
+    Decision,
+    Facts,
+    UsageLimit,
+    agreement,
+    ai_budget_resets,
+    decide,
+    sending_paused,
+)
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, Turn
 from desktop.core.drafting.handoff import conversation_tag
 from desktop.core.drafting.llm import QUOTA_REASON
+from desktop.core.drafting.messages import MessageKind
 from desktop.core.kb import KnowledgeBase
 from desktop.core.outbox import Outbox
 from desktop.core.settings import AppSettings
@@ -41,7 +50,9 @@ log = logging.getLogger(__name__)
 HISTORY = 20
 #: The hand-off or away message goes out at most this often per conversation.
 COURTESY_EVERY_MS = 12 * 3600 * 1000
-BUDGET_HOLD = "The AI budget is used up: an answer from the knowledge base waits for you."
+BUDGET_HOLD = "The AI budget is used up: the answer comes from the knowledge base."
+#: With the AI account's own "no quota" (no period known), the model is tried again after this.
+BUDGET_RETRY_MS = 3600 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +76,6 @@ class Assistant:
         *,
         settings: Callable[[], AppSettings],
         drafter: Callable[[], Drafter],
-        within_limits: Callable[[], bool] = lambda: True,
         clock: Callable[[], int] = _now_ms,
     ) -> None:
         self.store = store
@@ -73,12 +83,12 @@ class Assistant:
         self.outbox = outbox
         self._settings = settings
         self._drafter = drafter
-        self._within_limits = within_limits
         self._clock = clock
         self._extractive = ExtractiveDrafter()
         self._tasks: dict[int, asyncio.Task[DraftOutcome | None]] = {}
         self._unanswered: dict[int, int] = {}
-        self._budget_exhausted = False
+        self._budget_until_ms = 0
+        self._budget_from_plan = False
         self._unsubscribe: Callable[[], None] | None = None
         # conversation -> its latest silent shadow draft, scored when the owner replies
         self._shadow: dict[int, tuple[int, str | None]] = {}
@@ -166,7 +176,8 @@ class Assistant:
         request = DraftRequest(
             profile=settings.profile, platform=conversation.platform, turns=turns, hits=hits
         )
-        draft, hold = await self._draft(request)
+        limits = await self._limits()
+        draft, budget_out = await self._draft(request, limits)
         draft = self._count_unanswered(conversation_id, draft, settings)
         # A newer message may have arrived while the model was thinking: that one wins.
         latest = await self.store.messages(conversation_id, limit=1)
@@ -174,7 +185,7 @@ class Assistant:
             return None
         tag = conversation_tag(turns, settings.profile.languages)
         text = draft.reply if draft.reply.strip() else settings.profile.message("handoff", tag)
-        decision, facts = self._decide(conversation, draft, hold, settings)
+        decision, facts = self._decide(conversation, draft, budget_out, settings, limits)
         topic = next((h.title for h in hits if h.chunk_id in draft.cited_chunk_ids), None)
         stored = await self.store.add_draft(
             NewDraft(
@@ -199,8 +210,16 @@ class Assistant:
         )
         if decision.action == "send":
             await self.outbox.send(conversation_id, text, draft_id=stored.id, automatic=True)
-        elif policy.mode == "auto" and decision.action == "wait" and facts.window_open:
-            await self._courtesy(conversation_id, answering.id, draft, facts, settings, tag)
+        elif (
+            policy.mode == "auto"
+            and decision.action == "wait"
+            and facts.window_open
+            and facts.within_limits
+            and not facts.owner_took_over
+        ):
+            kind = self._courtesy_kind(draft, facts, budget_out)
+            if kind is not None:
+                await self._courtesy(conversation_id, answering.id, settings, kind, tag)
         elif policy.mode == "shadow":
             self._shadow[conversation_id] = (stored.id, topic)
         log.info(
@@ -213,16 +232,47 @@ class Assistant:
         )
         return DraftOutcome(stored.id, decision)
 
-    async def _draft(self, request: DraftRequest) -> tuple[Draft, str | None]:
-        """The configured drafter's answer; the extractive one when the AI budget is gone."""
+    async def _limits(self) -> list[UsageLimit]:
+        """The plan's limits as the relay last reported them (its usage warnings)."""
+        return [
+            UsageLimit(metric=n.metric, used=n.used, limit=n.limit, resets_on=n.resets_on)
+            for n in await self.store.usage_notices()
+        ]
+
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self._clock() / 1000, UTC).date()
+
+    @property
+    def budget_exhausted(self) -> bool:
+        """Whether drafts come from the knowledge base alone until the AI budget is back."""
+        return self._clock() < self._budget_until_ms
+
+    def _budget_out(self, resets: date | None) -> None:
+        """Use the no-key drafter until the plan's period resets (the relay's gateway), or
+        for an hour when the AI account itself said so (its period is not known here)."""
+        if resets is not None:
+            until = int(datetime.combine(resets, datetime.min.time(), UTC).timestamp() * 1000)
+        else:
+            until = self._clock() + BUDGET_RETRY_MS
+        self._budget_until_ms = max(self._budget_until_ms, until)
+        self._budget_from_plan = resets is not None
+
+    async def _draft(self, request: DraftRequest, limits: list[UsageLimit]) -> tuple[Draft, bool]:
+        """The configured drafter's answer, or the no-key drafter's while the AI budget is
+        used up (True then)."""
         drafter = self._drafter()
-        if self._budget_exhausted and not isinstance(drafter, ExtractiveDrafter):
-            return await self._extractive.draft(request), BUDGET_HOLD
+        if isinstance(drafter, ExtractiveDrafter):
+            return await drafter.draft(request), False
+        resets = ai_budget_resets(limits, self._today())
+        if resets is not None:
+            self._budget_out(resets)
+        if self.budget_exhausted:
+            return await self._extractive.draft(request), True
         draft = await drafter.draft(request)
         if draft.handoff and draft.handoff_reason and draft.handoff_reason.startswith(QUOTA_REASON):
-            self._budget_exhausted = True
-            return await self._extractive.draft(request), BUDGET_HOLD
-        return draft, None
+            self._budget_out(resets)
+            return await self._extractive.draft(request), True
+        return draft, False
 
     def _count_unanswered(self, conversation_id: int, draft: Draft, settings: AppSettings) -> Draft:
         """Hand off after repeated drafts that found nothing to answer from."""
@@ -240,40 +290,50 @@ class Assistant:
         return draft
 
     def _decide(
-        self, conversation: Conversation, draft: Draft, hold: str | None, settings: AppSettings
+        self,
+        conversation: Conversation,
+        draft: Draft,
+        budget_out: bool,
+        settings: AppSettings,
+        limits: list[UsageLimit],
     ) -> tuple[Decision, Facts]:
         now = self._clock()
         window = window_state(conversation.platform, conversation.last_inbound_ms, now, human=False)
+        paused = sending_paused(limits, self._today())
         facts = Facts(
             window_open=window == "open",
-            within_limits=self._within_limits(),
+            within_limits=paused is None,
             owner_took_over=conversation.assistant_paused,
             open_now=settings.hours.is_open(datetime.fromtimestamp(now / 1000, UTC)),
+            limit_reason=paused,
         )
         decision = decide(settings.policy(conversation.channel_id), draft, facts)
-        if hold is not None and decision.action == "send":
-            return Decision("wait", hold), facts
+        if budget_out and decision.action == "wait":
+            return Decision("wait", f"{BUDGET_HOLD} {decision.reason or ''}".strip()), facts
         return decision, facts
+
+    def _courtesy_kind(self, draft: Draft, facts: Facts, budget_out: bool) -> MessageKind | None:
+        """Which message tells a customer in auto mode that a person will answer, if any."""
+        if draft.handoff:
+            return "handoff"
+        if not facts.open_now:
+            return "away"
+        if budget_out:
+            # Never silence: the AI budget is gone and the answer waits for the owner.
+            return "limit" if self._budget_from_plan else "courtesy"
+        return None
 
     async def _courtesy(
         self,
         conversation_id: int,
         message_id: int,
-        draft: Draft,
-        facts: Facts,
         settings: AppSettings,
+        kind: MessageKind,
         tag: str,
     ) -> None:
         """In auto mode, tell a waiting customer a person will answer (once in a while),
         in the customer's language and script."""
-        if facts.owner_took_over or not facts.within_limits:
-            return
-        if draft.handoff:
-            text = settings.profile.message("handoff", tag)
-        elif not facts.open_now:
-            text = settings.profile.message("away", tag)
-        else:
-            return
+        text = settings.profile.message(kind, tag)
         now = self._clock()
         if now - self._courtesy_sent.get(conversation_id, 0) < COURTESY_EVERY_MS:
             return

@@ -7,8 +7,9 @@ limits, whether the owner took over) and asks :func:`decide` what to do.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from difflib import SequenceMatcher
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -25,8 +26,11 @@ __all__ = [
     "Facts",
     "Mode",
     "OpeningHours",
+    "UsageLimit",
     "agreement",
+    "ai_budget_resets",
     "decide",
+    "sending_paused",
 ]
 
 Mode = Literal["manual", "auto", "shadow"]
@@ -46,12 +50,54 @@ class ChannelPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """What the engine knows when a draft is ready."""
+    """What the engine knows when a draft is ready. ``limit_reason`` says which limit
+    stops sending (with its reset date) when ``within_limits`` is False."""
 
     window_open: bool
     within_limits: bool
     owner_took_over: bool
     open_now: bool = True
+    limit_reason: str | None = None
+
+
+class UsageLimit(msgspec.Struct, frozen=True, kw_only=True):
+    """One of the plan's monthly limits as the relay last reported it."""
+
+    metric: str
+    used: float
+    limit: float
+    #: ISO date the next period starts.
+    resets_on: str
+
+    def reached(self, today: date) -> bool:
+        """Used up, and its period has not ended yet (a new month resets it)."""
+        return self.limit > 0 and self.used >= self.limit and today.isoformat() < self.resets_on
+
+
+#: Metrics of the relay's plans: messages it sends, and the AI gateway's budget.
+SENDING_METRIC = "outbound_messages"
+AI_METRICS = ("ai_tokens", "ai_cost_usd")
+
+
+def sending_paused(limits: Sequence[UsageLimit], today: date) -> str | None:
+    """Why automatic replies must wait because the plan's sending limit is reached, or None."""
+    for item in limits:
+        if item.metric == SENDING_METRIC and item.reached(today):
+            return (
+                f"This month's {item.limit:g} messages are used up; automatic replies resume "
+                f"on {item.resets_on}."
+            )
+    return None
+
+
+def ai_budget_resets(limits: Sequence[UsageLimit], today: date) -> date | None:
+    """The day the AI gateway's used-up budget comes back, or None when it is not used up."""
+    days = [
+        date.fromisoformat(i.resets_on)
+        for i in limits
+        if i.metric in AI_METRICS and i.reached(today)
+    ]
+    return min(days) if days else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +129,10 @@ def decide(policy: ChannelPolicy, draft: Draft, facts: Facts) -> Decision:
     if not facts.window_open:
         return Decision("wait", "The reply window has closed; only a person may answer now.")
     if not facts.within_limits:
-        return Decision("wait", "The usage limit is reached; automatic replies are paused.")
+        return Decision(
+            "wait",
+            facts.limit_reason or "The usage limit is reached; automatic replies are paused.",
+        )
     if not facts.open_now:
         return Decision("wait", "Outside opening hours: waiting for you.")
     return Decision("send")

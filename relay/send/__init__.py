@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -19,7 +19,11 @@ from relay.send.errors import PLATFORM_NAMES, SendError, too_long
 from relay.send.retry import Sleep, retry_transient
 from relay.send.types import OutboundText, PlatformUrls
 
+#: The longest wait between two attempts of one send (a platform's Retry-After is capped).
+MAX_BACKOFF_S: Final = 8.0
+
 __all__ = [
+    "MAX_BACKOFF_S",
     "OutboundText",
     "PlatformUrls",
     "SendError",
@@ -63,7 +67,7 @@ async def send_with_retry(
     *,
     attempts: int = 4,
     base_delay_s: float = 0.25,
-    max_delay_s: float = 8.0,
+    max_delay_s: float = MAX_BACKOFF_S,
     sleep: Sleep = asyncio.sleep,
 ) -> str:
     """``send_text`` retried on transient SendErrors (full-jitter backoff, ``Retry-After``

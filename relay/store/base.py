@@ -114,10 +114,12 @@ class UsageRow:
 
 @dataclass(frozen=True, slots=True)
 class SendClaim:
-    """The state of an idempotency key: ``new`` means this caller now owns the send."""
+    """The state of an idempotency key: ``new`` means this caller now owns the send;
+    ``unknown``, that its owner held it past the lease without an outcome (it crashed or
+    hung): the send may or may not have gone out."""
 
     send_id: str
-    state: Literal["new", "pending", "sent", "failed", "already_replied"]
+    state: Literal["new", "pending", "sent", "failed", "already_replied", "unknown"]
     fingerprint: str
     result: bytes | None
     seq: int | None = None
@@ -285,11 +287,17 @@ class Store(Protocol):
     async def replace_secret(
         self, business_id: str, channel_id: str, key_id: str, secret: bytes
     ) -> None: ...
+    async def reseal_channel(self, channel_id: str, old: bytes, key_id: str, secret: bytes) -> bool:
+        """Put ``secret`` (the same credential under another key) in place of ``old``;
+        False, and nothing changes, if the channel is gone or its secret changed since."""
+
     async def delete_channel(
         self, business_id: str, channel_id: str, farewell: NewEvent | None
     ) -> bool:
         """Erase the channel, its credentials, pending events and dedupe keys; then append
-        ``farewell`` (a business-wide event) in the same transaction."""
+        ``farewell`` (a business-wide event) in the same transaction. As with an erasure,
+        the deleted bytes are then made unrecoverable from the files where the engine
+        allows it (SQLite: a WAL checkpoint)."""
 
     # event log
     async def append(self, events: Sequence[NewEvent]) -> list[int | None]:
@@ -311,9 +319,11 @@ class Store(Protocol):
         fingerprint: str,
         channel_id: str,
         auto_reply_to: str | None,
+        lease_ms: int = 300_000,
     ) -> SendClaim:
-        """Take an idempotency key. ``auto_reply_to`` (an inbound message id) may be
-        claimed by one automatic send only: another key gets ``already_replied``."""
+        """Take an idempotency key for ``lease_ms``. ``auto_reply_to`` (an inbound message
+        id) may be claimed by one automatic send only: another key gets
+        ``already_replied``. A pending claim past its lease comes back ``unknown``."""
 
     async def finish_send(self, send_id: str, ok: bool, result: bytes, event: NewEvent) -> int:
         """Record the outcome and append its event in one transaction; returns its seq."""
@@ -400,6 +410,14 @@ class Store(Protocol):
         listing: bytes | None,
         expires_at_ms: int,
     ) -> None: ...
+    async def sealed_meta_logins(self) -> list[MetaLoginRow]:
+        """Every login holding an encrypted listing (any business: for re-keying)."""
+
+    async def reseal_meta_login(
+        self, login_id: str, old: bytes, key_id: str, listing: bytes
+    ) -> bool:
+        """As ``reseal_channel``, for a login's listing."""
+
     async def expire_meta_logins(self, now_ms: int) -> int:
         """Delete logins past their time, and those of businesses that no longer exist."""
 

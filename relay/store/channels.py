@@ -116,6 +116,19 @@ class Channels:
             business_id,
         )
 
+    async def reseal_channel(self, channel_id: str, old: bytes, key_id: str, secret: bytes) -> bool:
+        """Put ``secret`` (the same credential under another key) in place of ``old``; False,
+        and nothing changes, if the channel is gone or its secret changed meanwhile."""
+        return bool(
+            await self._db.write(
+                "UPDATE channels SET key_id = ?, secret = ? WHERE id = ? AND secret = ?",
+                key_id,
+                secret,
+                channel_id,
+                old,
+            )
+        )
+
     async def delete_channel(
         self, business_id: str, channel_id: str, farewell: NewEvent | None
     ) -> bool:
@@ -138,4 +151,7 @@ class Channels:
                 await insert_events(tx, [farewell])
             return True
 
-        return await self._db.transact(op)
+        deleted = await self._db.transact(op)
+        if deleted:
+            await self._db.scrub()  # the credential's ciphertext must not linger in the WAL
+        return deleted

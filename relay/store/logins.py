@@ -84,6 +84,27 @@ class MetaLogins:
             login_id,
         )
 
+    async def sealed_meta_logins(self) -> list[MetaLoginRow]:
+        """Every login holding an encrypted listing (any business: for re-keying)."""
+        rows = await self._db.fetch(
+            f"SELECT {_COLUMNS} FROM meta_logins WHERE listing IS NOT NULL ORDER BY id"
+        )
+        return [build(MetaLoginRow, r) for r in rows]
+
+    async def reseal_meta_login(
+        self, login_id: str, old: bytes, key_id: str, listing: bytes
+    ) -> bool:
+        """As ``reseal_channel``, for a login's listing."""
+        return bool(
+            await self._db.write(
+                "UPDATE meta_logins SET key_id = ?, listing = ? WHERE id = ? AND listing = ?",
+                key_id,
+                listing,
+                login_id,
+                old,
+            )
+        )
+
     async def expire_meta_logins(self, now_ms: int) -> int:
         return await self._db.write(
             "DELETE FROM meta_logins WHERE expires_at_ms < ?"

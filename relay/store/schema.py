@@ -86,6 +86,8 @@ CREATE TABLE IF NOT EXISTS channel_health (
 CREATE INDEX IF NOT EXISTS channel_health_node ON channel_health(node_id);
 CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id);
 """,
+    # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
+    "ALTER TABLE sends ADD COLUMN lease_until_ms INTEGER;\n",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -165,6 +167,8 @@ CREATE TABLE IF NOT EXISTS channel_health (
 CREATE INDEX IF NOT EXISTS channel_health_node ON channel_health(node_id);
 CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id);
 """,
+    # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
+    "ALTER TABLE sends ADD COLUMN lease_until_ms BIGINT;\n",
 )
 
 

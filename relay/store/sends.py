@@ -23,28 +23,32 @@ class Sends:
         fingerprint: str,
         channel_id: str,
         auto_reply_to: str | None,
+        lease_ms: int = 300_000,
     ) -> SendClaim:
         async def op(tx: Tx) -> SendClaim:
             # ON CONFLICT waits for a rival claim to commit or roll back; a claim released
             # in between is tried again.
             for _ in range(_CLAIM_TRIES):
-                send_id = new_id()
+                send_id, now = new_id(), now_ms()
                 if await tx.execute(
                     "INSERT INTO sends (id, business_id, key, fingerprint, channel_id,"
-                    " auto_reply_to, state, created_at_ms)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
+                    " auto_reply_to, state, created_at_ms, lease_until_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT DO NOTHING",
                     send_id,
                     business_id,
                     key,
                     fingerprint,
                     channel_id,
                     auto_reply_to,
-                    now_ms(),
+                    now,
+                    now + lease_ms,
                 ):
                     return SendClaim(send_id, "new", fingerprint, None)
                 row = await tx.fetchrow(
-                    "SELECT id AS send_id, state, fingerprint, result, seq FROM sends"
-                    " WHERE business_id = ? AND key = ?",
+                    "SELECT id AS send_id, CASE WHEN state = 'pending'"
+                    " AND COALESCE(lease_until_ms, 0) <= ? THEN 'unknown' ELSE state END AS state,"
+                    " fingerprint, result, seq FROM sends WHERE business_id = ? AND key = ?",
+                    now,
                     business_id,
                     key,
                 )

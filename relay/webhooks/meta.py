@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from relay.webhooks.fast import fast_meta
 from relay.webhooks.messenger import messaging_entries
 from relay.webhooks.parsing import (
     ChannelResolver,
@@ -23,7 +24,7 @@ from relay.webhooks.parsing import (
 )
 from relay.webhooks.whatsapp import whatsapp_entries
 
-__all__ = ["ChannelResolver", "ParseResult", "PayloadError", "parse_meta"]
+__all__ = ["ChannelResolver", "ParseResult", "PayloadError", "parse_meta", "parse_meta_general"]
 
 
 def parse_meta(
@@ -32,7 +33,16 @@ def parse_meta(
     """Normalise one verified Meta webhook body; raises only :class:`PayloadError`.
 
     ``received_ms`` (default: now) stands in for timestamps that are missing or unreadable.
+    The commonest shapes take a typed fast path (:mod:`relay.webhooks.fast`) to the same
+    events the general parser makes.
     """
+    return fast_meta(body, resolve) or parse_meta_general(body, resolve, received_ms)
+
+
+def parse_meta_general(
+    body: bytes, resolve: ChannelResolver, received_ms: int | None = None
+) -> ParseResult:
+    """:func:`parse_meta` without the fast path: reads every shape, field by field."""
     root = decode_object(body)
     kind = root.get("object")
     entries = root.get("entry")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from litestar import Litestar, MediaType, Request, Router, asgi, post
@@ -26,6 +26,13 @@ __all__ = ["webhooks_router"]
 
 log = logging.getLogger("clientora.relay.webhooks")
 
+# Per-request outcomes, resolved once (a labels() lookup per webhook is measurable).
+_OUTCOMES: Final = {
+    (source, stored): WEBHOOKS.labels(source, "stored" if stored else "nothing_new")
+    for source in ("meta", "viber")
+    for stored in (True, False)
+}
+
 
 async def _store(services: Services, source: str, result: ParseResult) -> None:
     for ignored in result.ignored:
@@ -33,9 +40,9 @@ async def _store(services: Services, source: str, result: ParseResult) -> None:
         log.info("webhook item ignored", extra={"source": source, "reason": str(ignored)})
     records = []
     for event in result.events:
-        if not isinstance(event, PlatformEvent | ChannelAlert):
+        if not isinstance(event, (PlatformEvent, ChannelAlert)):
             continue
-        if isinstance(event, Unsupported | ChannelAlert):
+        if isinstance(event, (Unsupported, ChannelAlert)):
             WEBHOOK_ITEMS_UNSUPPORTED.labels(event.platform, event.reason).inc()
         route = services.directory.route(event.channel_id)
         if route is not None:
@@ -43,7 +50,7 @@ async def _store(services: Services, source: str, result: ParseResult) -> None:
     await append_events(services.store, records)
     # For channel health: in memory only, saved now and then by relay/health.py.
     services.activity.saw_events((r.channel_id for r in records if r.channel_id), now_ms())
-    WEBHOOKS.labels(source, "stored" if records else "nothing_new").inc()
+    _OUTCOMES[source, bool(records)].inc()
 
 
 @asgi("/meta", copy_scope=False)

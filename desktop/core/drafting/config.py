@@ -58,7 +58,8 @@ class AIConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_backoff_s: float = 8.0
     #: Prices per model name (or name prefix), USD per 1M tokens.
     prices: dict[str, ModelPrice] = msgspec.field(default_factory=_default_prices)
-    #: Replace customers' phone numbers, e-mails and card numbers before calling the API.
+    #: Replace customers' phones, e-mails, cards, IBANs, addresses and ID numbers before
+    #: calling the API (see ``pii.py``).
     mask_pii: bool = True
     #: Structured output: strict JSON schema, or plain JSON mode for servers without it.
     json_mode: Literal["json_schema", "json_object"] = "json_schema"

@@ -41,6 +41,11 @@ class ChannelsService:
         self._device_id = device_id
         self.test_channel_id = test_channel_id
 
+    @property
+    def relay_url(self) -> str:
+        """Where the relay answers (a web chat's page and snippet point there)."""
+        return self.client.base_url
+
     async def channels(self) -> list[Channel]:
         """The business's channels as this device last heard of them."""
         return await self.store.channels()

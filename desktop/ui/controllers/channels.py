@@ -25,6 +25,7 @@ from desktop.ui.tasks import TaskKeeper
 from desktop.ui.text import PLATFORM_NAMES
 from desktop.ui.widgets.connect_dialog import ConnectDialog
 from desktop.ui.widgets.meta_connect import MetaConnectDialog
+from desktop.ui.widgets.webchat_share import WebChatDialog
 
 __all__ = ["ChannelsController"]
 
@@ -80,6 +81,7 @@ class ChannelsController(QObject):
         screen.test_chat_requested.connect(self.test_chat_requested)
         screen.fix_requested.connect(self.fix)
         screen.check_requested.connect(self.check_channel)
+        screen.share_requested.connect(self.open_webchat_share)
 
     def _parent(self) -> QWidget | None:
         window = self.screen.window()
@@ -191,15 +193,21 @@ class ChannelsController(QObject):
         def connected(info: ChannelInfo) -> None:
             dialog.connected()
             name = info.name or PLATFORM_NAMES.get(info.platform, info.platform)
-            extra = ""
-            if info.platform == "webchat" and info.webhook_url:
-                extra = f" Your chat page: {info.webhook_url}"
             self.screen.banner.show_message(
-                "success", f"{name} is connected. New messages will arrive in the inbox.{extra}"
+                "success", f"{name} is connected. New messages will arrive in the inbox."
             )
             self.reload()
+            if info.platform == "webchat":
+                self.open_webchat_share(info.id)
 
         self.tasks.spawn(self.channels.connect_channel(data), done=connected, error=dialog.failed)
+
+    def open_webchat_share(self, channel_id: str) -> WebChatDialog:
+        """The snippet for the shop's site, the chat's link and its QR code."""
+        dialog = WebChatDialog(self.channels.relay_url, channel_id, self._parent())
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
 
     # ---- health -----------------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class ChannelCard(QFrame):
     #: The health row asks: (channel id, "reconnect" or "resubscribe").
     fix_requested = Signal(str, str)
     check_requested = Signal(str)
+    #: "Put on your website" on a web chat card.
+    share_requested = Signal(str)
 
     def __init__(
         self,
@@ -158,6 +160,12 @@ class ChannelCard(QFrame):
             self.try_button = button("Write as a customer", "test-chat")
             self.try_button.clicked.connect(self.test_chat_requested)
             modes.addWidget(self.try_button)
+        if channel.platform == "webchat" and not test_channel:
+            self.share_button = button(
+                "Put on your website", "link", tip="The code to paste, the link and a QR code"
+            )
+            self.share_button.clicked.connect(lambda: self.share_requested.emit(channel.id))
+            modes.addWidget(self.share_button)
         self.disconnect_button = button("Disconnect", "unplug", "danger")
         self.disconnect_button.clicked.connect(
             lambda: self.disconnect_requested.emit(self.channel.id)
@@ -257,6 +265,7 @@ class ChannelsScreen(QWidget):
     test_chat_requested = Signal()
     fix_requested = Signal(str, str)  # channel id, "reconnect" or "resubscribe"
     check_requested = Signal(str)
+    share_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -354,6 +363,7 @@ class ChannelsScreen(QWidget):
             card_widget.test_chat_requested.connect(self.test_chat_requested)
             card_widget.fix_requested.connect(self.fix_requested)
             card_widget.check_requested.connect(self.check_requested)
+            card_widget.share_requested.connect(self.share_requested)
             self.cards[channel.id] = card_widget
             known = self.health.get(channel.id)
             # Health from before a status change would offer the wrong fix: only a health
