@@ -88,7 +88,7 @@ class Engine:
         self.channels = ChannelsService(
             preferences, store, self.client, lambda: self.session.device_id, test_channel_id
         )
-        self.conversations = ConversationsService(store, self.outbox, self.assistant)
+        self.conversations = ConversationsService(store, self.client, self.outbox, self.assistant)
         self.knowledge = KnowledgeService(preferences, kb, drafters)
         self.session.on_local_ready = self.channels.ensure_test_channel
         self.session.on_started.append(self.knowledge.start)

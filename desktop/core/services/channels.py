@@ -149,8 +149,11 @@ class ChannelsService:
         self.test_channel_id = channel.id
         await asyncio.to_thread((self.preferences.data_dir / "test-channel").write_text, channel.id)
 
-    async def simulate_customer(self, text: str, *, customer: str = "Test customer") -> None:
-        """Write into the built-in test channel as if a customer did."""
+    async def simulate_customer(
+        self, text: str, *, customer: str = "Test customer", visitor: str = TEST_VISITOR
+    ) -> None:
+        """Write into the built-in test channel as if a customer did (each ``visitor`` is a
+        customer of its own, with a conversation of its own)."""
         if self.test_channel_id is None:
             raise EngineError("There is no test channel; run on this computer to get one.")
-        await plainly(self.client.webchat_say(self.test_channel_id, TEST_VISITOR, text, customer))
+        await plainly(self.client.webchat_say(self.test_channel_id, visitor, text, customer))

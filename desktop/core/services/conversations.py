@@ -4,9 +4,12 @@ owner's actions on them; replies go out through the outbox."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from desktop.core.assistant import Assistant
+from desktop.core.forget import forget_customer
 from desktop.core.outbox import Outbox
+from desktop.core.relay_client import RelayClient
 from desktop.core.store import (
     Conversation,
     ConversationQuery,
@@ -24,8 +27,11 @@ __all__ = ["ConversationsService"]
 class ConversationsService:
     """Reads conversations, messages and drafts; approves, sends, retries and files them."""
 
-    def __init__(self, store: Store, outbox: Outbox, assistant: Assistant) -> None:
+    def __init__(
+        self, store: Store, client: RelayClient, outbox: Outbox, assistant: Assistant
+    ) -> None:
         self.store = store
+        self.client = client
         self.outbox = outbox
         self.assistant = assistant
 
@@ -82,6 +88,11 @@ class ConversationsService:
 
     async def set_notes(self, conversation_id: int, notes: str) -> None:
         await self.store.set_notes(conversation_id, notes)
+
+    async def forget_customer(self, conversation_id: int) -> dict[str, Any]:
+        """Erase the conversation's customer at the relay, here and on every device; the
+        signed receipt."""
+        return await forget_customer(self.client, self.store, conversation_id)
 
     # ---- replying -----------------------------------------------------------------------
 

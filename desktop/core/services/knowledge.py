@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, LLMDrafter, Turn
-from desktop.core.kb import KnowledgeBase
+from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
 from desktop.core.kb.models import ImportReport, ItemInfo, Progress, SearchHit
 from desktop.core.settings import AppSettings
 
@@ -179,3 +179,5 @@ class KnowledgeService:
             self._resync = None
         await self.drafters.aclose()
         await self.kb.close()
+        if isinstance(self.kb.embedder, OpenAIEmbedder):
+            await self.kb.embedder.aclose()

@@ -54,6 +54,8 @@ class DetailsPane(QFrame):
     labels_changed = Signal(list)
     notes_changed = Signal(str)
     hand_back_requested = Signal()
+    #: "Forget this customer" (the controller confirms first).
+    forget_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -119,6 +121,14 @@ class DetailsPane(QFrame):
         self.notes.setAccessibleName("Notes")
         self.notes.setMinimumHeight(90)
         layout.addWidget(self.notes, 1)
+        self.forget = button(
+            "Forget this customer",
+            "trash",
+            "danger",
+            tip="Erase this customer and their messages everywhere, with a signed receipt",
+        )
+        self.forget.clicked.connect(self.forget_requested)
+        layout.addWidget(self.forget)
         self._notes_timer = QTimer(self)
         self._notes_timer.setSingleShot(True)
         self._notes_timer.setInterval(700)
