@@ -1,0 +1,28 @@
+"""The one error the services raise to the owner: plain words, never a stack trace."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from desktop.core.relay_client import RelayError
+
+__all__ = ["EngineError", "plainly"]
+
+T = TypeVar("T")
+
+
+class EngineError(Exception):
+    """Something the owner must know, in plain words (``message``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def plainly(awaitable: Awaitable[T]) -> T:
+    """Await a relay call; its failure becomes an :class:`EngineError` in its own words."""
+    try:
+        return await awaitable
+    except RelayError as exc:
+        raise EngineError(exc.message) from None
