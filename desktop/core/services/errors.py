@@ -15,9 +15,11 @@ T = TypeVar("T")
 class EngineError(Exception):
     """Something the owner must know, in plain words (``message``)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: The relay's error code, when the words came from it (screens may act on it).
+        self.code = code
 
 
 async def plainly(awaitable: Awaitable[T]) -> T:
@@ -25,4 +27,4 @@ async def plainly(awaitable: Awaitable[T]) -> T:
     try:
         return await awaitable
     except RelayError as exc:
-        raise EngineError(exc.message) from None
+        raise EngineError(exc.message, exc.code) from None

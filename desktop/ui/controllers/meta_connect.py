@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 
 from common.onboarding import MetaAsset, MetaLoginStarted, MetaLoginState
 from common.protocol import ChannelInfo
-from desktop.core.services import ChannelsService
+from desktop.core.services import ChannelsService, EngineError
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.meta_connect import MetaConnectDialog
 
@@ -62,13 +62,22 @@ class MetaConnectFlow(QObject):
         self.login = None
         self.dialog.set_starting()
         self.tasks.spawn(
-            self.channels.start_meta_login(),
-            key="meta-login",
-            done=self._started,
-            error=self.dialog.failed,
+            self._start(), key="meta-login", done=self._started, error=self.dialog.failed
         )
 
-    def _started(self, login: MetaLoginStarted) -> None:
+    async def _start(self) -> MetaLoginStarted | None:
+        try:
+            return await self.channels.start_meta_login()
+        except EngineError as exc:
+            if exc.code != "meta_login_unavailable":
+                raise
+            # Trying again cannot help: the server itself lacks the Facebook set-up.
+            self.dialog.unavailable()
+            return None
+
+    def _started(self, login: MetaLoginStarted | None) -> None:
+        if login is None:
+            return
         self.login = login
         self._open_browser()
         self.tasks.spawn(
