@@ -11,7 +11,6 @@ import pytest
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig
 from desktop.core.engine import Engine
-from desktop.core.store import Draft
 from desktop.core.store.drafts import SAME_TEXT_SENT
 from tests.engine_helpers import citing_answer, now_ms, open_engine, settles, wait_for
 from tests.fakes.graph import FakeGraph, Recorded
@@ -34,7 +33,7 @@ async def engine(tmp_path: Path, relay: ServedApp, model: ServedOpenAI) -> Async
     """An engine with a model, a Messenger page in auto mode and one FAQ."""
     engine = await open_engine(tmp_path / "desktop", relay.url)
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.update_settings(
+    await engine.preferences.update(
         msgspec.structs.replace(
             engine.settings,
             ai=AIConfig(base_url=model.base_url, api_key="sk-test", max_retries=0, timeout_s=5),
@@ -110,13 +109,13 @@ async def test_owner_reply_silences_the_assistant_until_handed_back(
     _write(relay, "A jeni hapur të dielën?", "o1")
     await wait_for(lambda: len(sent(fake)) == 1)
     conversation_id = await _conversation_id(engine)
-    await engine.send_manual(conversation_id, "Po, ejani!")
+    await engine.conversations.send_manual(conversation_id, "Po, ejani!")
     await wait_for(lambda: len(sent(fake)) == 2)
     async with settles(engine):
         _write(relay, "Edhe të hënën?", "o2")
     assert len(sent(fake)) == 2
     assert await engine.store.pending_drafts() == []
-    await engine.hand_back(conversation_id)
+    await engine.conversations.hand_back(conversation_id)
     await wait_for(lambda: len(sent(fake)) == 3)
 
 
@@ -161,21 +160,25 @@ async def test_an_echo_from_the_page_inbox_pauses_the_assistant(
     assert len(sent(fake)) == 1
 
 
+async def _emptied(engine: Engine) -> bool:
+    drafts = await engine.store.pending_drafts()
+    return bool(drafts) and drafts[0].text == ""
+
+
 async def test_asking_for_a_person_hands_off_with_the_shops_message(
     engine: Engine, relay: ServedApp, fake_graph: FakeGraphServer, model: ServedOpenAI
 ) -> None:
     """'I want a person' never gets a model answer; the hand-off message goes out once, and
-    the draft holding that same text is withdrawn so approving cannot send it again."""
+    the hand-off waits for the owner without those words, so approving cannot resend them."""
     fake, _ = fake_graph
     _write(relay, "Dua të flas me një njeri, ju lutem", "h1")
     await wait_for(lambda: len(sent(fake)) == 1)
     assert sent(fake)[0].json["message"]["text"] == engine.settings.profile.message("handoff", "sq")
     assert model.fake.chat_requests == []
-    assert await engine.store.pending_drafts() == []
-    (conversation,) = await engine.store.list_conversations()
-    (draft,) = await engine.store.drafts(conversation.id)
+    await wait_for(lambda: _emptied(engine))
+    (draft,) = await engine.store.pending_drafts()  # still waits for a person
     assert draft.handoff and draft.hold_reason
-    assert draft.state == "superseded"
+    assert draft.text == ""
     assert draft.withdrawn_reason == SAME_TEXT_SENT
 
 
@@ -188,12 +191,8 @@ async def test_garbage_from_the_model_is_never_sent(
     model.fake.push(Reply("this is not json"), Reply("{still not"))
     _write(relay, "A jeni hapur të dielën?", "g1")
 
-    async def drafts() -> list[Draft]:  # pending, or withdrawn once the notice went out
-        found = await engine.store.list_conversations()
-        return [d for c in found for d in await engine.store.drafts(c.id)]
-
-    await wait_for(drafts)
-    (draft,) = await drafts()
+    await wait_for(engine.store.pending_drafts)
+    (draft,) = await engine.store.pending_drafts()
     assert draft.handoff and draft.error
     texts = [r.json["message"]["text"] for r in sent(fake)]
     assert "not json" not in " ".join(texts)
@@ -215,7 +214,7 @@ async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_never_sil
     await wait_for(lambda: len(sent(fake)) == 1)
     assert sent(fake)[0].json["message"]["text"] == ANSWER
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.set_policy(channel.id, ChannelPolicy(mode="auto", threshold=0.999))
+    await engine.channels.set_policy(channel.id, ChannelPolicy(mode="auto", threshold=0.999))
     async with settles(engine):
         _write(relay, "A jeni të hapur të dielën?", "q2", psid="PSID2")
     await wait_for(lambda: len(sent(fake)) == 2)
@@ -232,7 +231,7 @@ async def test_outside_opening_hours_the_away_message_goes_out(
 ) -> None:
     """Auto mode outside opening hours sends the away message and keeps the answer for later."""
     fake, _ = fake_graph
-    await engine.update_settings(
+    await engine.preferences.update(
         msgspec.structs.replace(
             engine.settings, hours=OpeningHours(spec="Mon 0:00-0:01", timezone="Pacific/Kiritimati")
         )
@@ -250,7 +249,7 @@ async def test_shadow_mode_drafts_silently_and_scores_the_owners_reply(
     """Shadow drafts never reach the queue; the owner's reply is scored against them."""
     fake, _ = fake_graph
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.set_policy(channel.id, ChannelPolicy(mode="shadow"))
+    await engine.channels.set_policy(channel.id, ChannelPolicy(mode="shadow"))
     _write(relay, "A jeni hapur të dielën?", "sh1")
     conversation_id = await _conversation_id(engine)
 
@@ -259,13 +258,13 @@ async def test_shadow_mode_drafts_silently_and_scores_the_owners_reply(
 
     await wait_for(drafted)
     assert await engine.store.pending_drafts() == []
-    await engine.send_manual(conversation_id, "Po, të dielën jemi hapur 10:00-18:00")
+    await engine.conversations.send_manual(conversation_id, "Po, të dielën jemi hapur 10:00-18:00")
 
     async def scored() -> bool:
-        return bool((await engine.stats()).shadow)
+        return bool((await engine.usage.stats()).shadow)
 
     await wait_for(scored)
-    stats = await engine.stats()
+    stats = await engine.usage.stats()
     per_channel = next(s for s in stats.shadow if s.topic is None)
     assert (per_channel.channel_id, per_channel.compared, per_channel.agreed) == (channel.id, 1, 1)
     assert len(sent(fake)) == 1
@@ -284,7 +283,7 @@ async def test_two_devices_in_auto_mode_send_one_reply(
         tmp_path / "second", relay.url, new_account=False, connect_page=False
     )
     try:
-        await second.update_settings(
+        await second.preferences.update(
             msgspec.structs.replace(
                 second.settings, ai=engine.settings.ai, policies=engine.settings.policies
             )
