@@ -55,9 +55,10 @@ MESSAGE_STATUSES: Final[tuple[MessageStatus, ...]] = (
 )
 #: customer: inbound; owner: a person here or on another device; assistant: an automatic
 #: reply; elsewhere: sent from the platform's own app or inbox (an echo).
-Author = Literal["customer", "owner", "assistant", "elsewhere"]
+#: ``platform``: a note the platform made about the conversation (an opt-in, a handover).
+Author = Literal["customer", "owner", "assistant", "elsewhere", "platform"]
 AUTHORS: Final[tuple[Author, ...]] = ("customer", "owner", "assistant", "elsewhere")
-MessageKind = Literal["message", "postback"]
+MessageKind = Literal["message", "postback", "note"]
 DraftState = Literal["pending", "approved", "sent", "discarded", "superseded", "shadow"]
 DRAFT_STATES: Final[tuple[DraftState, ...]] = (
     "pending",
@@ -79,6 +80,11 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     detail: str | None
     updated_at_ms: int
+    #: The platform's latest notice about the channel (``ChannelAlert``), in plain words,
+    #: its level (info, warning, problem) and when it came.
+    alert: str | None = None
+    alert_level: str | None = None
+    alert_at_ms: int | None = None
 
 
 class Customer(msgspec.Struct, frozen=True, kw_only=True):
