@@ -40,6 +40,7 @@ __all__ = [
     "Unsupported",
     "UsageWarning",
     "encode_event",
+    "kind_of",
 ]
 
 
@@ -220,7 +221,7 @@ class Status(PlatformEvent, frozen=True, tag="status"):
 
 
 class Subscription(PlatformEvent, frozen=True, tag="subscription"):
-    """Viber: the customer opened the chat, subscribed, or unsubscribed."""
+    """The customer opened the chat (Viber; WhatsApp request_welcome) or (un)subscribed."""
 
     action: Literal["conversation_started", "subscribed", "unsubscribed"]
     context: str | None = None
@@ -331,5 +332,13 @@ EVENT_DECODER: Final = msgspec.json.Decoder(Event)
 _ENCODER: Final = msgspec.json.Encoder()
 
 
-def encode_event(event: Event) -> bytes:
+def encode_event(event: PlatformEvent | SystemEvent) -> bytes:
     return _ENCODER.encode(event)
+
+
+def kind_of(event: PlatformEvent | SystemEvent) -> str:
+    """The event's ``kind`` tag as it travels (``message``, ``message_sent``...)."""
+    tag = type(event).__struct_config__.tag
+    if not isinstance(tag, str):
+        raise TypeError(f"{type(event).__name__} is not a tagged event")
+    return tag

@@ -298,6 +298,8 @@ _PROOFS: dict[str, tuple[tuple[str, str], ...]] = {
     "whatsapp": (("phone_number_id", ""), ("business_account_id", "")),
 }
 _ID_FIELDS = {"page_id": "", "account_id": "", "phone_number_id": "", "business_account_id": ""}
+_GRAPH_ID = re.compile(r"[A-Za-z0-9_-]+")
+_NOUN = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "number"}
 
 
 async def _token_reaches(
@@ -332,17 +334,20 @@ async def _token_reaches(
                     extra={"platform": platform, "code": exc.code, "detail": exc.detail},
                 )
                 return False
+            if exc.code == "token_invalid":
+                raise RelayError(
+                    422,
+                    "token_invalid",
+                    "Facebook does not accept this access token; copy a fresh one, or use"
+                    " Connect with Facebook instead.",
+                ) from None
             raise RelayError(
                 422,
                 "not_managed",
-                f"This access token cannot act on {node_id} ({exc.message}). Paste a token"
-                f" made for this {_NOUN[platform]}, or use Connect with Facebook.",
+                f"This access token cannot act on {node_id}. Paste a token made for this"
+                f" {_NOUN[platform]}, or use Connect with Facebook.",
             ) from None
     return True
-
-
-_GRAPH_ID = re.compile(r"[A-Za-z0-9_-]+")
-_NOUN = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "number"}
 
 
 @get("/")

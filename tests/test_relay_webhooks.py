@@ -123,6 +123,7 @@ OWN_META: dict[str, list[str]] = {
     "whatsapp/reaction-removed": ["reaction"],
     "whatsapp/referral-ad": ["message"],
     "whatsapp/reply-forwarded": ["message", "message"],
+    "whatsapp/request-welcome": ["subscription"],
     "whatsapp/revoke": ["message_deleted"],
     "whatsapp/status-delivered": ["status"],
     "whatsapp/status-failed": ["status"],

@@ -26,6 +26,7 @@ from common.events import (
     Reaction,
     SharedContact,
     Status,
+    Subscription,
     Unsupported,
     encode_event,
 )
@@ -482,6 +483,16 @@ def test_messenger_optin_is_unsupported_not_dropped() -> None:
         platform_id=f"unsupported:optin:{PSID}:{T1 + 18}",
         raw_type="optin",
         reason="unknown item kind",
+    )
+
+
+def test_whatsapp_first_visit_is_a_conversation_start() -> None:
+    """A request_welcome (the chat opened, nothing written yet) starts the conversation."""
+    assert only(own("whatsapp/request-welcome")) == Subscription(
+        **WA_HEAD,
+        timestamp_ms=T1 + 52_000,
+        platform_id="wamid.KAFE052",
+        action="conversation_started",
     )
 
 
