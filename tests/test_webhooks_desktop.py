@@ -26,6 +26,7 @@ from desktop.core.store import Change, Channel, ChannelsChanged, NewDraft, Store
 from desktop.ui.hub import ChangeSet
 from desktop.ui.screens.channels import ChannelsScreen
 from relay.webhooks.meta import parse_meta
+from relay.webhooks.viber import parse_viber
 from tests.shared_data import fixture_bytes
 
 T0 = 1_764_840_000_000
@@ -280,3 +281,13 @@ def test_announced_alerts_reach_the_apps_change_set() -> None:
     changes.add(ChannelsChanged())
     changes.add(ChannelsChanged(alert="WhatsApp: Account violation for scam"))
     assert changes.channels and changes.alerts == ["WhatsApp: Account violation for scam"]
+
+
+async def test_a_viber_reply_keeps_what_our_send_attached(store: Store) -> None:
+    """A Viber message's tracking_data is kept with the message (which menu it answers)."""
+    body = fixture_bytes("viber/message-text.json")
+    (event,) = parse_viber(body, "CH1", T0).events
+    await apply(store, event)
+    (conversation,) = await store.list_conversations()
+    (message,) = await store.messages(conversation.id)
+    assert message.extras.callback_data == "menu-v2"

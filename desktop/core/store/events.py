@@ -357,6 +357,7 @@ class EventWriter:
             contacts=event.contacts,
             referral=event.referral,
             forwarded=event.forwarded,
+            callback_data=event.callback_data,
         )
         message_id = self._insert_message(
             conversation_id,

@@ -150,6 +150,9 @@ class MessageExtras(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     postback_payload: str | None = None
     postback_source: str | None = None
     app_id: str | None = None
+    #: What the business's own send attached, returned with this reply (Viber
+    #: ``tracking_data``): which menu or step the customer answers.
+    callback_data: str | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):
