@@ -87,9 +87,11 @@ async def add_channel(
         # These are addressed by our channel id: each has its own webhook or page path.
         external_id = channel_id
     key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
+    # Account-level WhatsApp webhooks name the Business Account, not the number.
+    account_id = secrets.get("business_account_id") if platform == "whatsapp" else None
     try:
         row = await services.store.create_channel(
-            business_id, channel_id, platform, external_id, name, key_id, blob
+            business_id, channel_id, platform, external_id, name, key_id, blob, account_id or None
         )
     except Conflict as exc:
         raise RelayError(409, "channel_taken", str(exc)) from None

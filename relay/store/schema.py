@@ -13,6 +13,12 @@ from relay.store.port import Tx
 
 __all__ = ["POSTGRES", "SQLITE", "migrate"]
 
+_ACCOUNT_ID = """
+ALTER TABLE channels ADD COLUMN account_id TEXT;
+UPDATE channels SET account_id = (SELECT h.node_id FROM channel_health h
+    WHERE h.channel_id = channels.id AND h.node_id <> '') WHERE platform = 'whatsapp';
+"""
+
 SQLITE: tuple[str, ...] = (
     """
 CREATE TABLE IF NOT EXISTS businesses (
@@ -88,6 +94,9 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
 """,
     # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
     "ALTER TABLE sends ADD COLUMN lease_until_ms INTEGER;\n",
+    # 3: a WhatsApp channel's Business Account id, for account-level webhooks. Channels
+    # connected before take it from their health row, where the checks kept it.
+    _ACCOUNT_ID,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -169,6 +178,8 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
 """,
     # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
     "ALTER TABLE sends ADD COLUMN lease_until_ms BIGINT;\n",
+    # 3: as SQLITE's 3.
+    _ACCOUNT_ID,
 )
 
 
