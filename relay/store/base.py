@@ -260,6 +260,18 @@ class Store(Protocol):
     async def revoke_session(self, token_hash: str) -> None: ...
     async def revoke_user_sessions(self, user_id: str, keep: str | None = None) -> int: ...
 
+    # password attempts (relay/accounts.py)
+    async def password_blocked_until(self, key: str) -> int:
+        """Until when (ms) password checks for ``key`` are refused; 0 when they are not."""
+
+    async def add_password_failure(
+        self, key: str, now_ms: int, forget_ms: int, delay_ms: Callable[[int], int]
+    ) -> int:
+        """Count a failure (a streak older than ``forget_ms`` starts again at one) and block
+        ``key`` for ``delay_ms(failures)``; returns the new ``blocked_until_ms``."""
+
+    async def clear_password_failures(self, key: str) -> None: ...
+
     # devices
     async def create_device(self, business_id: str, name: str) -> DeviceRow: ...
     async def device(self, business_id: str, device_id: str) -> DeviceRow | None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relay.store.accounts import Accounts
+from relay.store.attempts import PasswordAttempts
 from relay.store.base import CommitListener
 from relay.store.channels import Channels
 from relay.store.erasure import Erasure
@@ -18,7 +19,16 @@ __all__ = ["SqlStore"]
 
 
 class SqlStore(
-    Accounts, Channels, ChannelHealth, Events, Sends, Usage, Erasure, Retention, MetaLogins
+    Accounts,
+    PasswordAttempts,
+    Channels,
+    ChannelHealth,
+    Events,
+    Sends,
+    Usage,
+    Erasure,
+    Retention,
+    MetaLogins,
 ):
     """Implements ``relay.store.base.Store``; the driver decides only how SQL runs."""
 

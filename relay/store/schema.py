@@ -88,6 +88,13 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
 """,
     # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
     "ALTER TABLE sends ADD COLUMN lease_until_ms INTEGER;\n",
+    # 3: failed password checks per account (keyed by a hash), for a back-off.
+    """
+CREATE TABLE password_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_ms INTEGER NOT NULL,
+    blocked_until_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
+""",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -169,6 +176,13 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
 """,
     # 2: a send claim holds for a lease; a pending claim past it has an unknown outcome.
     "ALTER TABLE sends ADD COLUMN lease_until_ms BIGINT;\n",
+    # 3: failed password checks per account (keyed by a hash), for a back-off.
+    """
+CREATE TABLE password_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_ms BIGINT NOT NULL,
+    blocked_until_ms BIGINT NOT NULL);
+CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
+""",
 )
 
 
