@@ -93,6 +93,9 @@ async def erase_customer(
         system_event(channel.business_id, notice),
         dedupe_key_of,
         deletion_code,
+        # A platform may redeliver an erased message: a tombstone drops it. A web-chat page
+        # resending its own message id is the visitor writing again (stored afresh).
+        tombstones=channel.platform != "webchat",
     )
     if row is None:  # disconnected meanwhile: its data went with it
         raise RelayError(404, "unknown_channel", "No such channel in this business.")

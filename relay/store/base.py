@@ -365,11 +365,14 @@ class Store(Protocol):
         event: NewEvent,
         dedupe_key_of: DedupeKeyOf,
         deletion_code: str | None = None,
+        tombstones: bool = False,
     ) -> ErasureRow | None:
         """In one transaction: delete the customer's events on the channel, their contact
         row, the dedupe keys of those events and any key of the channel that contains
         ``customer_id``, the sends that produced those events; record the erasure under
-        ``request_id``; append ``event``. None (and nothing done) if the channel is not
+        ``request_id``; append ``event``. With ``tombstones``, a one-way hash of each
+        erased event's key stays (until keys expire), so a platform's redelivery of an
+        erased message is dropped like any duplicate. None (and nothing done) if the channel is not
         the business's. Deleted bytes are made unrecoverable from the files where the
         engine allows it (SQLite: secure_delete and a WAL checkpoint)."""
 
