@@ -220,7 +220,7 @@ class Status(PlatformEvent, frozen=True, tag="status"):
 
 
 class Subscription(PlatformEvent, frozen=True, tag="subscription"):
-    """Viber: the customer opened the chat, subscribed, or unsubscribed."""
+    """The customer opened the chat (Viber; WhatsApp request_welcome) or (un)subscribed."""
 
     action: Literal["conversation_started", "subscribed", "unsubscribed"]
     context: str | None = None

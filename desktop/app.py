@@ -15,6 +15,8 @@ import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
+from desktop.core.paths import default_data_dir
+from desktop.ui.instance import SingleInstance, instance_name, send_to_running
 from desktop.ui.main_window import MainWindow
 from desktop.ui.text import plain_error
 from desktop.ui.theme import apply_theme
@@ -30,6 +32,10 @@ log = logging.getLogger(__name__)
 def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="clientora", add_help=True)
     parser.add_argument("--data", type=Path, default=None, help="data folder")
+    parser.add_argument(
+        "--quit", action="store_true", help="ask the running app (of this data folder) to quit"
+    )
+    parser.add_argument("--background", action="store_true", help="start minimised (as at sign-in)")
     parser.add_argument(
         "--theme",
         choices=("system", "light", "dark"),
@@ -88,22 +94,51 @@ def open_window(
     scheme = args.theme or str(settings.value("window/theme", "system"))
     apply_theme(app, "dark" if scheme == "dark" else "light" if scheme == "light" else "system")
     window = MainWindow(settings)
-    window.show()
+    if args.background:
+        window.showMinimized()  # started with the computer: out of the way until wanted
+    else:
+        window.show()
     return app, window, data_dir
+
+
+def _bring_to_front(window: MainWindow) -> None:
+    log.info("another launch asked for the window")
+    window.showNormal()
+    window.raise_()
+    window.activateWindow()
 
 
 def run(argv: Sequence[str], settings: QSettings | None = None) -> int:
     """Run the app until the owner quits; returns the process exit code.
 
-    ``settings`` is where the window remembers itself (default: the user's own).
+    One app runs per data folder: a second launch raises the first one's window (or,
+    with ``--quit``, ends it) and exits. ``settings`` is where the window remembers
+    itself (default: the user's own).
     """
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
-    app, window, data_dir = open_window(argv, settings)
-    with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-        return runner.run(_main(window, data_dir, window.settings))
+    args = _arguments(argv)
+    QApplication.instance() or QApplication(list(argv))
+    name = instance_name(args.data if args.data is not None else default_data_dir())
+    if args.quit:
+        if send_to_running(name, "quit"):
+            return 0
+        print("Clientora is not running.", file=sys.stderr)
+        return 1
+    instance = SingleInstance(name)
+    if send_to_running(name, "show") or not instance.listen():
+        return 0  # the app that runs already has raised its window
+    log.info("listening for other launches")
+    try:
+        app, window, data_dir = open_window(argv, settings)
+        instance.show_requested.connect(lambda: _bring_to_front(window))
+        instance.quit_requested.connect(window.quit)
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(_main(window, data_dir, window.settings))
+    finally:
+        instance.close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="data folder (default: $CLIENTORA_HOME or the platform's app-data folder)",
     )
+    parser.add_argument(
+        "--quit", action="store_true", help="ask the running app (of this data folder) to quit"
+    )
+    parser.add_argument("--background", action="store_true", help="start minimised (as at sign-in)")
     sub = parser.add_subparsers(dest="command")
 
     kb = sub.add_parser("kb", help="the knowledge base").add_subparsers(
@@ -66,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     local = sub.add_parser("local", help="set up to run on this computer (built-in relay)")
     local.add_argument("--shop", default="My shop", help="the shop's name")
 
+    autostart = sub.add_parser("autostart", help="start the app when you sign in to the computer")
+    autostart.add_argument("state", choices=["on", "off", "status"])
+    sub.add_parser("logs", help="print the folder with the app's log and crash reports")
+
     serve = sub.add_parser("serve", help="run the engine")
     serve.add_argument(
         "--headless",
@@ -84,13 +92,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         from desktop.app import run
 
-        return run([sys.argv[0], "--data", str(data_dir)])
+        flags = [f"--{name}" for name in ("quit", "background") if getattr(args, name)]
+        if not args.quit:
+            from desktop.core.crashlog import install_crash_log
+
+            install_crash_log(data_dir)
+        return run([sys.argv[0], "--data", str(data_dir), *flags])
+    if args.command == "autostart":
+        return _autostart(args.state)
+    if args.command == "logs":
+        from desktop.core.paths import log_dir
+
+        print(log_dir(data_dir))
+        return 0
     try:
         if args.command == "kb":
             return asyncio.run(_kb(data_dir, args))
         return asyncio.run(_engine_command(data_dir, args))
     except KeyboardInterrupt:
         return 130
+
+
+def _autostart(state: str) -> int:
+    from desktop.core.autostart import Autostart, describe, launch_command
+
+    entry = Autostart(launch_command())
+    if state == "on":
+        entry.enable()
+    elif state == "off":
+        entry.disable()
+    print(("on: " + describe(entry)) if entry.enabled() else "off")
+    return 0
 
 
 def _report(report: object) -> int:

@@ -124,7 +124,10 @@ def _relay_upstream_error(response: httpx.Response) -> Response[Any]:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         body["error"].pop("param", None)
-        return Response(body, status_code=response.status_code)
+        # The upstream's own wait hint: the desktop's SDK backs off by it.
+        wait = response.headers.get("retry-after")
+        headers = {"Retry-After": wait} if wait else None
+        return Response(body, status_code=response.status_code, headers=headers)
     return _openai_error(
         502,
         f"The AI service answered with HTTP {response.status_code}.",

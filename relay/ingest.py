@@ -14,6 +14,7 @@ from common.events import (
     Postback,
     Reaction,
     SystemEvent,
+    Unsupported,
     encode_event,
 )
 from relay.metrics import EVENTS_DUPLICATE, EVENTS_STORED
@@ -21,8 +22,9 @@ from relay.store import NewEvent, Store
 
 __all__ = ["append_events", "record", "system_event"]
 
-# Customer actions that open (or renew) the messaging window (platform-apis.md §5).
-_INBOUND = (MessageReceived, Postback, Reaction)
+# Customer actions that open (or renew) the messaging window (platform-apis.md §5); a
+# message the app cannot show (a poll, an order) is still the customer writing.
+_INBOUND = (MessageReceived, Postback, Reaction, Unsupported)
 
 
 def _new_id() -> str:

@@ -109,7 +109,7 @@ class Caddy:
 @pytest.fixture
 def behind_caddy(tmp_path: Path) -> Iterator[tuple[ServerProcess, Caddy, ssl.SSLContext]]:
     _caddy()
-    relay = relay_process(tmp_path, public_url="https://127.0.0.1")
+    relay = relay_process(tmp_path, public_url="https://127.0.0.1", trusted_proxies="127.0.0.1,::1")
     relay.start()
     caddy = Caddy(tmp_path, f"127.0.0.1:{relay.port}")
     try:
@@ -199,6 +199,7 @@ def test_web_chat_page_and_its_event_stream_work_through_the_proxy(
         assert page.headers["content-type"].startswith("text/html")
         assert "content-security-policy" in page.headers
         assert page.headers["strict-transport-security"].startswith("max-age=")
+        assert http.get("/metrics").status_code == 404  # not published through the proxy
         assets = re.findall(r'(?:src|href)="(/webchat/assets/[^"]+)"', page.text)
         assert len(assets) == 2
         for asset in assets:

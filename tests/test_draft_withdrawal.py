@@ -12,7 +12,7 @@ from desktop.core.local_usage import local_usage, own_key
 from desktop.core.settings import AppSettings
 from desktop.core.store import DraftNotPending, NewDraft, Store
 from desktop.core.store.drafts import ANSWERED_BY_HAND, NEWER_MESSAGE, SAME_TEXT_SENT
-from tests.test_desktop_store import apply, only_conversation_id, received, sent, store
+from tests.test_desktop_store import T0, apply, only_conversation_id, received, sent, store
 
 __all__ = ["store"]
 
@@ -70,8 +70,9 @@ async def test_a_newer_customer_message_withdraws_the_older_draft(store: Store) 
 
 
 async def test_the_same_text_sent_automatically_withdraws_the_draft(store: Store) -> None:
-    """The hand-off notice went out on its own: its draft is withdrawn, so one click cannot
-    send it a second time; a draft with other words stays."""
+    """A text the assistant already sent on its own is withdrawn, so one click cannot send
+    it a second time; a hand-off keeps its place in the queue without those words; a draft
+    with other words stays as it was."""
     await apply(store, received("Dua një njeri", "m1"))
     cid = await only_conversation_id(store)
     kept = await _draft(store, cid, "Something else entirely.", handoff=True)
@@ -79,11 +80,24 @@ async def test_the_same_text_sent_automatically_withdraws_the_draft(store: Store
         cid, HANDOFF, idempotency_key="a1", author="assistant", automatic=True
     )
     assert await _state(store, kept) == ("pending", None)
-    same = await _draft(store, cid, HANDOFF, handoff=True)
+    same = await _draft(store, cid, "We open at 9.")
     await store.queue_outbound(
-        cid, f"  {HANDOFF}\n", idempotency_key="a2", author="assistant", automatic=True
+        cid, "  We open\nat 9.", idempotency_key="a2", author="assistant", automatic=True
     )
     assert await _state(store, same) == ("superseded", SAME_TEXT_SENT)
+    handoff = await _draft(store, cid, HANDOFF, handoff=True)
+    await store.queue_outbound(
+        cid, HANDOFF, idempotency_key="a3", author="assistant", automatic=True
+    )
+    waiting = await store.draft(handoff)
+    assert waiting is not None
+    assert (waiting.state, waiting.text, waiting.withdrawn_reason) == (
+        "pending",
+        "",
+        SAME_TEXT_SENT,
+    )
+    (still,) = await store.expiring_conversations(now=T0 + 60_000)  # waits for a person
+    assert still.id == cid
 
 
 async def test_approving_sends_once_and_leaves_no_draft(store: Store) -> None:
@@ -134,7 +148,7 @@ async def test_results_count_answers_hand_offs_and_automatic_replies(store: Stor
     assert stats.answered_by_assistant == 2
     assert stats.auto_replies == 2
     assert stats.handed_off == 1
-    assert (await _state(store, handoff))[1] == SAME_TEXT_SENT
+    assert await _state(store, handoff) == ("pending", SAME_TEXT_SENT)
 
 
 def test_own_key_usage_is_priced_locally_and_unknown_prices_named() -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from desktop.core.kb.analysis import analyze, fold_text, loose, unfilled, words_of
 from desktop.core.kb.chunking import Block, chunk_blocks
 from desktop.core.kb.html import parse_html
+from desktop.core.kb.items import chunk_rows, faq_record, reanalysed
 from desktop.core.kb.language import analyzer_for, detect_language
+from desktop.core.kb.models import FaqInput
 from desktop.core.kb.ranking import reciprocal_rank_fusion
 from desktop.core.kb.text import (
     estimate_tokens,
@@ -172,3 +174,19 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     """An id ranked well by both lists beats ids ranked first by only one."""
     fused = reciprocal_rank_fusion(["a", "b", "c"], ["b", "d", "a"])
     assert [i for i, _ in fused][:2] == ["b", "a"]
+
+
+def test_stored_chunks_are_analysed_again_the_same_way() -> None:
+    """A chunk's search fields rebuilt from its stored payload (after an analysis change)
+    equal those written when it was added, alternatives and tags included."""
+    record = faq_record(
+        FaqInput(
+            question="Sa kushton dërgesa?",
+            answer="Dërgesa kushton 2 € në Prishtinë.",
+            alternatives=("A dërgoni falas?",),
+            tags=("transport",),
+        )
+    )
+    (row,) = chunk_rows(record)
+    assert reanalysed(row.payload, record) == (row.f_title, row.f_tags, row.f_all)
+    assert "derg" in row.f_title.split() and "falas" in row.f_title.split()

@@ -26,6 +26,7 @@ from common.protocol import EventFrame
 from relay.app import create_app
 from tests.conftest import PAGE_TOKEN, relay_settings
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
+from tests.fakes.openai import Error, FakeOpenAI, serve_fake_openai
 from tests.fakes.server import AppFactory, ServedApp, serve_app
 from tests.pg import admin_dsn, pg_schema
 from tests.relay_helpers import Account, messenger_text, open_stream, post_meta, sign_up
@@ -237,3 +238,37 @@ async def test_an_unreachable_platform_is_retried_then_a_clear_502(tmp_path: Pat
         r = await asyncio.to_thread(_reply, account, channel_id, uuid.uuid4().hex)
         assert r.status_code == 502, r.text
         assert "Could not reach" in r.json()["error"]["message"]
+
+
+# ---- the model API misbehaves ----------------------------------------------------------------
+
+
+def _chat(relay: ServedApp, account: Account) -> httpx.Response:
+    return httpx.post(
+        f"{relay.url}/ai/v1/chat/completions",
+        headers=account.headers,
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
+        timeout=30,
+    )
+
+
+def test_model_api_throttling_and_outage_reach_the_desktop_typed(tmp_path: Path) -> None:
+    """The AI upstream answers 429 with Retry-After, then 500, then is gone: the desktop
+    gets the same status and hint in OpenAI's shape (its SDK retries by them), then a
+    502."""
+    with serve_fake_openai(FakeOpenAI(api_key="sk-operator")) as upstream:
+        settings = relay_settings(
+            tmp_path, ai_upstream_url=upstream.base_url, ai_upstream_key="sk-operator"
+        )
+        with serve_app(AppFactory(lambda url: create_app(settings))) as relay:
+            account = sign_up(relay.url)
+            upstream.fake.push(Error(429, retry_after="7"), Error(500))
+            throttled = _chat(relay, account)
+            assert throttled.status_code == 429, throttled.text
+            assert throttled.headers["retry-after"] == "7"
+            assert "error" in throttled.json()
+            failed = _chat(relay, account)
+            assert failed.status_code == 500 and "error" in failed.json()
+            upstream.served.stop()
+            gone = _chat(relay, account)
+            assert gone.status_code == 502, gone.text

@@ -19,6 +19,7 @@ from common.channels import Platform
 from common.protocol import Ack, ClientFrame, Hello, Ping, Pong, decode_client_frame, encode
 from desktop.core.kb.documents import parse_file
 from desktop.core.kb.errors import DocumentError
+from relay.webhooks.fast import fast_meta
 from relay.webhooks.meta import parse_meta
 from relay.webhooks.parsing import ParseResult, PayloadError
 from relay.webhooks.viber import parse_viber
@@ -98,6 +99,8 @@ def _meta_body(kind: str, entries: Any) -> bytes:
 
 
 def _parses_or_refuses_meta(body: bytes) -> None:
+    fast = fast_meta(body, _resolve)  # the typed fast path: events, or None for the general
+    assert fast is None or isinstance(fast, ParseResult)
     try:
         result = parse_meta(body, _resolve)
     except PayloadError:

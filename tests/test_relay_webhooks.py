@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ OWN_META: dict[str, list[str]] = {
     "messenger/edit": ["message_edited"],
     "messenger/fallback-share": ["message"],
     "messenger/iso-timestamp": ["message"],
+    "messenger/missing-timestamps": ["message", "channel_alert"],
     "messenger/optin": ["unsupported"],
     "messenger/postback": ["postback"],
     "messenger/postback-field-value": ["postback"],
@@ -115,11 +117,13 @@ OWN_META: dict[str, list[str]] = {
     "whatsapp/iso-timestamp": ["message"],
     "whatsapp/list-reply": ["postback"],
     "whatsapp/location": ["message"],
+    "whatsapp/missing-fields": ["message", "channel_alert"],
     "whatsapp/order": ["unsupported"],
     "whatsapp/reaction": ["reaction"],
     "whatsapp/reaction-removed": ["reaction"],
     "whatsapp/referral-ad": ["message"],
     "whatsapp/reply-forwarded": ["message", "message"],
+    "whatsapp/request-welcome": ["subscription"],
     "whatsapp/revoke": ["message_deleted"],
     "whatsapp/status-delivered": ["status"],
     "whatsapp/status-failed": ["status"],
@@ -573,3 +577,25 @@ async def test_replay_command_posts_signed_payloads_and_prints_their_events(
     code, out, err = await _run([*command[:5], "--url", relay.url], _relay_env(tmp_path))
     assert code == 0, err
     assert "no new events" in out
+
+
+def test_a_message_the_app_cannot_show_still_opens_the_reply_window(relay: ServedApp) -> None:
+    """A customer's only message is unsupported (nothing readable): the owner may still reply."""
+    account = sign_up(relay.url)
+    channel = account.connect(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN)
+    item = {
+        "sender": {"id": "PSID1"},
+        "recipient": {"id": "PAGE1"},
+        "timestamp": time.time_ns() // 1_000_000,
+        "message": {"mid": "m-poll", "is_unsupported": True},
+    }
+    assert post_meta(relay.url, _page_envelope(item)).status_code == 200
+    body = {
+        "channel_id": channel["id"],
+        "recipient_id": "PSID1",
+        "text": "Na e dërgoni me tekst, ju lutem?",
+        "idempotency_key": "reply-to-poll",
+    }
+    with account.client() as c:
+        r = c.post("/v1/messages", json=body)
+    assert r.status_code == 200, r.text

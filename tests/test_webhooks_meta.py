@@ -26,6 +26,7 @@ from common.events import (
     Reaction,
     SharedContact,
     Status,
+    Subscription,
     Unsupported,
     encode_event,
 )
@@ -485,6 +486,49 @@ def test_messenger_optin_is_unsupported_not_dropped() -> None:
     )
 
 
+def test_whatsapp_first_visit_is_a_conversation_start() -> None:
+    """A request_welcome (the chat opened, nothing written yet) starts the conversation."""
+    assert only(own("whatsapp/request-welcome")) == Subscription(
+        **WA_HEAD,
+        timestamp_ms=T1 + 52_000,
+        platform_id="wamid.KAFE052",
+        action="conversation_started",
+    )
+
+
+def test_missing_timestamps_and_senders() -> None:
+    """No timestamp anywhere: the time of receipt; no sender: a channel alert with the mid."""
+    result = parse_meta(fixture_bytes("webhooks/messenger/missing-timestamps.json"), resolve, 42)
+    assert result.events == [
+        MessageReceived(**M_HEAD, timestamp_ms=42, platform_id="m_kafe-030", text="pa orë"),
+        ChannelAlert(
+            channel_id="ch-kafe",
+            platform="messenger",
+            timestamp_ms=T1 + 31,
+            raw_type="message",
+            reason="item without sender",
+            platform_id="m_kafe-031",
+        ),
+    ]
+    wa = parse_meta(fixture_bytes("webhooks/whatsapp/missing-fields.json"), resolve, 42)
+    assert wa.events == [
+        MessageReceived(
+            **{**WA_HEAD, "customer": Customer(id=ARBER.id, phone=ARBER.phone)},
+            timestamp_ms=42,
+            platform_id="wamid.KAFE050",
+            text="pa orë",
+        ),
+        ChannelAlert(
+            channel_id="ch-kafe-wa",
+            platform="whatsapp",
+            timestamp_ms=T1 + 51_000,
+            raw_type="status.delivered",
+            reason="status without recipient",
+            platform_id="wamid.OUT001:delivered",
+        ),
+    ]
+
+
 def test_every_own_fixture_makes_events_that_survive_the_wire() -> None:
     """Every Meta fixture of the project makes events, ignores nothing, and round-trips."""
     names = sorted(
@@ -660,7 +704,13 @@ def test_bad_items_of_a_known_page_still_make_events() -> None:
     u2: dict[str, Any] = {**head, "customer": Customer(id="u2")}
     assert result.events == [
         ChannelAlert(**head, timestamp_ms=42, raw_type="str", reason="item is not an object"),
-        ChannelAlert(**head, timestamp_ms=1000, raw_type="message", reason="item without sender"),
+        ChannelAlert(
+            **head,
+            timestamp_ms=1000,
+            raw_type="message",
+            reason="item without sender",
+            platform_id="x",
+        ),
         MessageReceived(
             **head, customer=Customer(id="u1"), timestamp_ms=5000, platform_id="ok1", text="hi"
         ),

@@ -28,7 +28,7 @@ from desktop.core.autopilot import (
     sending_paused,
 )
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, Turn
-from desktop.core.drafting.handoff import conversation_tag
+from desktop.core.drafting.handoff import request_tag
 from desktop.core.drafting.llm import QUOTA_REASON
 from desktop.core.drafting.messages import MessageKind
 from desktop.core.kb import KnowledgeBase
@@ -183,7 +183,7 @@ class Assistant:
         latest = await self.store.messages(conversation_id, limit=1)
         if latest and latest[-1].id != answering.id and not force:
             return None
-        tag = conversation_tag(turns, settings.profile.languages)
+        tag = request_tag(request)
         text = draft.reply if draft.reply.strip() else settings.profile.message("handoff", tag)
         decision, facts = self._decide(conversation, draft, budget_out, settings, limits)
         topic = next((h.title for h in hits if h.chunk_id in draft.cited_chunk_ids), None)

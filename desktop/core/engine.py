@@ -247,6 +247,8 @@ class Engine:
             await self._llm.aclose()
         await self.client.aclose()
         await self.kb.close()
+        if isinstance(self.kb.embedder, OpenAIEmbedder):
+            await self.kb.embedder.aclose()
         await self.store.close()
         if self._local is not None:
             await asyncio.to_thread(self._local.stop)
@@ -468,13 +470,14 @@ class Engine:
         policies = {**self.settings.policies, channel_id: policy}
         await self._save_settings(msgspec.structs.replace(self.settings, policies=policies))
 
-    async def simulate_customer(self, text: str, *, customer: str = "Test customer") -> None:
-        """Write into the built-in test channel as if a customer did."""
+    async def simulate_customer(
+        self, text: str, *, customer: str = "Test customer", visitor: str = TEST_VISITOR
+    ) -> None:
+        """Write into the built-in test channel as if a customer did (each ``visitor`` is a
+        customer of its own, with a conversation of its own)."""
         if self.test_channel_id is None:
             raise EngineError("There is no test channel; run on this computer to get one.")
-        await self._call(
-            self.client.webchat_say(self.test_channel_id, TEST_VISITOR, text, customer)
-        )
+        await self._call(self.client.webchat_say(self.test_channel_id, visitor, text, customer))
 
     # ---- knowledge ------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+import msgspec
+
 from common.events import (
     Attachment,
     ChannelAlert,
@@ -133,7 +135,10 @@ def messaging_item(
     what = _what(item)
     if person is None:
         side = "recipient" if echo else "sender"
-        return _alert(platform, channel_id, timestamp_ms, what, f"item without {side}")
+        alert = _alert(platform, channel_id, timestamp_ms, what, f"item without {side}")
+        mid = as_id(message.get("mid")) if isinstance(message, dict) else None
+        # The message's own id, where it has one, lets Meta's retries dedupe.
+        return msgspec.structs.replace(alert, platform_id=mid) if mid else alert
     head = Head(
         channel_id=channel_id,
         platform=platform,

@@ -8,8 +8,10 @@ Decisions the documentation leaves open:
   only adds the name (and BSUID) when it matches; a contradicting one is not believed.
 * Timestamps are seconds; a missing or unreadable one falls back to the time of receipt.
 * ``errors`` of a change value (e.g. 130429 throughput) become a ``ChannelAlert``; a
-  ``system`` message about a new number or BSUID becomes ``CustomerChanged``; a message of
-  a type we cannot show becomes ``Unsupported`` with its errors.
+  ``system`` message about a new number or BSUID becomes ``CustomerChanged``; a
+  ``request_welcome`` (a first visit, no message) is a ``conversation_started``
+  ``Subscription``; a message of a type we cannot show becomes ``Unsupported`` with its
+  errors.
 * Other change fields (template and account updates) concern no conversation and are
   ignored with their field name.
 """
@@ -36,6 +38,7 @@ from common.events import (
     Reaction,
     SharedContact,
     Status,
+    Subscription,
 )
 from relay.webhooks.parsing import (
     EMPTY,
@@ -252,6 +255,10 @@ def _message(
         )
     if kind == "system":
         return _system(body, head, platform_id)
+    if kind == "request_welcome":
+        # The customer opened the chat for the first time (no message yet), as Viber's
+        # conversation_started: the thread appears and the business may greet them.
+        return Subscription(**head, platform_id=platform_id, action="conversation_started")
     return _received(message, kind, body, head, platform_id, reply_to)
 
 

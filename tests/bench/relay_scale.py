@@ -227,7 +227,8 @@ async def _hold_streams(account: Account, devices: list[str], pid: int) -> float
                     compression=None,
                 )
             )
-            await ws.send(encode(Hello(device_id=device, cursor=0)).decode())
+            # From the head: an idle stream, nothing to replay (the relay clamps the cursor).
+            await ws.send(encode(Hello(device_id=device, cursor=2**62)).decode())
             await ws.recv()  # welcome
         await asyncio.sleep(1.0)  # let the relay settle (allocator, GC)
         return _rss_mb(pid) - before

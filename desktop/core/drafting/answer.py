@@ -9,7 +9,7 @@ from typing import Final
 import msgspec
 
 from common.channels import TEXT_LIMITS
-from desktop.core.drafting.handoff import conversation_tag
+from desktop.core.drafting.handoff import request_tag
 from desktop.core.drafting.intents import promises_follow_up
 from desktop.core.drafting.models import Draft, DraftRequest, Usage
 from desktop.core.drafting.pii import restore_pii
@@ -75,9 +75,7 @@ def finish_answer(
     if not reply:
         handoff = True
         reason = reason or "the model gave no reply"
-        reply = request.profile.message(
-            "handoff", conversation_tag(request.turns, request.profile.languages)
-        )
+        reply = request.profile.message("handoff", request_tag(request))
     elif not handoff and promises_follow_up(reply):
         # The model promised a call-back or a check: only a person can keep that promise.
         handoff = True

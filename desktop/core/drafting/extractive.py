@@ -16,10 +16,10 @@ from typing import Final
 from common.channels import TEXT_LIMITS
 from desktop.core.drafting.confidence import ANSWER_AT, probability
 from desktop.core.drafting.handoff import (
-    conversation_tag,
     early_handoff,
     handoff_draft,
     pending_customer_text,
+    request_tag,
 )
 from desktop.core.drafting.language import detect_language, is_cyrillic
 from desktop.core.drafting.matching import (
@@ -113,7 +113,7 @@ class ExtractiveDrafter:
 
     async def draft(self, request: DraftRequest) -> Draft:
         """Answers to each question of the customer's latest messages, or a hand-off."""
-        tag = conversation_tag(request.turns, request.profile.languages)
+        tag = request_tag(request)
         language = tag.split("-")[0]
         early = early_handoff(request, language=language, drafter="extractive")
         if early is not None:

@@ -17,6 +17,7 @@ __all__ = [
     "early_handoff",
     "handoff_draft",
     "pending_customer_text",
+    "request_tag",
 ]
 
 ASKED_FOR_PERSON = "customer asked for a person"
@@ -48,9 +49,13 @@ def conversation_language(turns: Sequence[Turn]) -> str:
     return "und"
 
 
-def conversation_tag(turns: Sequence[Turn], fallbacks: Sequence[str] = ()) -> str:
+def conversation_tag(
+    turns: Sequence[Turn], fallbacks: Sequence[str] = (), context: Sequence[str] = ()
+) -> str:
     """The language tag of the customer's latest messages ("sq", "sr-Cyrl", "en"...), or of
-    earlier ones when those are mute; else the shop's first language ("und" if none)."""
+    earlier ones when those are mute; else that of ``context`` (the knowledge their words
+    found, written in the shop's language); else the shop's first language ("und" if none).
+    """
     pending = pending_customer_text(turns)
     tag = message_language(pending)
     if tag != "und":
@@ -60,12 +65,22 @@ def conversation_tag(turns: Sequence[Turn], fallbacks: Sequence[str] = ()) -> st
             tag = message_language(turn.text)
             if tag != "und":
                 return tag
+    if context:
+        tag = message_language(" ".join(context))
+        if tag != "und":
+            return tag
     if fallbacks:
         first = fallbacks[0]
         if first == "sr":
             return "sr-Cyrl" if is_cyrillic(pending) else "sr-Latn"
         return first
     return "und"
+
+
+def request_tag(request: DraftRequest) -> str:
+    """The customer's language tag for a draft request (see :func:`conversation_tag`)."""
+    context = [f"{h.title} {h.text[:300]}" for h in request.hits[:3]]
+    return conversation_tag(request.turns, request.profile.languages, context)
 
 
 def handoff_draft(
@@ -79,7 +94,7 @@ def handoff_draft(
 ) -> Draft:
     """A draft that hands the conversation to a person, with the shop's hand-off message in
     the customer's language and script."""
-    tag = conversation_tag(request.turns, request.profile.languages)
+    tag = request_tag(request)
     return Draft(
         reply=request.profile.message("handoff", tag),
         language=language,

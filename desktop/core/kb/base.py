@@ -20,7 +20,14 @@ from .catalog import Catalog, ItemRecord
 from .chunking import ChunkDraft
 from .embeddings import Embedder
 from .errors import EmbeddingError, ItemNotFoundError, KnowledgeBaseError
-from .items import chunk_rows, embedding_text, faq_record, offer_record
+from .items import (
+    ANALYSIS_VERSION,
+    chunk_rows,
+    embedding_text,
+    faq_record,
+    offer_record,
+    reanalysed,
+)
 from .language import Analyzer, analyzer_for, detect_language
 from .models import (
     CrawlLimits,
@@ -127,9 +134,31 @@ class KnowledgeBase:
             log.warning("removing chunks of %d items missing from the catalog", len(orphans))
             await self._store.delete_items(sorted(orphans))
         await self._configure_vectors()
+        if self._catalog.get_meta("analysis") != ANALYSIS_VERSION:
+            await self._reanalyse()
         self._analyzer = self._wanted_analyzer(force_detect=True)
         if not await self._store.has_fts() or self._catalog.get_meta("fts") != self._analyzer.key:
             await self._rebuild_fts(self._analyzer)
+
+    async def _reanalyse(self) -> None:
+        """Write every chunk's search fields again after the text analysis changed."""
+        data = await self._store.table.query().to_arrow()
+        if data.num_rows:
+            records = {r.item_id: r for r in self._catalog.records()}
+            fields = [
+                reanalysed(payload, records.get(item_id))
+                for payload, item_id in zip(
+                    data.column("payload").to_pylist(),
+                    data.column("item_id").to_pylist(),
+                    strict=True,
+                )
+            ]
+            for index, name in enumerate(("f_title", "f_tags", "f_all")):
+                position = data.column_names.index(name)
+                data = data.set_column(position, name, pa.array([f[index] for f in fields]))
+            await self._store.recreate(self._store.dims, data)
+            self._catalog.set_meta("fts", "")  # the indexes are built again below
+        self._catalog.set_meta("analysis", ANALYSIS_VERSION)
 
     async def close(self) -> None:
         """Stop background work, fold pending rows into the indexes, release files."""

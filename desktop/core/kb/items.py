@@ -19,7 +19,17 @@ from .text import normalize_for_search
 
 PAYLOAD = msgspec.json.Decoder(SearchHit)
 
-__all__ = ["chunk_rows", "embedding_text", "faq_record", "offer_record", "offer_text", "sample_of"]
+__all__ = [
+    "ANALYSIS_VERSION",
+    "chunk_rows",
+    "embedding_text",
+    "faq_record",
+    "offer_record",
+    "offer_text",
+    "reanalysed",
+    "sample_of",
+    "search_fields",
+]
 
 
 def faq_record(faq: FaqInput) -> ItemRecord:
@@ -115,13 +125,10 @@ def chunk_rows(record: ItemRecord, drafts: Sequence[ChunkDraft] = ()) -> list[Ch
     else:
         pieces = [(record.title, [], d.text, d.heading_path, d.page) for d in drafts]
     rows = []
-    # Loose (stem-prefix) forms serve languages Lance cannot stem; in a body written in one
-    # it can (English, Italian...) they only blur BM25 (measured: StackFAQ MRR -0.01).
-    loose = detect_language([record.title, record.body, *(p[2] for p in pieces)]) not in STEMMERS
+    loose = loose_body(record)
     for title, alternatives, text, heading_path, page in pieces:
         title_field = "\n".join([title, *heading_path, *alternatives])
-        f_title = analyze(title_field)
-        f_tags = analyze(tags)
+        f_title, f_tags, f_all = search_fields(title_field, tags, text, loose=loose)
         chunk_id = _chunk_id(record.item_id, (title_field, text, tags, page), used)
         hit = SearchHit(
             chunk_id=chunk_id,
@@ -144,13 +151,41 @@ def chunk_rows(record: ItemRecord, drafts: Sequence[ChunkDraft] = ()) -> list[Ch
                 valid_until=valid_until,
                 f_title=f_title,
                 f_tags=f_tags,
-                f_all="\n".join(
-                    x for x in (f_title, f_tags, analyze(text, loose_forms=loose)) if x
-                ),
+                f_all=f_all,
                 payload=msgspec.json.encode(hit).decode(),
             )
         )
     return rows
+
+
+#: Version of the text analysis the ``f_*`` fields were written with; a base written with
+#: another is re-analysed when it opens (``KnowledgeBase``).
+ANALYSIS_VERSION = "2"
+
+
+def loose_body(record: ItemRecord) -> bool:
+    """Whether the item's body gets loose (stem-prefix) forms: they serve languages Lance
+    cannot stem; in a body written in one it can (English, Italian...) they only blur BM25
+    (measured: StackFAQ MRR -0.01)."""
+    return detect_language([record.title, record.body, record.sample]) not in STEMMERS
+
+
+def search_fields(title_field: str, tags: str, text: str, *, loose: bool) -> tuple[str, str, str]:
+    """The analysed ``f_title``, ``f_tags`` and ``f_all`` of one chunk."""
+    f_title = analyze(title_field)
+    f_tags = analyze(tags)
+    f_all = "\n".join(x for x in (f_title, f_tags, analyze(text, loose_forms=loose)) if x)
+    return f_title, f_tags, f_all
+
+
+def reanalysed(payload: str, record: ItemRecord | None) -> tuple[str, str, str]:
+    """A stored chunk's search fields written again from its payload and its item."""
+    hit = PAYLOAD.decode(payload)
+    alternatives = record.alternatives if record is not None else hit.alternatives
+    tags = " ".join(record.tags if record is not None else hit.tags)
+    title_field = "\n".join([hit.title, *hit.heading_path, *alternatives])
+    loose = loose_body(record) if record is not None else True
+    return search_fields(title_field, tags, hit.text, loose=loose)
 
 
 def embedding_text(payload: str) -> str:

@@ -159,6 +159,9 @@ pregnant pregnancy shtatzene shtatzeni trudnoca trudna trudnoce
 wheelchair accessible accessibility stairs karroce qasje shkalle kolica pristupacan stepenice
 how long duration takes zgjat zgjate traje trajanje
 deposit advance kapar kapari kapara depozit avans
+shop store place premises bakery cafe salon boutique dyqan dyqani lokal lokali kafene furre
+    butik butiku salloni prodavnica radnja radnju lokal pekara kafic salon butik servis
+visit come stop vizite vizitoj vij ejani posetiti posetim dodjem dodjite svratiti
 test check diagnosis diagnostic kontroll diagnostike dijagnostika pregled
 """
 

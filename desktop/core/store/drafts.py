@@ -124,7 +124,8 @@ def follow_message(
 
     A newer customer message supersedes a draft made for an older one; a reply written by
     a person (here, on another computer, or in the platform's own app) replaces any draft;
-    an automatic message with the draft's very text means approving would send it twice.
+    an automatic message with the draft's very text means approving would send it twice
+    (a hand-off keeps its place in the queue, without the words already sent).
     A reply that *is* the draft (approved or sent on its own) is not this case.
     """
     row = conn.execute(
@@ -134,12 +135,13 @@ def follow_message(
         return []
     direction, automatic, draft_id, text = row
     pending = conn.execute(
-        "SELECT id, for_message_id, text FROM drafts"
+        "SELECT id, for_message_id, text, handoff FROM drafts"
         " WHERE conversation_id = ? AND state = 'pending'",
         (conversation_id,),
     ).fetchall()
     withdrawn: list[tuple[int, str]] = []
-    for pending_id, for_message_id, draft_text in pending:
+    emptied: list[int] = []
+    for pending_id, for_message_id, draft_text, handoff in pending:
         if direction == "in":
             if for_message_id is not None and for_message_id < message_id:
                 withdrawn.append((pending_id, NEWER_MESSAGE))
@@ -147,14 +149,25 @@ def follow_message(
             continue  # the draft itself (or another) going out: its state says so
         elif not automatic:
             withdrawn.append((pending_id, ANSWERED_BY_HAND))
-        elif text and _normal(text) == _normal(draft_text):
-            withdrawn.append((pending_id, SAME_TEXT_SENT))
+        elif text and draft_text and _normal(text) == _normal(draft_text):
+            # A hand-off still needs a person: it stays in the queue with its words taken
+            # back (the owner writes the answer); any other draft is withdrawn.
+            if handoff:
+                emptied.append(pending_id)
+            else:
+                withdrawn.append((pending_id, SAME_TEXT_SENT))
     changes: list[Change] = []
     for pending_id, reason in withdrawn:
         conn.execute(
             "UPDATE drafts SET state = 'superseded', withdrawn_reason = ?, updated_at_ms = ?"
             " WHERE id = ? AND state = 'pending'",
             (reason, now_ms, pending_id),
+        )
+        changes.append(DraftChanged(conversation_id=conversation_id, draft_id=pending_id))
+    for pending_id in emptied:
+        conn.execute(
+            "UPDATE drafts SET text = '', withdrawn_reason = ?, updated_at_ms = ? WHERE id = ?",
+            (SAME_TEXT_SENT, now_ms, pending_id),
         )
         changes.append(DraftChanged(conversation_id=conversation_id, draft_id=pending_id))
     if changes:

@@ -252,7 +252,8 @@ def expiring(
     open_window = "(c.window_deadline_ms > ? OR c.window_deadline_ms IS NULL)"
     sql = _CONVERSATION_SELECT + f" WHERE {open_window} AND c.status != 'resolved'"
     if needs_reply:
-        sql += " AND c.last_direction = 'in'"
+        # Also a customer told "a person will answer you": the hand-off still waits.
+        sql += " AND (c.last_direction = 'in' OR c.pending_drafts > 0)"
     else:
         sql += " AND c.window_deadline_ms IS NOT NULL"
     sql += " ORDER BY c.window_deadline_ms IS NULL, c.window_deadline_ms, c.last_inbound_ms LIMIT ?"

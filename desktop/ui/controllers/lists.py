@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QPoint, QTimer, Signal
 
 from desktop.core.engine import Engine
+from desktop.core.samples import sample_questions
 from desktop.core.store import ConversationQuery, ConversationStatus
 from desktop.ui.controllers.conversation import ConversationController
 from desktop.ui.hub import ChangeHub, ChangeSet
@@ -196,15 +197,29 @@ class InboxController(_ListController):
         if self.test_chat is None:
             self.test_chat = TestChatDialog(self.screen.window())
             self.test_chat.say_requested.connect(self.say_as_customer)
-        self.test_chat.show()
-        self.test_chat.raise_()
-        self.test_chat.text.setFocus()
-        return self.test_chat
+        dialog = self.test_chat
+        dialog.show()
+        self._place_beside(dialog)
+        dialog.raise_()
+        dialog.text.setFocus()
+        self.tasks.spawn(self._examples(dialog), key="test-chat-examples")
+        return dialog
 
-    def say_as_customer(self, text: str, name: str) -> None:
+    def _place_beside(self, dialog: TestChatDialog) -> None:
+        """Bottom left, over the list: the thread and its draft stay in view."""
+        window = self.screen.window()
+        dialog.adjustSize()
+        corner = window.mapToGlobal(QPoint(12, max(0, window.height() - dialog.height() - 12)))
+        dialog.move(corner)
+
+    async def _examples(self, dialog: TestChatDialog) -> None:
+        items = await self.engine.kb.list_items()
+        dialog.set_examples(sample_questions(items))
+
+    def say_as_customer(self, text: str, name: str, visitor: str) -> None:
         dialog = self.test_chat
         self.tasks.spawn(
-            self.engine.simulate_customer(text, customer=name),
+            self.engine.simulate_customer(text, customer=name, visitor=visitor),
             done=lambda _: dialog.sent() if dialog else None,
             error=lambda words: dialog.failed(words) if dialog else None,
         )

@@ -85,6 +85,7 @@ class DraftPanel(QFrame):
         self.editor.setAccessibleName("Draft reply")
         self.editor.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.editor.textChanged.connect(self._fit_editor)
+        self.editor.textChanged.connect(self._approvable)
         self._fit_editor()
         layout.addWidget(self.editor)
 
@@ -130,6 +131,7 @@ class DraftPanel(QFrame):
         #: Width the actions need with every word shown (measured while they were shown).
         self._full_width = 0
         self._approve_width = 0
+        self._busy = False
         self.compact = False
 
         self.approve_button.clicked.connect(self.approve)
@@ -146,8 +148,10 @@ class DraftPanel(QFrame):
             self.hide()
             return
         if not (same and self.edit_button.isChecked()):
-            self.edit_button.setChecked(False)
             self.editor.setPlainText(draft.text)
+            # Nothing to approve as it is (a hand-off whose notice already went out): the
+            # box is for the owner's own answer.
+            self.edit_button.setChecked(not draft.text.strip())
         text, kind = _confidence_badge(draft.confidence)
         if draft.handoff:
             text, kind = "Hand-off", "warning"
@@ -162,9 +166,14 @@ class DraftPanel(QFrame):
         repolish(self)
         if draft.handoff:
             self.title.setText("A person should answer")
+            told = bool(draft.withdrawn_reason) and not draft.text.strip()
             self.reason.setText(
                 _sentence(draft.handoff_reason or "the assistant could not answer this")
-                + " Edit the reply below, or write your own."
+                + (
+                    " The customer was told someone will answer: write the answer below."
+                    if told
+                    else " Edit the reply below, or write your own."
+                )
             )
             self.reason.show()
         else:
@@ -259,8 +268,16 @@ class DraftPanel(QFrame):
             self.discard_requested.emit(self.draft.id)
 
     def set_busy(self, busy: bool) -> None:
-        for widget in (self.approve_button, self.discard_button, self.regenerate_button):
+        self._busy = busy
+        for widget in (self.discard_button, self.regenerate_button):
             widget.setEnabled(not busy)
+        self._approvable()
+
+    def _approvable(self) -> None:
+        """Approve sends words: never an empty box, never while a request is on its way."""
+        self.approve_button.setEnabled(
+            not getattr(self, "_busy", False) and bool(self.editor.toPlainText().strip())
+        )
 
 
 class Composer(QFrame):

@@ -1,33 +1,44 @@
-"""The built-in test channel: the owner writes as a customer and watches the draft appear."""
+"""The built-in test channel: the owner writes as one of several test customers and watches
+the draft appear in the inbox beside it."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLineEdit, QToolButton, QVBoxLayout, QWidget
-
-from desktop.ui.widgets.common import Banner, button, label
-
-__all__ = ["TestChatDialog"]
-
-_EXAMPLES = (
-    "A e keni këtë fustan në madhësinë M?",
-    "Koliko košta dostava do Prizrena?",
-    "Do you deliver on Saturdays?",
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
+
+from desktop.ui.widgets.common import Banner, button, label, tool_button
+
+__all__ = ["FIRST_VISITOR", "TestChatDialog"]
+
+#: The first test customer's id (the one the test channel had before there were several).
+FIRST_VISITOR = "test-customer-0001"
 
 
 class TestChatDialog(QDialog):
-    """Stays open beside the inbox; each message goes to the test channel as a customer's."""
+    """Stays open beside the inbox; each message goes to the test channel as the chosen
+    customer's. "New customer" starts another conversation; the name renames only the
+    customer chosen."""
 
-    say_requested = Signal(str, str)  # text, customer name
+    say_requested = Signal(str, str, str)  # text, customer name, visitor id
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Try it as a customer")
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(420)
         self.setModal(False)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(22, 18, 22, 18)
+        layout.setContentsMargins(20, 16, 20, 16)
         layout.setSpacing(10)
         layout.addWidget(label("Write to your shop as a customer would", "heading"))
         layout.addWidget(
@@ -39,36 +50,79 @@ class TestChatDialog(QDialog):
                 wrap=True,
             )
         )
+        self.customers = QComboBox()
+        self.customers.setAccessibleName("Test customer")
+        self.customers.addItem("Test customer", FIRST_VISITOR)
+        self.new_customer = tool_button(
+            "plus", "Start a conversation as another customer", text="New customer"
+        )
+        row = QHBoxLayout()
+        row.addWidget(label("Customer", "hint"))
+        row.addWidget(self.customers, 1)
+        row.addWidget(self.new_customer)
+        layout.addLayout(row)
         self.name = QLineEdit("Test customer")
         self.name.setAccessibleName("Customer name")
-        row = QHBoxLayout()
-        row.addWidget(label("Name", "hint"))
-        row.addWidget(self.name, 1)
-        layout.addLayout(row)
+        name_row = QHBoxLayout()
+        name_row.addWidget(label("Name", "hint"))
+        name_row.addWidget(self.name, 1)
+        layout.addLayout(name_row)
         self.text = QLineEdit()
-        self.text.setPlaceholderText(f"e.g. {_EXAMPLES[0]}")
+        self.text.setPlaceholderText("Write a question…")
         self.text.setAccessibleName("Customer message")
         self.send = button("Send as customer", "send", "primary")
         row2 = QHBoxLayout()
         row2.addWidget(self.text, 1)
         row2.addWidget(self.send)
         layout.addLayout(row2)
-        layout.addWidget(label("Or try one of these:", "hint"))
-        examples = QVBoxLayout()
-        examples.setSpacing(4)
-        for example in _EXAMPLES:
-            chip = QToolButton()
-            chip.setProperty("kind", "chip")
-            chip.setText(example)
-            chip.setCursor(Qt.CursorShape.PointingHandCursor)
-            chip.clicked.connect(lambda _=False, e=example: self.text.setText(e))
-            examples.addWidget(chip, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addLayout(examples)
+        layout.addWidget(label("Or try one of these, from your own knowledge:", "hint"))
+        self.examples = QVBoxLayout()
+        self.examples.setSpacing(4)
+        layout.addLayout(self.examples)
+        self.chips: list[QToolButton] = []
         self.banner = Banner()
         layout.addWidget(self.banner)
         self.send.clicked.connect(self._send)
         self.text.returnPressed.connect(self._send)
+        self.new_customer.clicked.connect(self.add_customer)
+        self.customers.currentIndexChanged.connect(
+            lambda _: self.name.setText(self.customers.currentText())
+        )
+        self.name.textEdited.connect(self._rename)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+
+    @property
+    def visitor(self) -> str:
+        return str(self.customers.currentData() or FIRST_VISITOR)
+
+    def add_customer(self) -> str:
+        """Another test customer (a new conversation); returns its id."""
+        visitor = f"test-{uuid.uuid4().hex[:12]}"
+        self.customers.addItem(f"Test customer {self.customers.count() + 1}", visitor)
+        self.customers.setCurrentIndex(self.customers.count() - 1)
+        self.name.setFocus()
+        self.name.selectAll()
+        return visitor
+
+    def _rename(self, name: str) -> None:
+        self.customers.setItemText(self.customers.currentIndex(), name.strip() or "Customer")
+
+    def set_examples(self, questions: Sequence[str]) -> None:
+        for chip in self.chips:
+            self.examples.removeWidget(chip)
+            chip.deleteLater()
+        self.chips = []
+        for question in questions:
+            chip = QToolButton()
+            chip.setProperty("kind", "chip")
+            chip.setText(question if len(question) <= 70 else question[:68] + "…")
+            chip.setToolTip(question)
+            chip.setCursor(Qt.CursorShape.PointingHandCursor)
+            chip.clicked.connect(lambda _=False, q=question: self.text.setText(q))
+            self.examples.addWidget(chip, 0, Qt.AlignmentFlag.AlignLeft)
+            self.chips.append(chip)
+        if questions:
+            self.text.setPlaceholderText(f"e.g. {questions[0]}")
 
     def _send(self) -> None:
         text = self.text.text().strip()
@@ -76,7 +130,8 @@ class TestChatDialog(QDialog):
             self.text.setFocus()
             return
         self.send.setEnabled(False)
-        self.say_requested.emit(text, self.name.text().strip() or "Test customer")
+        name = self.name.text().strip() or self.customers.currentText()
+        self.say_requested.emit(text, name, self.visitor)
 
     def sent(self) -> None:
         self.text.clear()

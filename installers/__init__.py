@@ -1,0 +1,1 @@
+"""Building the desktop app as an installable program (PyInstaller; see docs/packaging.md)."""
