@@ -20,6 +20,7 @@ __all__ = [
     "ErasureRow",
     "MetaLoginRow",
     "NewEvent",
+    "QuotaWant",
     "RetentionCounts",
     "RetentionCutoffs",
     "SendClaim",
@@ -110,6 +111,17 @@ class UsageRow:
     day: str
     metric: str
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaWant:
+    """``amount`` of a monthly limit ``name`` (0: none), whose use is the sum of these
+    usage ``metrics``."""
+
+    name: str
+    amount: float
+    limit: float
+    metrics: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +363,26 @@ class Store(Protocol):
 
     async def usage(self, business_id: str, first_day: str, last_day: str) -> list[UsageRow]:
         """Counters for days ``first_day``..``last_day`` (``YYYY-MM-DD``, inclusive)."""
+
+    async def hold_quota(
+        self,
+        business_id: str,
+        hold_id: str,
+        wants: Sequence[QuotaWant],
+        first_day: str,
+        last_day: str,
+        now_ms: int,
+        ttl_ms: int,
+        max_in_flight: int,
+    ) -> str | None:
+        """Reserve each want under ``hold_id`` until ``now_ms + ttl_ms``, in one step with
+        the check: the month's use (days ``first_day``..``last_day``) plus live holds plus
+        the amount must stay within each limit. None when held; else the name of the
+        limit it would pass, or ``in_flight`` when the business already holds
+        ``max_in_flight`` calls (nothing is held then)."""
+
+    async def release_quota(self, hold_id: str) -> None:
+        """Drop a hold (its real use was counted, or the call never ran)."""
 
     async def claim_warning(self, business_id: str, key: str) -> bool:
         """True the first time ``key`` is claimed for the business (one warning per level)."""

@@ -29,6 +29,7 @@ _BUSINESS_TABLES = (
     "sends",
     "usage",
     "usage_warnings",
+    "quota_holds",
     "erasures",
     "meta_logins",
     "channel_health",

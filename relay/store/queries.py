@@ -11,6 +11,7 @@ from relay.store.events import Events
 from relay.store.health import ChannelHealth
 from relay.store.logins import MetaLogins
 from relay.store.port import Database
+from relay.store.quotas import Quotas
 from relay.store.retention import Retention
 from relay.store.sends import Sends
 from relay.store.usage import Usage
@@ -26,6 +27,7 @@ class SqlStore(
     Events,
     Sends,
     Usage,
+    Quotas,
     Erasure,
     Retention,
     MetaLogins,

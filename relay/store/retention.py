@@ -28,6 +28,10 @@ _EXPIRE_FAILED_LOGINS = (
     "DELETE FROM password_failures WHERE key IN"
     " (SELECT key FROM password_failures WHERE last_failure_ms < ? LIMIT ?)"
 )
+_EXPIRE_HOLDS = (
+    "DELETE FROM quota_holds WHERE (id, name) IN"
+    " (SELECT id, name FROM quota_holds WHERE expires_at_ms < ? LIMIT ?)"
+)
 _EXPIRE_CONTACTS = (
     "DELETE FROM contacts WHERE (channel_id, customer_id) IN"
     " (SELECT channel_id, customer_id FROM contacts WHERE last_inbound_ms < ? LIMIT ?)"
@@ -47,6 +51,7 @@ class Retention:
         )
         # Old failure streaks would be forgotten at the next failure anyway.
         await self._in_batches(_EXPIRE_FAILED_LOGINS, cutoffs.keys_before_ms, batch)
+        await self._in_batches(_EXPIRE_HOLDS, cutoffs.keys_before_ms, batch)
         if counts != RetentionCounts():
             await self._db.scrub()
         return counts

@@ -95,6 +95,13 @@ CREATE TABLE password_failures (
     blocked_until_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
 """,
+    # 4: quota holds, reserved before a metered call and released after it.
+    """
+CREATE TABLE quota_holds (
+    id TEXT NOT NULL, business_id TEXT NOT NULL, name TEXT NOT NULL, amount REAL NOT NULL,
+    expires_at_ms INTEGER NOT NULL, PRIMARY KEY (id, name)) WITHOUT ROWID;
+CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
+""",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -182,6 +189,13 @@ CREATE TABLE password_failures (
     key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_ms BIGINT NOT NULL,
     blocked_until_ms BIGINT NOT NULL);
 CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
+""",
+    # 4: quota holds, reserved before a metered call and released after it.
+    """
+CREATE TABLE quota_holds (
+    id TEXT NOT NULL, business_id TEXT NOT NULL, name TEXT NOT NULL,
+    amount DOUBLE PRECISION NOT NULL, expires_at_ms BIGINT NOT NULL, PRIMARY KEY (id, name));
+CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
 """,
 )
 
