@@ -253,3 +253,48 @@ def test_saved_note_and_test_connection_sit_in_view(qtbot: QtBot) -> None:
     assert screen.saved_note.text().startswith("Saved.")
     assert screen.saved_note.isVisible()
     assert isinstance(screen.saved_note, QLabel)
+
+
+def test_slash_offers_saved_replies_and_inserts_the_chosen_one(qtbot: QtBot) -> None:
+    """Typing "/hv" lists the matching saved reply; Enter puts its text in place of "/hv"."""
+    pane = ConversationPane()
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.set_conversation(_conversation())
+    pane.set_saved_replies([("Hvala", "Hvala na poruci!"), ("Dostava", "Dostava je 2 €.")])
+    composer = pane.composer
+    composer.editor.setFocus()
+    QTest.keyClicks(composer.editor, "Pozdrav! /hv")
+    popup = composer.completer.popup()
+    assert popup is not None
+    qtbot.waitUntil(popup.isVisible)
+    assert composer.completer.completionCount() == 1
+    assert composer.completer.currentCompletion() == "Hvala"
+    popup.setCurrentIndex(composer.completer.completionModel().index(0, 0))
+    QTest.keyClick(popup, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: composer.text == "Pozdrav! Hvala na poruci!", timeout=1000)
+    assert not popup.isVisible()
+
+
+def test_many_labels_wrap_instead_of_being_cut(qtbot: QtBot) -> None:
+    """Every label chip shows whole inside the details column, on as many lines as needed."""
+    pane = ConversationPane()
+    qtbot.addWidget(pane)
+    pane.resize(NARROW_PANE + 300, 700)
+    pane.show()
+    labels = ("vip", "wholesale", "returns pending", "Prishtinë", "needs invoice", "Peja")
+    pane.set_conversation(_conversation(labels=labels))
+    details = pane.details
+    qtbot.waitUntil(lambda: details.chips.count() == len(labels))
+    chips: list[QWidget] = []
+    for i in range(details.chips.count()):
+        item = details.chips.itemAt(i)
+        chip = item.widget() if item is not None else None
+        assert chip is not None
+        chips.append(chip)
+    qtbot.waitUntil(lambda: all(c.isVisible() for c in chips))
+    rows = {c.y() for c in chips}
+    assert len(rows) > 1
+    for chip in chips:
+        assert chip.width() >= chip.sizeHint().width()
+        assert chip.geometry().right() <= details.contentsRect().right()

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -22,7 +22,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from common.erasure import ErasureConfirmation
+from common.erasure import ErasureConfirmation, ErasureResult
 from common.health import ChannelHealth, HealthCheck
 from common.onboarding import (
     ConnectMetaAssets,
@@ -431,6 +431,19 @@ class RelayClient:
             f"/v1/erasures/{quote(request_id, safe='')}/confirm",
             ErasureConfirmation(device_id=device_id, counts=counts),
         )
+
+    async def erase_customer(self, channel_id: str, customer_id: str) -> ErasureResult:
+        """Erase a customer at the relay; every device then erases it from the stream."""
+        path = f"/v1/channels/{quote(channel_id, safe='')}/customers/{quote(customer_id, safe='')}"
+        return await self._call("DELETE", path, ErasureResult)
+
+    async def erasure_receipt(self, request_id: str) -> dict[str, Any]:
+        """The signed deletion receipt as it stands (devices confirm over time)."""
+        response = await self._request("GET", f"/v1/erasures/{quote(request_id, safe='')}")
+        receipt = msgspec.json.decode(response.content)
+        if not isinstance(receipt, dict):
+            raise RelayUnreachable("bad_response", "The receipt could not be read.", status=None)
+        return receipt
 
     async def send_reply(self, reply: SendReply) -> SendResult:
         """Ask the relay to send; a repeated ``idempotency_key`` gets the first answer."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from desktop.core.engine import Engine
+from desktop.core.forget import forget_customer, receipt_words
 from desktop.core.kb.models import ItemInfo, SearchHit
 from desktop.core.store import Conversation, ConversationStatus, Draft, Message
 from desktop.ui.hub import ChangeHub, ChangeSet
@@ -48,6 +51,10 @@ class ConversationController(QObject):
     acted = Signal(int)
     #: A source window opened (tests look at it).
     source_shown = Signal(object)
+    #: A confirmation or receipt box opened (tests look at it).
+    dialog_opened = Signal(object)
+    #: The customer was erased everywhere: the signed receipt.
+    forgotten = Signal(object)
 
     def __init__(
         self,
@@ -81,6 +88,7 @@ class ConversationController(QObject):
         pane.details.labels_changed.connect(self.set_labels)
         pane.details.notes_changed.connect(self.set_notes)
         pane.details.hand_back_requested.connect(self.hand_back)
+        pane.details.forget_requested.connect(self.confirm_forget)
 
     @property
     def _key(self) -> str:
@@ -221,6 +229,58 @@ class ConversationController(QObject):
 
     def retry(self, message_id: int) -> None:
         self.tasks.spawn(self.engine.retry_message(message_id), error=self._failed)
+
+    def confirm_forget(self) -> QMessageBox | None:
+        """Ask first: erasing cannot be undone."""
+        conversation_id = self.conversation_id
+        if conversation_id is None:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Forget this customer",
+            "Erase this customer, their messages, drafts and notes on this computer, on the"
+            " Clientora service and on your other computers? This cannot be undone. You get a"
+            " signed receipt to send them.",
+            QMessageBox.StandardButton.Cancel,
+            self.pane.window(),
+        )
+        confirm = box.addButton("Forget", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(
+            lambda clicked: self.forget(conversation_id) if clicked is confirm else None
+        )
+        box.open()
+        self.dialog_opened.emit(box)
+        return box
+
+    def forget(self, conversation_id: int) -> None:
+        self.pane.details.forget.setEnabled(False)
+
+        def done(receipt: dict[str, Any]) -> None:
+            self.pane.details.forget.setEnabled(True)
+            signed = json.dumps(receipt, indent=2, ensure_ascii=False)
+            QApplication.clipboard().setText(signed)
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Customer forgotten",
+                receipt_words(receipt)
+                + "\n\nThe signed receipt is copied: paste it into your answer to the customer.",
+                QMessageBox.StandardButton.Ok,
+                self.pane.window(),
+            )
+            box.setDetailedText(signed)
+            box.open()
+            self.dialog_opened.emit(box)
+            self.forgotten.emit(receipt)
+
+        def failed(words: str) -> None:
+            self.pane.details.forget.setEnabled(True)
+            self._failed(words)
+
+        self.tasks.spawn(
+            forget_customer(self.engine.client, self.engine.store, conversation_id),
+            done=done,
+            error=failed,
+        )
 
     def hand_back(self) -> None:
         if self.conversation_id is not None:

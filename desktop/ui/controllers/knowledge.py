@@ -31,6 +31,14 @@ _PHASES = {
 }
 
 
+def _count(n: int, what: str) -> str:
+    """ "1 file", "3 files" (``what`` is the plural)."""
+    word = what.removesuffix("s") if n == 1 else what
+    if not word.endswith("s") and n != 1:
+        word += "s"
+    return f"{n:,} {word}"
+
+
 def report_words(report: ImportReport, what: str) -> tuple[str, str]:
     """(banner kind, sentence) summing up an import."""
     ok = [r for r in report.items if r.ok]
@@ -38,9 +46,9 @@ def report_words(report: ImportReport, what: str) -> tuple[str, str]:
     chunks = sum(r.chunks for r in ok)
     parts: list[str] = []
     if report.cancelled:
-        parts.append(f"Import stopped. {len(ok)} {what} kept.")
+        parts.append(f"Import stopped. {_count(len(ok), what)} kept.")
     elif ok:
-        parts.append(f"Imported {len(ok)} {what} ({chunks} passages).")
+        parts.append(f"Imported {_count(len(ok), what)} ({_count(chunks, 'section')}).")
     if failed:
         first = failed[0]
         name = Path(first.source).name or first.source

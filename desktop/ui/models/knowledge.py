@@ -26,8 +26,8 @@ _Index = QModelIndex | QPersistentModelIndex
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "faq": ("Question", "Answer", "Also asked as", "Updated"),
     "offer": ("Offer", "Price", "Valid", "Description"),
-    "document": ("Document", "File", "Passages", "Updated"),
-    "web": ("Page", "Address", "Passages", "Updated"),
+    "document": ("Document", "File", "Sections", "Updated"),
+    "web": ("Page", "Address", "Sections", "Updated"),
 }
 
 

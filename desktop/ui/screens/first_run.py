@@ -99,17 +99,17 @@ class FirstRunScreen(QWidget):
         sign_in, in_form, self.sign_in_button = self._card(
             "user",
             "Sign in",
-            "Your shop already uses Clientora on a relay server.",
+            "Your shop already uses Clientora on a Clientora server.",
             "Sign in",
         )
         self.in_url = QLineEdit()
-        self.in_url.setPlaceholderText("https://relay.example.com")
+        self.in_url.setPlaceholderText("https://clientora.example.com")
         self.in_email = QLineEdit()
         self.in_email.setPlaceholderText("you@shop.com")
         self.in_password = QLineEdit()
         self.in_password.setEchoMode(QLineEdit.EchoMode.Password)
         for text, edit in (
-            ("Relay", self.in_url),
+            ("Server", self.in_url),
             ("E-mail", self.in_email),
             ("Password", self.in_password),
         ):
@@ -121,11 +121,11 @@ class FirstRunScreen(QWidget):
         sign_up, up_form, self.sign_up_button = self._card(
             "plus",
             "Create an account",
-            "On a relay server, so several computers share one inbox.",
+            "On a Clientora server, so several computers share one inbox.",
             "Create account",
         )
         self.up_url = QLineEdit()
-        self.up_url.setPlaceholderText("https://relay.example.com")
+        self.up_url.setPlaceholderText("https://clientora.example.com")
         self.up_business = QLineEdit()
         self.up_name = QLineEdit()
         self.up_email = QLineEdit()
@@ -133,7 +133,7 @@ class FirstRunScreen(QWidget):
         self.up_password.setEchoMode(QLineEdit.EchoMode.Password)
         self.up_password.setPlaceholderText(f"at least {MIN_PASSWORD_LENGTH} characters")
         for text, edit in (
-            ("Relay", self.up_url),
+            ("Server", self.up_url),
             ("Business", self.up_business),
             ("Your name", self.up_name),
             ("E-mail", self.up_email),
@@ -213,7 +213,7 @@ class FirstRunScreen(QWidget):
         password = self.in_password.text()
         if self._check(
             [
-                (self.in_url, _url_ok(url), "The relay address starts with https://."),
+                (self.in_url, _url_ok(url), "The server address starts with https://."),
                 (self.in_email, bool(_EMAIL.match(email)), "Check the e-mail address."),
                 (self.in_password, bool(password), "Write your password."),
             ]
@@ -227,7 +227,7 @@ class FirstRunScreen(QWidget):
         password = self.up_password.text()
         if self._check(
             [
-                (self.up_url, _url_ok(url), "The relay address starts with https://."),
+                (self.up_url, _url_ok(url), "The server address starts with https://."),
                 (self.up_business, bool(business), "Write your business's name."),
                 (self.up_name, bool(name), "Write your name."),
                 (self.up_email, bool(_EMAIL.match(email)), "Check the e-mail address."),

@@ -233,7 +233,7 @@ class KnowledgeScreen(QWidget):
         self.hits_view.setModel(self.hits)
         self.hits_view.setWordWrap(True)
         self.hits_view.setSpacing(3)
-        self.hits_view.setAccessibleName("Retrieved passages")
+        self.hits_view.setAccessibleName("What the assistant found")
         self.hits_view.doubleClicked.connect(self._hit)
         self.hits_view.clicked.connect(self._hit)
         ask_layout.addWidget(self.hits_view, 1)
@@ -386,7 +386,7 @@ class KnowledgeScreen(QWidget):
         self.answer_meta.setText(" · ".join(meta))
         self.hits.set_hits(hits)
         self.hits_title.setText(
-            f"Found {len(hits)} passage{'s' if len(hits) != 1 else ''}"
+            f"Found {len(hits)} section{'s' if len(hits) != 1 else ''}"
             if hits
             else "Nothing in your knowledge matches this question"
         )

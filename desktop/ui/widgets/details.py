@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop.core.store import Conversation, ConversationStatus
 from desktop.ui.icons import icon
 from desktop.ui.text import PLATFORM_NAMES, STATUS_NAMES
-from desktop.ui.widgets.common import button, divider, label
+from desktop.ui.widgets.common import FlowLayout, button, divider, label
 
 __all__ = ["DetailsPane", "snooze_choices"]
 
@@ -54,6 +54,8 @@ class DetailsPane(QFrame):
     labels_changed = Signal(list)
     notes_changed = Signal(str)
     hand_back_requested = Signal()
+    #: "Forget this customer" (the controller confirms first).
+    forget_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,9 +104,7 @@ class DetailsPane(QFrame):
         layout.addWidget(divider())
 
         layout.addWidget(label("Labels", "section"))
-        self.chips = QHBoxLayout()
-        self.chips.setSpacing(4)
-        self.chips.addStretch(1)
+        self.chips = FlowLayout(spacing=4)
         layout.addLayout(self.chips)
         self.new_label = QLineEdit()
         self.new_label.setPlaceholderText("Add a label and press Enter")
@@ -119,6 +119,14 @@ class DetailsPane(QFrame):
         self.notes.setAccessibleName("Notes")
         self.notes.setMinimumHeight(90)
         layout.addWidget(self.notes, 1)
+        self.forget = button(
+            "Forget this customer",
+            "trash",
+            "danger",
+            tip="Erase this customer and their messages everywhere, with a signed receipt",
+        )
+        self.forget.clicked.connect(self.forget_requested)
+        layout.addWidget(self.forget)
         self._notes_timer = QTimer(self)
         self._notes_timer.setSingleShot(True)
         self._notes_timer.setInterval(700)
@@ -166,12 +174,12 @@ class DetailsPane(QFrame):
 
     def _set_labels(self, labels: list[str]) -> None:
         self._labels = labels
-        while self.chips.count() > 1:
+        while self.chips.count():
             item = self.chips.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
-        for position, name in enumerate(labels):
+        for name in labels:
             chip = QToolButton()
             chip.setProperty("kind", "chip")
             chip.setText(f"{name}  ×")
@@ -179,7 +187,7 @@ class DetailsPane(QFrame):
             chip.setIcon(QIcon(icon("tag")))
             chip.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             chip.clicked.connect(lambda _=False, n=name: self._remove_label(n))
-            self.chips.insertWidget(position, chip)
+            self.chips.addWidget(chip)
 
     @property
     def labels(self) -> list[str]:

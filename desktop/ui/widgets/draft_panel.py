@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtCore import QEvent, QObject, QSize, QStringListModel, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import (
+    QCompleter,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -28,6 +30,8 @@ __all__ = ["Citation", "Composer", "DraftPanel", "SavedReply"]
 Citation = tuple[str, str]
 #: (title, text)
 SavedReply = tuple[str, str]
+#: "/" then a few letters, at the start or after a space, right before the cursor.
+_SLASH = re.compile(r"(?:^|\s)/(\w*)$")
 
 
 def _sentence(text: str) -> str:
@@ -315,6 +319,22 @@ class Composer(QFrame):
         layout.addWidget(self.hint)
         self.send_button.clicked.connect(self.send)
         self._replies: list[SavedReply] = []
+        # Typing "/" and a few letters offers the saved replies whose title matches.
+        self.completer = QCompleter(self)
+        self.completer.setModel(QStringListModel(self.completer))
+        self.completer.setWidget(self.editor)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.activated.connect(self._complete)
+        self.editor.textChanged.connect(self._offer_saved)
+        self.editor.installEventFilter(self)
+        popup = self.completer.popup()
+        if popup is not None:
+            popup.installEventFilter(self)
+        self.editor.setPlaceholderText(
+            "Write a reply yourself…  (Ctrl+Enter sends, / inserts a saved reply)"
+        )
         self.set_saved_replies([])
 
     @property
@@ -335,8 +355,68 @@ class Composer(QFrame):
     def failed(self) -> None:
         self.send_button.setEnabled(True)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        # The completer hands keys on to the editor: Enter or Tab with the list open
+        # picks the saved reply instead of starting a new line.
+        popup = self.completer.popup()
+        if (
+            watched in (self.editor, popup)
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
+            and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            and popup is not None
+            and popup.isVisible()
+        ):
+            index = popup.currentIndex()
+            title = index.data() if index.isValid() else self.completer.currentCompletion()
+            self._complete(str(title))
+            return True
+        return super().eventFilter(watched, event)
+
+    def _slash(self) -> re.Match[str] | None:
+        cursor = self.editor.textCursor()
+        before = self.editor.toPlainText()[: cursor.position()]
+        return _SLASH.search(before)
+
+    def _offer_saved(self) -> None:
+        found = self._slash() if self._replies else None
+        popup = self.completer.popup()
+        if popup is None:
+            return
+        if found is None:
+            popup.hide()
+            return
+        self.completer.setCompletionPrefix(found.group(1))
+        if self.completer.completionCount() == 0:
+            popup.hide()
+            return
+        rect = self.editor.cursorRect()
+        rect.setWidth(max(260, popup.sizeHintForColumn(0) + 24))
+        self.completer.complete(rect)
+
+    def _complete(self, title: str) -> None:
+        text = next((t for name, t in self._replies if name == title), None)
+        found = self._slash()
+        if text is None or found is None:
+            return
+        cursor = self.editor.textCursor()
+        cursor.movePosition(
+            QTextCursor.MoveOperation.Left,
+            QTextCursor.MoveMode.KeepAnchor,
+            len(found.group(0).lstrip()),
+        )
+        cursor.insertText(text)
+        self.editor.setTextCursor(cursor)
+        popup = self.completer.popup()
+        if popup is not None:
+            popup.hide()
+
     def set_saved_replies(self, replies: Sequence[SavedReply]) -> None:
         self._replies = list(replies)
+        model = self.completer.model()
+        if isinstance(model, QStringListModel):
+            model.setStringList([title for title, _ in self._replies])
         menu = self.saved_menu
         menu.clear()
         for title, text in self._replies:

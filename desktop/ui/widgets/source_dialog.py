@@ -64,7 +64,7 @@ class SourceDialog(QDialog):
                 text = item.text
                 if item.alternatives:
                     text += "\n\nAlso asked as:\n" + "\n".join(f"• {a}" for a in item.alternatives)
-            body.setPlainText(text or "(This item's text is kept in its passages only.)")
+            body.setPlainText(text or "(This item's text is kept in its sections only.)")
             layout.addWidget(body, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
