@@ -177,7 +177,7 @@ async def _kb(data_dir: Path, args: argparse.Namespace) -> int:
                 print(f"no item {args.item_id}", file=sys.stderr)
                 return 1
         elif command == "ask":
-            result = await engine.ask(args.question)
+            result = await engine.knowledge.ask(args.question)
             for hit in result.hits:
                 where = " > ".join(hit.heading_path) or hit.source
                 print(
@@ -223,21 +223,21 @@ async def _engine_command(data_dir: Path, args: argparse.Namespace) -> int:
                 if args.password_stdin
                 else getpass.getpass("Password: ")
             )
-            await engine.sign_in(args.relay, args.email, password)
+            await engine.session.sign_in(args.relay, args.email, password)
             print(f"signed in to {args.relay}")
             return 0
         if args.command == "local":
-            await engine.run_locally(args.shop)
-            print(f"running on this computer; test channel {engine.test_channel_id}")
+            await engine.session.run_locally(args.shop)
+            print(f"running on this computer; test channel {engine.channels.test_channel_id}")
             return 0
-        if not engine.signed_in:
+        if not engine.session.signed_in:
             print(
                 "error: not signed in; run `clientora login` or `clientora local` first",
                 file=sys.stderr,
             )
             return 1
         await engine.start()
-        print(f"serving headless ({engine.mode}); press Ctrl+C to stop", file=sys.stderr)
+        print(f"serving headless ({engine.session.mode}); press Ctrl+C to stop", file=sys.stderr)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

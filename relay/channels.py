@@ -88,9 +88,11 @@ async def add_channel(
         # by its own id when it was read, so no two businesses can connect it.
         external_id = channel_id
     key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
+    # Account-level WhatsApp webhooks name the Business Account, not the number.
+    account_id = secrets.get("business_account_id") if platform == "whatsapp" else None
     try:
         row = await services.store.create_channel(
-            business_id, channel_id, platform, external_id, name, key_id, blob
+            business_id, channel_id, platform, external_id, name, key_id, blob, account_id or None
         )
     except Conflict as exc:
         raise RelayError(409, "channel_taken", str(exc)) from None
@@ -302,6 +304,8 @@ _PROOFS: dict[str, tuple[tuple[str, str], ...]] = {
     "whatsapp": (("phone_number_id", ""), ("business_account_id", "")),
 }
 _ID_FIELDS = {"page_id": "", "account_id": "", "phone_number_id": "", "business_account_id": ""}
+_GRAPH_ID = re.compile(r"[A-Za-z0-9_-]+")
+_NOUN = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "number"}
 
 
 async def _token_reaches(
@@ -336,17 +340,20 @@ async def _token_reaches(
                     extra={"platform": platform, "code": exc.code, "detail": exc.detail},
                 )
                 return False
+            if exc.code == "token_invalid":
+                raise RelayError(
+                    422,
+                    "token_invalid",
+                    "Facebook does not accept this access token; copy a fresh one, or use"
+                    " Connect with Facebook instead.",
+                ) from None
             raise RelayError(
                 422,
                 "not_managed",
-                f"This access token cannot act on {node_id} ({exc.message}). Paste a token"
-                f" made for this {_NOUN[platform]}, or use Connect with Facebook.",
+                f"This access token cannot act on {node_id}. Paste a token made for this"
+                f" {_NOUN[platform]}, or use Connect with Facebook.",
             ) from None
     return True
-
-
-_GRAPH_ID = re.compile(r"[A-Za-z0-9_-]+")
-_NOUN = {"messenger": "Page", "instagram": "Instagram account", "whatsapp": "number"}
 
 
 @get("/")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from common.events import (
     ChannelAlert,
-    Event,
     MessageReceived,
     MessageSent,
     PlatformEvent,
@@ -16,6 +15,7 @@ from common.events import (
     SystemEvent,
     Unsupported,
     encode_event,
+    kind_of,
 )
 from relay.metrics import EVENTS_DUPLICATE, EVENTS_STORED
 from relay.store import NewEvent, Store
@@ -32,13 +32,9 @@ def _new_id() -> str:
     return os.urandom(16).hex()
 
 
-def _kind(event: Event) -> str:
-    return type(event).__struct_config__.tag  # type: ignore[return-value]
-
-
 def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
     """The log record of a webhook's event; the dedupe key names the kind and platform id."""
-    kind = _kind(event)  # type: ignore[arg-type]
+    kind = kind_of(event)
     if isinstance(event, ChannelAlert):
         return NewEvent(
             id=_new_id(),
@@ -53,7 +49,7 @@ def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
         id=_new_id(),
         business_id=business_id,
         kind=kind,
-        payload=encode_event(event),  # type: ignore[arg-type]
+        payload=encode_event(event),
         timestamp_ms=event.timestamp_ms,
         channel_id=event.channel_id,
         customer_id=event.customer.id,
@@ -75,8 +71,8 @@ def system_event(business_id: str, event: SystemEvent) -> NewEvent:
     return NewEvent(
         id=_new_id(),
         business_id=business_id,
-        kind=_kind(event),  # type: ignore[arg-type]
-        payload=encode_event(event),  # type: ignore[arg-type]
+        kind=kind_of(event),
+        payload=encode_event(event),
         timestamp_ms=event.timestamp_ms,
     )
 

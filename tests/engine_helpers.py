@@ -90,14 +90,14 @@ async def open_engine(
 ) -> Engine:
     """An engine signed up (or in) to the relay, with the Messenger page PAGE1 connected."""
     engine = await Engine.open(folder, credentials=EncryptedFileCredentials(folder / "secrets"))
-    engine.settings = msgspec.structs.replace(engine.settings, settle_s=settle_s)
+    engine.preferences.settings = msgspec.structs.replace(engine.settings, settle_s=settle_s)
     if new_account:
-        await engine.sign_up(relay_url, "Kafe Prishtina", "Arta", email, "a long password")
+        await engine.session.sign_up(relay_url, "Kafe Prishtina", "Arta", email, "a long password")
     else:
-        await engine.sign_in(relay_url, email, "a long password")
-    engine.settings = msgspec.structs.replace(engine.settings, settle_s=settle_s)
+        await engine.session.sign_in(relay_url, email, "a long password")
+    engine.preferences.settings = msgspec.structs.replace(engine.settings, settle_s=settle_s)
     if connect_page:
-        await engine.connect_channel(
+        await engine.channels.connect_channel(
             ConnectChannel(
                 platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN, name="Kafe"
             )

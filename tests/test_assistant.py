@@ -33,7 +33,7 @@ async def engine(tmp_path: Path, relay: ServedApp, model: ServedOpenAI) -> Async
     """An engine with a model, a Messenger page in auto mode and one FAQ."""
     engine = await open_engine(tmp_path / "desktop", relay.url)
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.update_settings(
+    await engine.preferences.update(
         msgspec.structs.replace(
             engine.settings,
             ai=AIConfig(base_url=model.base_url, api_key="sk-test", max_retries=0, timeout_s=5),
@@ -109,13 +109,13 @@ async def test_owner_reply_silences_the_assistant_until_handed_back(
     _write(relay, "A jeni hapur të dielën?", "o1")
     await wait_for(lambda: len(sent(fake)) == 1)
     conversation_id = await _conversation_id(engine)
-    await engine.send_manual(conversation_id, "Po, ejani!")
+    await engine.conversations.send_manual(conversation_id, "Po, ejani!")
     await wait_for(lambda: len(sent(fake)) == 2)
     async with settles(engine):
         _write(relay, "Edhe të hënën?", "o2")
     assert len(sent(fake)) == 2
     assert await engine.store.pending_drafts() == []
-    await engine.hand_back(conversation_id)
+    await engine.conversations.hand_back(conversation_id)
     await wait_for(lambda: len(sent(fake)) == 3)
 
 
@@ -214,7 +214,7 @@ async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_never_sil
     await wait_for(lambda: len(sent(fake)) == 1)
     assert sent(fake)[0].json["message"]["text"] == ANSWER
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.set_policy(channel.id, ChannelPolicy(mode="auto", threshold=0.999))
+    await engine.channels.set_policy(channel.id, ChannelPolicy(mode="auto", threshold=0.999))
     async with settles(engine):
         _write(relay, "A jeni të hapur të dielën?", "q2", psid="PSID2")
     await wait_for(lambda: len(sent(fake)) == 2)
@@ -231,7 +231,7 @@ async def test_outside_opening_hours_the_away_message_goes_out(
 ) -> None:
     """Auto mode outside opening hours sends the away message and keeps the answer for later."""
     fake, _ = fake_graph
-    await engine.update_settings(
+    await engine.preferences.update(
         msgspec.structs.replace(
             engine.settings, hours=OpeningHours(spec="Mon 0:00-0:01", timezone="Pacific/Kiritimati")
         )
@@ -249,7 +249,7 @@ async def test_shadow_mode_drafts_silently_and_scores_the_owners_reply(
     """Shadow drafts never reach the queue; the owner's reply is scored against them."""
     fake, _ = fake_graph
     channel = next(c for c in await engine.store.channels() if c.platform == "messenger")
-    await engine.set_policy(channel.id, ChannelPolicy(mode="shadow"))
+    await engine.channels.set_policy(channel.id, ChannelPolicy(mode="shadow"))
     _write(relay, "A jeni hapur të dielën?", "sh1")
     conversation_id = await _conversation_id(engine)
 
@@ -258,13 +258,13 @@ async def test_shadow_mode_drafts_silently_and_scores_the_owners_reply(
 
     await wait_for(drafted)
     assert await engine.store.pending_drafts() == []
-    await engine.send_manual(conversation_id, "Po, të dielën jemi hapur 10:00-18:00")
+    await engine.conversations.send_manual(conversation_id, "Po, të dielën jemi hapur 10:00-18:00")
 
     async def scored() -> bool:
-        return bool((await engine.stats()).shadow)
+        return bool((await engine.usage.stats()).shadow)
 
     await wait_for(scored)
-    stats = await engine.stats()
+    stats = await engine.usage.stats()
     per_channel = next(s for s in stats.shadow if s.topic is None)
     assert (per_channel.channel_id, per_channel.compared, per_channel.agreed) == (channel.id, 1, 1)
     assert len(sent(fake)) == 1
@@ -283,7 +283,7 @@ async def test_two_devices_in_auto_mode_send_one_reply(
         tmp_path / "second", relay.url, new_account=False, connect_page=False
     )
     try:
-        await second.update_settings(
+        await second.preferences.update(
             msgspec.structs.replace(
                 second.settings, ai=engine.settings.ai, policies=engine.settings.policies
             )

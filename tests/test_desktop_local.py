@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 
 from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.engine import TEST_VISITOR, Engine
+from desktop.core.engine import Engine
+from desktop.core.services import TEST_VISITOR
 from desktop.embedded import EmbeddedRelay
 from tests.engine_helpers import wait_for
 
@@ -26,16 +27,15 @@ async def test_local_mode_drafts_for_the_test_channel_and_replies(tmp_path: Path
         credentials=EncryptedFileCredentials(folder / "secrets"),
     )
     try:
-        await engine.run_locally("Dyqani i Artës")
-        assert engine.mode == "local" and engine.test_channel_id
+        await engine.session.run_locally("Dyqani i Artës")
+        assert engine.session.mode == "local" and engine.channels.test_channel_id
         await engine.kb.add_faq("Sa kushton dërgesa?", "Dërgesa brenda Prishtinës është falas.")
-        await engine.simulate_customer("Sa kushton dërgesa në Prishtinë?")
+        await engine.channels.simulate_customer("Sa kushton dërgesa në Prishtinë?")
         await wait_for(engine.store.pending_drafts, timeout=20)
         (draft,) = await engine.store.pending_drafts()
         assert "falas" in draft.text and draft.grounded
-        await engine.approve_draft(draft.id)
-        assert engine._local is not None
-        url = f"{engine._local.url}/webchat/{engine.test_channel_id}/messages"
+        await engine.conversations.approve_draft(draft.id)
+        url = f"{engine.client.base_url}/webchat/{engine.channels.test_channel_id}/messages"
 
         def replied() -> bool:
             lines = httpx.get(url, params={"visitor_id": TEST_VISITOR}).json()
@@ -51,7 +51,8 @@ async def test_local_mode_drafts_for_the_test_channel_and_replies(tmp_path: Path
         credentials=EncryptedFileCredentials(folder / "secrets"),
     )
     try:
-        assert again.signed_in and again.mode == "local" and again.test_channel_id
+        assert again.session.signed_in and again.session.mode == "local"
+        assert again.channels.test_channel_id
         await again.start()
         await wait_for(again.store.list_conversations)
     finally:

@@ -10,7 +10,12 @@ import pytest
 
 from desktop.core.drafting import BusinessProfile, DraftRequest, ExtractiveDrafter, Turn
 from desktop.core.drafting.confidence import ANSWER_AT
-from desktop.core.drafting.extractive import NO_MATCH_REASON, PARTLY_REASON, faq_answer
+from desktop.core.drafting.extractive import (
+    NO_MATCH_REASON,
+    PARTLY_REASON,
+    faq_answer,
+    in_script,
+)
 from desktop.core.drafting.handoff import ASKED_FOR_PERSON
 from desktop.core.drafting.messages import CannedMessages
 from desktop.core.drafting.offers import format_date, offer_sentence
@@ -120,6 +125,8 @@ async def test_a_cyrillic_question_gets_the_latin_answer_in_cyrillic() -> None:
     hit = msgspec.structs.replace(DELIVERY_SR, text="Достава кошта 2 €, за iPhone пакет 3 €.")
     latin = await ExtractiveDrafter().draft(make_request("Koliko kosta dostava?", first(hit)))
     assert latin.reply == "Dostava košta 2 €, za iPhone paket 3 €."
+    assert in_script(hit.text, "en") == latin.reply  # a reader of English gets Latin letters
+    assert in_script(hit.text, "sr-Cyrl") == hit.text
 
 
 async def test_qa_labels_are_removed_from_faq_answers() -> None:

@@ -57,7 +57,7 @@ async def test_a_local_server_drafts_and_embeds_with_only_a_base_url(
         assert engine.settings.ai_configured and engine.settings.ai.api_key is None
         await engine.kb.add_faq("A jeni të hapur të dielën?", "Po, nga ora 10:00 deri 18:00.")
         assert engine.kb.vectors_ready
-        result = await engine.ask("A punoni të dielën?")
+        result = await engine.knowledge.ask("A punoni të dielën?")
         assert result.draft.drafter == "llm"
         assert result.draft.cited_chunk_ids == (result.hits[0].chunk_id,)
         assert not result.draft.handoff

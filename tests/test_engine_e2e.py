@@ -59,7 +59,7 @@ async def test_auto_mode_sends_a_grounded_reply_to_the_platform(
 ) -> None:
     """Signed webhook -> stream -> store -> retrieval -> LLM draft -> auto-send -> Graph."""
     fake, _ = fake_graph
-    await engine.update_settings(
+    await engine.preferences.update(
         msgspec.structs.replace(
             engine.settings, ai=AIConfig(base_url=model.base_url, api_key="sk-test", max_retries=0)
         )
@@ -81,7 +81,7 @@ async def test_auto_mode_sends_a_grounded_reply_to_the_platform(
 
     model.fake.responder = answer
     channel_id = await _messenger_channel(engine)
-    await engine.set_policy(channel_id, ChannelPolicy(mode="auto", threshold=0.8))
+    await engine.channels.set_policy(channel_id, ChannelPolicy(mode="auto", threshold=0.8))
     now = time.time_ns() // 1_000_000
     assert (
         post_meta(
@@ -118,6 +118,6 @@ async def test_manual_mode_waits_for_approval(
     (draft,) = await engine.store.pending_drafts()
     assert "10:00–18:00" in draft.text and draft.drafter == "extractive"
     assert _sends(fake) == []
-    await engine.approve_draft(draft.id)
+    await engine.conversations.approve_draft(draft.id)
     await wait_for(lambda: len(_sends(fake)) == 1)
     assert _sends(fake)[0].json["message"]["text"] == draft.text

@@ -68,15 +68,15 @@ async def test_connect_with_facebook_from_the_engine_to_a_working_channel(
 ) -> None:
     """Button -> browser -> picker -> channels in the local store -> a signed webhook on the
     new Page becomes a conversation in the app."""
-    started = await engine.start_meta_login()
+    started = await engine.channels.start_meta_login()
     page = await _browser(started.login_url)
     assert page.status_code == 200 and "return to Clientora" in page.text
-    state = await engine.wait_meta_assets(started.login_id, interval_s=0.05)
+    state = await engine.channels.wait_meta_assets(started.login_id, interval_s=0.05)
     assert state.status == "ready"
     by_platform = {a.platform: a for a in state.assets}
     assert by_platform["instagram"].external_id == IG_ID
     assert by_platform["whatsapp"].external_id == PHONE_ID
-    infos = await engine.connect_meta_assets(
+    infos = await engine.channels.connect_meta_assets(
         started.login_id, [by_platform["messenger"].id, by_platform["whatsapp"].id]
     )
     assert sorted(i.platform for i in infos) == ["messenger", "whatsapp"]
@@ -92,7 +92,7 @@ async def test_connect_with_facebook_from_the_engine_to_a_working_channel(
         return any(c.channel_id == local["messenger"].id for c in conversations)
 
     await wait_for(conversation_arrived)
-    health = await engine.channel_health(local["messenger"].id)
+    health = await engine.channels.channel_health(local["messenger"].id)
     assert health.actions == [] and health.last_event_at_ms is not None
 
 
@@ -101,28 +101,28 @@ async def test_a_cancelled_login_is_a_plain_words_error(
 ) -> None:
     """The owner closes Meta's dialog: the engine says so, and nothing was connected."""
     graph[0].meta.sign_in(kafe_owner(decision="cancel"))  # type: ignore[union-attr]
-    started = await engine.start_meta_login()
+    started = await engine.channels.start_meta_login()
     await _browser(started.login_url)
     with pytest.raises(EngineError, match="cancelled"):
-        await engine.wait_meta_assets(started.login_id, interval_s=0.05)
+        await engine.channels.wait_meta_assets(started.login_id, interval_s=0.05)
     assert await engine.store.channels() == []
 
 
 async def test_a_login_never_finished_in_the_browser_times_out(engine: Engine) -> None:
     """Nobody comes back from the browser: waiting ends with a plain-words error."""
-    started = await engine.start_meta_login()
-    assert (await engine.meta_assets(started.login_id)).status == "pending"
+    started = await engine.channels.start_meta_login()
+    assert (await engine.channels.meta_assets(started.login_id)).status == "pending"
     with pytest.raises(EngineError, match="not finished in the browser"):
-        await engine.wait_meta_assets(started.login_id, timeout_s=0, interval_s=0)
+        await engine.channels.wait_meta_assets(started.login_id, timeout_s=0, interval_s=0)
 
 
 async def test_picking_a_page_not_offered_is_refused(engine: Engine) -> None:
     """A pick the login did not grant: EngineError, and no channel appears."""
-    started = await engine.start_meta_login()
+    started = await engine.channels.start_meta_login()
     await _browser(started.login_url)
-    await engine.wait_meta_assets(started.login_id, interval_s=0.05)
+    await engine.channels.wait_meta_assets(started.login_id, interval_s=0.05)
     with pytest.raises(EngineError, match="do not manage"):
-        await engine.connect_meta_assets(started.login_id, ["messenger:31337"])
+        await engine.channels.connect_meta_assets(started.login_id, ["messenger:31337"])
     assert await engine.store.channels() == []
 
 
@@ -132,15 +132,17 @@ async def test_the_engine_checks_and_resubscribes_a_channel(
     """A lost subscription: check_channel reports it with the fix, resubscribe repairs it,
     and the local channel list follows."""
     fake, _ = graph
-    started = await engine.start_meta_login()
+    started = await engine.channels.start_meta_login()
     await _browser(started.login_url)
-    await engine.wait_meta_assets(started.login_id, interval_s=0.05)
-    (info,) = await engine.connect_meta_assets(started.login_id, [f"messenger:{KAFE_PAGE}"])
+    await engine.channels.wait_meta_assets(started.login_id, interval_s=0.05)
+    (info,) = await engine.channels.connect_meta_assets(
+        started.login_id, [f"messenger:{KAFE_PAGE}"]
+    )
     fake.meta.drop_subscription(KAFE_PAGE)  # type: ignore[union-attr]
-    checked = await engine.check_channel(info.id)
+    checked = await engine.channels.check_channel(info.id)
     assert checked.status == "webhook_failing" and checked.actions == ["resubscribe"]
     assert next(c for c in checked.checks if c.name == "subscription").action == "resubscribe"
     assert (await engine.store.channels())[0].status == "webhook_failing"
-    repaired = await engine.resubscribe(info.id)
+    repaired = await engine.channels.resubscribe(info.id)
     assert repaired.status == "healthy" and repaired.actions == []
     assert (await engine.store.channels())[0].status == "healthy"

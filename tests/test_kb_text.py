@@ -46,6 +46,7 @@ def test_words_meet_across_diacritics_scripts_and_endings() -> None:
     assert {loose(w) for w in words_of("dërgesa dergesen dërgesës")} == {"derg"}
     assert {loose(w) for w in words_of("доставу dostava dostavom")} == {"dost"}
     assert analyze("Dërgesa falas") == "dergesa derg falas fala"
+    assert words_of("A keni Wi-Fi, e-mail? Mon-Fri") == ["a", "keni", "wifi", "email", "mon", "fri"]
     assert analyze("Dërgesa falas", loose_forms=False) == "dergesa falas"
 
 

@@ -51,6 +51,64 @@ def test_packages_keep_their_layers() -> None:
         assert not {"PySide6", "qasync"} & _imports(path), path
 
 
+def _module_graph(*packages: str) -> dict[str, set[str]]:
+    """Which of these packages' modules each module imports (TYPE_CHECKING ones too)."""
+    paths: dict[str, Path] = {}
+    for package in packages:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                # "from . import x" names a submodule; "from .m import x" the module m.
+                subs = {f"{module}.{alias.name}" for alias in node.names} & paths.keys()
+                found.update(subs or {module})
+        graph[name] = {m for m in found if m in paths and m != name}
+    return graph
+
+
+def test_no_import_cycles_in_common_or_desktop() -> None:
+    """No module of common/ or desktop/ imports one that imports it back, even for types
+    only (a package's __init__ re-exporting its modules is not a cycle)."""
+    graph = _module_graph("common", "desktop")
+    cycles: list[list[str]] = []
+
+    def visit(name: str, path: list[str], done: set[str]) -> None:
+        for dep in sorted(graph[name]):
+            if name.startswith(dep + "."):
+                continue  # a module may import its own package's re-exports
+            if dep in path:
+                cycles.append([*path[path.index(dep) :], dep])
+            elif dep not in done:
+                done.add(dep)
+                visit(dep, [*path, dep], done)
+
+    for start in graph:
+        visit(start, [start], {start})
+    assert cycles == []
+
+
+def test_the_ui_reaches_data_only_through_services() -> None:
+    """desktop/ui/ never holds the store, the knowledge base, the outbox or the relay
+    client: controllers are handed the services they use."""
+    banned = {"Store", "KnowledgeBase", "Outbox", "RelayClient", "Assistant"}
+    for path in (ROOT / "desktop" / "ui").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert not banned & {alias.name for alias in node.names}, path
+            if isinstance(node, ast.Attribute) and node.attr in ("store", "kb"):
+                raise AssertionError(f"{path}: .{node.attr}")
+
+
 def test_every_relay_setting_is_documented() -> None:
     """docs/relay.md lists every environment variable the relay reads."""
     doc = (ROOT / "docs" / "relay.md").read_text()

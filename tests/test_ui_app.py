@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -66,13 +66,31 @@ def workspace(
         window.deleteLater()
 
 
+def test_closing_the_workspace_stops_its_refresh_timers(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
+) -> None:
+    """Once the workspace is closed no controller's timer is left to start work on the
+    closed task keeper (it raised when the 30-second tick came after the close)."""
+    engine = _open_engine(qtbot, tmp_path)
+    window = MainWindow(qsettings)
+    workspace = Workspace(engine, window, qsettings)
+    wait_for(qtbot, workspace.enter())
+    assert any(timer.isActive() for timer in workspace.findChildren(QTimer))
+    wait_for(qtbot, workspace.close(), timeout_ms=30_000)
+    assert not any(timer.isActive() for timer in workspace.findChildren(QTimer))
+    window.close()
+    window.deleteLater()
+
+
 def _run_locally(qtbot: QtBot, ws: Workspace) -> None:
     assert ws.window.pages.currentWidget() is ws.first_run
     ws.first_run.shop.setText("Butiku Arta")
     ws.first_run.local_button.click()
     qtbot.waitUntil(lambda: ws.window.current_screen == "inbox", timeout=30_000)
     engine = ws.engine
-    wait_for(qtbot, engine.update_settings(msgspec.structs.replace(engine.settings, settle_s=0.1)))
+    wait_for(
+        qtbot, engine.preferences.update(msgspec.structs.replace(engine.settings, settle_s=0.1))
+    )
 
 
 def _add_faq(qtbot: QtBot, ws: Workspace) -> None:
@@ -111,7 +129,7 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
     sends it and the thread shows it sent."""
     ws = workspace
     _run_locally(qtbot, ws)
-    assert ws.engine.mode == "local"
+    assert ws.engine.session.mode == "local"
     assert ws.window.shop.text() == "Butiku Arta"
     _add_faq(qtbot, ws)
     with qtbot.waitSignal(ws.tray.notified, timeout=20_000) as notified:
@@ -159,7 +177,7 @@ def test_auto_mode_sends_a_grounded_reply_on_its_own(qtbot: QtBot, workspace: Wo
     _run_locally(qtbot, ws)
     _add_faq(qtbot, ws)
     ws.window.show_screen("channels")
-    test_channel = ws.engine.test_channel_id
+    test_channel = ws.engine.channels.test_channel_id
     assert test_channel is not None
     qtbot.waitUntil(lambda: test_channel in ws.channels_screen.cards, timeout=10_000)
     card = ws.channels_screen.cards[test_channel]
@@ -265,7 +283,7 @@ def test_sign_up_on_a_relay_and_connect_a_viber_channel(
     first.up_password.setText("a-long-password")
     first.sign_up_button.click()
     qtbot.waitUntil(lambda: ws.window.current_screen == "inbox", timeout=30_000)
-    assert ws.engine.mode == "remote"
+    assert ws.engine.session.mode == "remote"
 
     with qtbot.waitSignal(ws.channels.loaded, timeout=10_000):
         ws.window.show_screen("channels")
@@ -288,7 +306,8 @@ def test_sign_up_on_a_relay_and_connect_a_viber_channel(
 
     # A customer writes on Viber; the draft is approved; the fake Viber receives it.
     wait_for(
-        qtbot, ws.engine.update_settings(msgspec.structs.replace(ws.engine.settings, settle_s=0.1))
+        qtbot,
+        ws.engine.preferences.update(msgspec.structs.replace(ws.engine.settings, settle_s=0.1)),
     )
     _add_faq(qtbot, ws)
     viber, _ = fake_viber

@@ -22,9 +22,9 @@ def test_results_chart_queues_and_badges_agree(qtbot: QtBot, workspace: Workspac
     engine = ws.engine
     _run_locally(qtbot, ws)
     _add_faq(qtbot, ws)
-    channel = engine.test_channel_id
+    channel = engine.channels.test_channel_id
     assert channel is not None
-    wait_for(qtbot, engine.set_policy(channel, ChannelPolicy(mode="auto", threshold=0.5)))
+    wait_for(qtbot, engine.channels.set_policy(channel, ChannelPolicy(mode="auto", threshold=0.5)))
     ws.window.show_screen("inbox")
     chat = ws.inbox.open_test_chat()
     for n, question in enumerate((FAQ_QUESTION, "Sa kushton dërgesa në Prizren?", "Bicikleta?")):
@@ -52,7 +52,7 @@ def test_results_chart_queues_and_badges_agree(qtbot: QtBot, workspace: Workspac
 
     qtbot.waitUntil(settled, timeout=40_000)
     pending = wait_for(qtbot, engine.store.pending_drafts())
-    stats = wait_for(qtbot, engine.stats())
+    stats = wait_for(qtbot, engine.usage.stats())
     assert (stats.conversations, stats.answered_by_assistant, stats.auto_replies) == (3, 2, 2)
     assert stats.handed_off == 1
 

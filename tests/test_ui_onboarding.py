@@ -373,7 +373,8 @@ def test_a_relay_without_a_meta_app_says_so(
     system_browser: SystemBrowser,
 ) -> None:
     """Running on this computer, the built-in relay has no Meta app: the dialog says so in
-    plain words, no browser opens, and pasting ids and tokens is offered."""
+    plain words, offers no "Try again", no browser opens, and pasting ids and tokens is
+    offered."""
     engine = wait_for(
         qtbot,
         Engine.open(
@@ -397,8 +398,11 @@ def test_a_relay_without_a_meta_app_says_so(
         dialog = opened.args[0]
         assert isinstance(dialog, MetaConnectDialog)
         qtbot.waitUntil(lambda: dialog.stage == "start", timeout=15_000)
-        assert dialog.banner.kind == "error"
-        assert "not set up for Connect with Facebook" in dialog.banner.text
+        assert dialog.banner.kind == "warning"
+        assert "not set up on your Clientora server" in dialog.banner.text
+        for jargon in ("relay", "operator", "app id"):
+            assert jargon not in dialog.banner.text.lower()
+        assert not dialog.login_button.isVisibleTo(dialog)  # trying again cannot help
         assert dialog.manual_button.isVisibleTo(dialog)
         assert system_browser.opened == []
         dialog.reject()

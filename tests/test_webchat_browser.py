@@ -373,7 +373,7 @@ async def answer_with_engine(shop: Shop, question: str) -> str:
         )
         engine = await Engine.open(Path(folder) / "data", credentials=secrets)
         try:
-            await engine.update_settings(
+            await engine.preferences.update(
                 msgspec.structs.replace(
                     engine.settings,
                     settle_s=0.1,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from desktop.core.engine import Engine, EngineError
@@ -31,12 +31,14 @@ from desktop.ui.screens.settings import SettingsScreen
 from desktop.ui.screens.usage import UsageScreen
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.text import plain_error
-from desktop.ui.theme import apply_theme
+from desktop.ui.theme import Scheme, apply_theme
 from desktop.ui.tray import TrayNotifier
 
 __all__ = ["Workspace", "open_engine", "open_workspace", "sync_words"]
 
 log = logging.getLogger(__name__)
+
+SCHEMES: tuple[Scheme, ...] = ("light", "dark", "system")
 
 SCREENS: tuple[tuple[str, str, str], ...] = (
     ("inbox", "Inbox", "nav-inbox"),
@@ -92,9 +94,9 @@ class Workspace(QObject):
         self.settings = settings
         self.tasks = TaskKeeper(self)
         self.tasks.failed.connect(lambda words: window.banner.show_message("error", words))
-        self.hub = ChangeHub(engine.store.changes, parent=self)
+        self.hub = ChangeHub(engine.changes, parent=self)
         self.hub.changed.connect(self._on_changes)
-        self.replies = SavedReplies(engine.data_dir / "saved-replies.json", self)
+        self.replies = SavedReplies(engine.preferences.data_dir / "saved-replies.json", self)
 
         self.inbox_screen = InboxScreen()
         self.approvals_screen = ListScreen(
@@ -129,20 +131,36 @@ class Workspace(QObject):
             window.add_screen(name, title, icon_name, widgets[name])
 
         self.tray = TrayNotifier(window, self)
+        conversations, knowledge = engine.conversations, engine.knowledge
         self.inbox = InboxController(
-            engine, self.inbox_screen, self.hub, self.tasks, self.replies, self
+            conversations,
+            knowledge,
+            engine.channels,
+            self.inbox_screen,
+            self.hub,
+            self.tasks,
+            self.replies,
+            self,
         )
         self.approvals = ApprovalsController(
-            engine, self.approvals_screen, self.hub, self.tasks, self.replies, self
+            conversations,
+            knowledge,
+            self.approvals_screen,
+            self.hub,
+            self.tasks,
+            self.replies,
+            self,
         )
         self.expiring = ExpiringController(
-            engine, self.expiring_screen, self.hub, self.tasks, self.replies, self
+            conversations, knowledge, self.expiring_screen, self.hub, self.tasks, self.replies, self
         )
-        self.knowledge = KnowledgeController(engine, self.knowledge_screen, self.tasks, self)
-        self.channels = ChannelsController(engine, self.channels_screen, self.hub, self.tasks, self)
-        self.usage = UsageController(engine, self.usage_screen, self.hub, self.tasks, self)
+        self.knowledge = KnowledgeController(knowledge, self.knowledge_screen, self.tasks, self)
+        self.channels = ChannelsController(
+            engine.channels, engine.usage, self.channels_screen, self.hub, self.tasks, self
+        )
+        self.usage = UsageController(engine.usage, self.usage_screen, self.hub, self.tasks, self)
         self.settings_controller = SettingsController(
-            engine, self.settings_screen, self.tasks, self.replies, self
+            engine.session, engine.preferences, self.settings_screen, self.tasks, self.replies, self
         )
         self.inbox.count_changed.connect(lambda n: window.set_count("inbox", n))
         self.approvals.count_changed.connect(self._drafts_waiting)
@@ -150,7 +168,7 @@ class Workspace(QObject):
         self.channels.test_chat_requested.connect(self._test_chat)
         self.settings_controller.signed_out.connect(self._signed_out)
         self.settings_controller.saved.connect(
-            lambda: window.set_shop(engine.settings.profile.name)
+            lambda: window.set_shop(engine.preferences.settings.profile.name)
         )
         self.settings_controller.theme_requested.connect(self._theme)
         self.usage.warned.connect(
@@ -174,7 +192,7 @@ class Workspace(QObject):
 
     async def enter(self) -> None:
         """Start the engine if signed in and show the screens; else the first-run screen."""
-        if not self.engine.signed_in:
+        if not self.engine.session.signed_in:
             self.window.show_page(self.first_run)
             self.ready.emit()
             return
@@ -187,7 +205,7 @@ class Workspace(QObject):
         self._show_screens()
 
     def _show_screens(self, default: str = "inbox") -> None:
-        self.window.set_shop(self.engine.settings.profile.name)
+        self.window.set_shop(self.engine.preferences.settings.profile.name)
         self.reload_all()
         self.window.show_workspace(default)
         self.ready.emit()
@@ -206,21 +224,21 @@ class Workspace(QObject):
 
     def _run_locally(self, shop: str) -> None:
         self.tasks.spawn(
-            self.engine.run_locally(shop),
+            self.engine.session.run_locally(shop),
             done=lambda _: self._after_sign_in(),
             error=self.first_run.failed,
         )
 
     def _sign_in(self, url: str, email: str, password: str) -> None:
         self.tasks.spawn(
-            self.engine.sign_in(url, email, password),
+            self.engine.session.sign_in(url, email, password),
             done=lambda _: self._after_sign_in(),
             error=self.first_run.failed,
         )
 
     def _sign_up(self, url: str, business: str, name: str, email: str, password: str) -> None:
         self.tasks.spawn(
-            self.engine.sign_up(url, business, name, email, password),
+            self.engine.session.sign_up(url, business, name, email, password),
             done=lambda _: self._after_sign_in(),
             error=self.first_run.failed,
         )
@@ -279,8 +297,9 @@ class Workspace(QObject):
 
     async def _notify_inbound(self, inbound: list[tuple[int, int]]) -> None:
         conversation_id, message_id = inbound[-1]
-        conversation = await self.engine.store.conversation(conversation_id)
-        message = await self.engine.store.message(message_id)
+        conversations = self.engine.conversations
+        conversation = await conversations.conversation(conversation_id)
+        message = await conversations.message(message_id)
         if conversation is None or message is None:
             return
         who = conversation.customer.name or "A customer"
@@ -293,8 +312,9 @@ class Workspace(QObject):
 
     def _theme(self, scheme: str) -> None:
         app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, scheme)  # type: ignore[arg-type]
+        chosen = next((s for s in SCHEMES if s == scheme), None)
+        if isinstance(app, QApplication) and chosen is not None:
+            apply_theme(app, chosen)
             self.settings.setValue("window/theme", scheme)
             for name in ("usage",):
                 if self.window.current_screen == name:
@@ -308,6 +328,9 @@ class Workspace(QObject):
             controller.pane.pane.details.save_notes()
         await self.tasks.drain(timeout_s=3.0)
         self.hub.detach()
+        # The controllers' refresh timers would start work on a closed task keeper.
+        for timer in self.findChildren(QTimer):
+            timer.stop()
         await self.tasks.close()
         self.tray.hide()
         await self.engine.close()

@@ -72,6 +72,9 @@ class ChannelRow:
     key_id: str
     secret: bytes
     created_at_ms: int
+    #: WhatsApp: the Business Account holding the number, whose account-level webhooks
+    #: (templates, quality, alerts) concern this channel. Not a secret.
+    account_id: str | None = None
 
     def __repr__(self) -> str:  # the ciphertext stays out of logs too
         return f"ChannelRow(id={self.id!r}, platform={self.platform!r})"
@@ -300,6 +303,7 @@ class Store(Protocol):
         name: str | None,
         key_id: str,
         secret: bytes,
+        account_id: str | None = None,
     ) -> ChannelRow: ...
     async def channels(self, business_id: str) -> list[ChannelRow]: ...
     async def channel(self, business_id: str, channel_id: str) -> ChannelRow | None: ...

@@ -96,7 +96,7 @@ async def ask_shop(
             outcomes = []
             for q in questions:
                 relevant = {str(r) for r in q["relevant_ids"]} & kept
-                result = await engine.ask(q["question"])
+                result = await engine.knowledge.ask(q["question"])
                 draft = result.draft
                 ids = list(dict.fromkeys(h.item_id for h in result.hits))
                 rank = next((i + 1 for i, x in enumerate(ids) if x in relevant), None)

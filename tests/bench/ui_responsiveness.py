@@ -119,7 +119,7 @@ def _child(data: str, setup: bool) -> int:
 
             engine = workspace.engine
             ai = AIConfig(base_url="http://127.0.0.1:9/v1", api_key="sk-bench")
-            await engine.update_settings(msgspec.structs.replace(engine.settings, ai=ai))
+            await engine.preferences.update(msgspec.structs.replace(engine.settings, ai=ai))
         window.quit()
         await main
 
@@ -274,7 +274,7 @@ async def _burst(messages: int, ai_url: str | None) -> tuple[float, int, int]:
         window = MainWindow(settings)
         window.show()
         engine = await open_engine(Path(tmp) / "shop")
-        await engine.update_settings(
+        await engine.preferences.update(
             msgspec.structs.replace(
                 engine.settings,
                 relay=msgspec.structs.replace(engine.settings.relay, embedded_port=0),
@@ -282,10 +282,12 @@ async def _burst(messages: int, ai_url: str | None) -> tuple[float, int, int]:
         )
         workspace = Workspace(engine, window, settings)
         await workspace.enter()
-        await engine.run_locally("Bench shop")
+        await engine.session.run_locally("Bench shop")
         workspace._after_sign_in()
         ai = AIConfig() if ai_url is None else AIConfig(base_url=ai_url, api_key="sk-bench")
-        await engine.update_settings(msgspec.structs.replace(engine.settings, settle_s=0.5, ai=ai))
+        await engine.preferences.update(
+            msgspec.structs.replace(engine.settings, settle_s=0.5, ai=ai)
+        )
         for question, answer in (
             ("Sa kushton dërgesa?", "Dërgesa kushton 2 €."),
             ("Koliko košta dostava?", "Dostava košta 2 €."),
@@ -365,7 +367,13 @@ async def _big_inbox(count: int) -> tuple[float, float, float, int]:
         screen = InboxScreen()
         screen.resize(1300, 850)
         inbox = InboxController(
-            engine, screen, ChangeHub(engine.store.changes), tasks, SavedReplies(folder / "r.json")
+            engine.conversations,
+            engine.knowledge,
+            engine.channels,
+            screen,
+            ChangeHub(engine.changes),
+            tasks,
+            SavedReplies(folder / "r.json"),
         )
         loaded = asyncio.Event()
         inbox.loaded.connect(loaded.set)

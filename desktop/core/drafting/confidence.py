@@ -34,10 +34,20 @@ FEATURES: Final = (
     "matched",
 )
 #: One weight per feature, then the intercept.
-WEIGHTS: Final[tuple[float, ...]] = (-0.02, 0.25, 1.602, 1.324, 0.205, 1.511, -0.706, 1.292, -2.261)
+WEIGHTS: Final[tuple[float, ...]] = (
+    -0.055,
+    0.432,
+    1.496,
+    1.474,
+    0.186,
+    1.533,
+    -0.705,
+    1.256,
+    -2.185,
+)
 #: Least confidence for the no-key drafter to answer rather than hand off: held out by
 #: shop, answers at or above it were right 97.0 % of the time (1.7 % of all questions got
-#: a wrong answer, 62.0 % of answerable ones a right one; at 0.875: 1.7 % and 56.7 %).
+#: a wrong answer, 63.0 % of answerable ones a right one).
 ANSWER_AT: Final = 0.85
 #: Least confidence for sending on its own (auto mode's default threshold): the least
 #: threshold whose answers, held out by shop, were right at least 98 % of the time.

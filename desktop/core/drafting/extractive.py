@@ -36,7 +36,14 @@ from desktop.core.drafting.text import to_cyrillic, to_latin, trim_to_limit
 from desktop.core.kb.models import SearchHit
 from desktop.core.kb.text import split_sentences
 
-__all__ = ["NO_MATCH_REASON", "PARTLY_REASON", "ExtractiveDrafter", "faq_answer", "passage"]
+__all__ = [
+    "NO_MATCH_REASON",
+    "PARTLY_REASON",
+    "ExtractiveDrafter",
+    "faq_answer",
+    "in_script",
+    "passage",
+]
 
 NO_MATCH_REASON: Final = "no FAQ, offer or document clearly answers the message"
 PARTLY_REASON: Final = "part of the message has no clear answer in the knowledge base"
@@ -168,10 +175,15 @@ class ExtractiveDrafter:
         return _Answer(question, best, confidence, in_script(text, tag))
 
 
+#: Tags of customers who read Cyrillic.
+_CYRILLIC_READERS: Final = ("sr-Cyrl", "mk", "ru", "bg", "uk")
+
+
 def in_script(text: str, tag: str) -> str:
-    """Serbian text in the script the customer writes: a Cyrillic question gets Cyrillic."""
+    """Serbian text in the script the customer reads: a Cyrillic question gets Cyrillic, a
+    Latin one (Serbian, English, Albanian...) Latin."""
     if tag == "sr-Cyrl" and not is_cyrillic(text) and detect_language(text) == "sr":
         return to_cyrillic(text)
-    if tag == "sr-Latn" and is_cyrillic(text):
+    if tag not in _CYRILLIC_READERS and is_cyrillic(text) and detect_language(text) == "sr":
         return to_latin(text)
     return text

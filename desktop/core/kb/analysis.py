@@ -55,9 +55,14 @@ def fold_text(text: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
+# A hyphen next to a part of one or two letters joins a word: "Wi-Fi", "e-mail".
+_SHORT_HYPHEN: Final = re.compile(r"\b([^\W\d_]{1,2})-(?=[^\W\d_])|(?<=[^\W\d_])-([^\W\d_]{1,2})\b")
+
+
 def words_of(text: str) -> list[str]:
-    """The folded words of ``text`` (apostrophes split: "t'i" → "t", "i")."""
-    return _WORD.findall(fold_text(text))
+    """The folded words of ``text`` (apostrophes split: "t'i" → "t", "i"; "Wi-Fi" → "wifi")."""
+    joined = _SHORT_HYPHEN.sub(lambda m: m.group(1) or m.group(2), fold_text(text))
+    return _WORD.findall(joined)
 
 
 # Endings cut off to make a stem, longest first; a stem keeps at least 3 letters (4 for

@@ -113,11 +113,11 @@ class KnowledgeBase:
         With an ``embedder`` chunks get vectors and search is hybrid.
         """
         await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
-        catalog = Catalog(path / "items.sqlite3")
+        catalog = await Catalog.open(path / "items.sqlite3")
         try:
             store = await ChunkStore.open(path / "lance", dims=embedder.dims if embedder else None)
         except BaseException:
-            catalog.close()
+            await catalog.close()
             raise
         kb = cls(path, store, catalog, embedder, language)
         try:
@@ -129,22 +129,25 @@ class KnowledgeBase:
 
     async def _start(self) -> None:
         # Orphan chunks are what a crash between the LanceDB and the SQLite write leaves.
-        orphans = await self._store.item_ids() - self._catalog.all_ids()
+        orphans = await self._store.item_ids() - await self._catalog.all_ids()
         if orphans:
             log.warning("removing chunks of %d items missing from the catalog", len(orphans))
             await self._store.delete_items(sorted(orphans))
         await self._configure_vectors()
-        if self._catalog.get_meta("analysis") != ANALYSIS_VERSION:
+        if await self._catalog.get_meta("analysis") != ANALYSIS_VERSION:
             await self._reanalyse()
-        self._analyzer = self._wanted_analyzer(force_detect=True)
-        if not await self._store.has_fts() or self._catalog.get_meta("fts") != self._analyzer.key:
+        self._analyzer = await self._wanted_analyzer(force_detect=True)
+        if (
+            not await self._store.has_fts()
+            or await self._catalog.get_meta("fts") != self._analyzer.key
+        ):
             await self._rebuild_fts(self._analyzer)
 
     async def _reanalyse(self) -> None:
         """Write every chunk's search fields again after the text analysis changed."""
         data = await self._store.table.query().to_arrow()
         if data.num_rows:
-            records = {r.item_id: r for r in self._catalog.records()}
+            records = {r.item_id: r for r in await self._catalog.records()}
             fields = [
                 reanalysed(payload, records.get(item_id))
                 for payload, item_id in zip(
@@ -157,8 +160,8 @@ class KnowledgeBase:
                 position = data.column_names.index(name)
                 data = data.set_column(position, name, pa.array([f[index] for f in fields]))
             await self._store.recreate(self._store.dims, data)
-            self._catalog.set_meta("fts", "")  # the indexes are built again below
-        self._catalog.set_meta("analysis", ANALYSIS_VERSION)
+            await self._catalog.set_meta("fts", "")  # the indexes are built again below
+        await self._catalog.set_meta("analysis", ANALYSIS_VERSION)
 
     async def close(self) -> None:
         """Stop background work, fold pending rows into the indexes, release files."""
@@ -178,7 +181,7 @@ class KnowledgeBase:
             log.exception("final optimize failed")
         finally:
             self._store.close()
-            self._catalog.close()
+            await self._catalog.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -208,12 +211,12 @@ class KnowledgeBase:
         empty = await self._store.count() == 0
         if self._store.dims != self.embedder.dims and empty:
             await self._store.recreate(self.embedder.dims)
-            self._catalog.set_meta("fts", "")
+            await self._catalog.set_meta("fts", "")
         if empty:
-            self._catalog.set_meta("vectors", self._model_id())
+            await self._catalog.set_meta("vectors", self._model_id())
         self._vectors_ready = (
             self._store.dims == self.embedder.dims
-            and self._catalog.get_meta("vectors") == self._model_id()
+            and await self._catalog.get_meta("vectors") == self._model_id()
         )
         if not self._vectors_ready:
             log.warning("stored vectors do not match %s; call reembed()", self._model_id())
@@ -264,32 +267,32 @@ class KnowledgeBase:
                 data = data.drop_columns(["vector"])
             await self._store.recreate(self.embedder.dims, data.append_column("vector", column))
             await self._rebuild_fts(self._analyzer)
-            self._catalog.set_meta("vectors", self._model_id())
+            await self._catalog.set_meta("vectors", self._model_id())
             self._vectors_ready = True
         self._schedule_maintenance()
         return len(texts)
 
     # ---- language and indexes -------------------------------------------------------------
 
-    def _wanted_analyzer(self, *, force_detect: bool = False) -> Analyzer:
+    async def _wanted_analyzer(self, *, force_detect: bool = False) -> Analyzer:
         if self._language != "auto":
             return analyzer_for(self._language)
-        count = self._catalog.count()
+        count = await self._catalog.count()
         if not force_detect and count < max(1, 2 * self._detected_at):
             return self._analyzer  # judge again only when the base has doubled
         self._detected_at = count
-        return analyzer_for(detect_language(self._catalog.samples()))
+        return analyzer_for(detect_language(await self._catalog.samples()))
 
     async def _rebuild_fts(self, analyzer: Analyzer) -> None:
         await self._store.build_fts(analyzer)
-        self._catalog.set_meta("fts", analyzer.key)
+        await self._catalog.set_meta("fts", analyzer.key)
         self._analyzer = analyzer
 
     async def _after_write(self, *, schedule: bool = True) -> None:
         """Bookkeeping after any write (call holding the write lock)."""
         self._dated = self._tagged = None
         self._writes += 1
-        analyzer = self._wanted_analyzer()
+        analyzer = await self._wanted_analyzer()
         if analyzer.key != self._analyzer.key:
             if await self._store.count() <= INLINE_REINDEX_MAX_ROWS:
                 await self._rebuild_fts(analyzer)
@@ -355,20 +358,31 @@ class KnowledgeBase:
         vectors = await self._vectors_for(rows)
         async with self._lock:
             self._check_open()
-            previous = self._catalog.get(record.item_id)
+            previous = await self._catalog.get(record.item_id)
             if previous is not None:
                 record.created_at = previous.created_at
                 await self._store.replace_item(record.item_id, rows, vectors)
             else:
                 await self._store.add(rows, vectors)
             if self._store.dims and vectors is None:
-                self._catalog.set_meta("vectors", "")  # rows without vectors: reembed later
+                await self._catalog.set_meta("vectors", "")  # rows without vectors: reembed later
                 self._vectors_ready = False
             record.chunks = len(rows)
             record.updated_at = _now()
-            self._catalog.put([record])
+            await self._catalog.put([record])
             await self._after_write()
         return len(rows)
+
+    # ---- what importing needs (sources.ItemSink) ------------------------------------------
+
+    async def item_by_source(self, source: str) -> ItemRecord | None:
+        return await self._catalog.by_source(source)
+
+    async def items_of_type(self, item_type: ItemType) -> list[ItemRecord]:
+        return await self._catalog.records(item_type)
+
+    async def put_item(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> int:
+        return await self._put(record, drafts)
 
     async def add_faq(
         self,
@@ -421,16 +435,16 @@ class KnowledgeBase:
         vectors = await self._vectors_for(rows)
         async with self._lock:
             self._check_open()
-            existing = self._catalog.existing([r.item_id for r in records])
+            existing = await self._catalog.existing([r.item_id for r in records])
             if existing:
                 await self._store.delete_items(sorted(existing))
             await self._store.add(rows, vectors)
             if self._store.dims and vectors is None:
-                self._catalog.set_meta("vectors", "")
+                await self._catalog.set_meta("vectors", "")
                 self._vectors_ready = False
             for r in records:
                 r.chunks = 1
-            self._catalog.put(records)
+            await self._catalog.put(records)
             await self._after_write(schedule=False)
 
     async def add_offer(
@@ -450,8 +464,8 @@ class KnowledgeBase:
         await self._put(record)
         return record.item_id
 
-    def _require(self, item_id: str, item_type: ItemType) -> ItemRecord:
-        record = self._catalog.get(item_id)
+    async def _require(self, item_id: str, item_type: ItemType) -> ItemRecord:
+        record = await self._catalog.get(item_id)
         if record is None:
             raise ItemNotFoundError(f"no item with id {item_id!r}")
         if record.item_type != item_type:
@@ -468,7 +482,7 @@ class KnowledgeBase:
         tags: Sequence[str] | None = None,
     ) -> ItemInfo:
         """Change a FAQ; its chunk (and vector) is rewritten in the same step."""
-        old = self._require(item_id, "faq")
+        old = await self._require(item_id, "faq")
         record = faq_record(
             FaqInput(
                 question=old.title if question is None else question,
@@ -492,7 +506,7 @@ class KnowledgeBase:
         valid_until: date | Literal[_Unset.UNSET] | None = UNSET,
     ) -> ItemInfo:
         """Change an offer; pass None to clear price or dates, leave out to keep them."""
-        old = self._require(item_id, "offer")
+        old = await self._require(item_id, "offer")
         record = offer_record(
             item_id,
             old.title if title is None else title,
@@ -508,21 +522,21 @@ class KnowledgeBase:
         """Remove an item and its chunks; False when there was no such item."""
         self._check_open()
         async with self._lock:
-            if self._catalog.get(item_id) is None:
+            if await self._catalog.get(item_id) is None:
                 return False
             # Catalog first: a crash in between leaves orphan chunks, removed on open.
-            self._catalog.delete([item_id])
+            await self._catalog.delete([item_id])
             await self._store.delete_items([item_id])
             await self._after_write()
         return True
 
     async def list_items(self, item_type: ItemType | None = None) -> list[ItemInfo]:
         self._check_open()
-        return [r.info() for r in self._catalog.records(item_type)]
+        return [r.info() for r in await self._catalog.records(item_type)]
 
     async def get_item(self, item_id: str) -> ItemInfo | None:
         self._check_open()
-        record = self._catalog.get(item_id)
+        record = await self._catalog.get(item_id)
         return None if record is None else record.info()
 
     # ---- imports (implemented in sources.py) ----------------------------------------------
@@ -571,17 +585,17 @@ class KnowledgeBase:
 
     # ---- search ---------------------------------------------------------------------------
 
-    def _validity_filter(self, today: date) -> str | None:
+    async def _validity_filter(self, today: date) -> str | None:
         if self._dated is None:
-            self._dated = self._catalog.has_dated()
+            self._dated = await self._catalog.has_dated()
         if not self._dated:
             return None  # no item has dates: skip the filter (it costs at 100k rows)
         day = today.toordinal()
         return f"valid_from <= {day} AND valid_until >= {day}"
 
-    def _fts_fields(self) -> list[str]:
+    async def _fts_fields(self) -> list[str]:
         if self._tagged is None:
-            self._tagged = self._catalog.has_tags()
+            self._tagged = await self._catalog.has_tags()
         return [f for f in FTS_FIELDS if f != "f_tags" or self._tagged]
 
     async def chunk(self, chunk_id: str) -> SearchHit | None:
@@ -613,8 +627,8 @@ class KnowledgeBase:
             query=query,
             text=text,
             k=k,
-            where=self._validity_filter(today or date.today()),
-            fields=self._fts_fields(),
+            where=await self._validity_filter(today or date.today()),
+            fields=await self._fts_fields(),
             mode=mode if use_vectors else "fts",
             expansion=query_expansion(query, loose_forms=unstemmed),
         )

@@ -7,16 +7,22 @@ a crash between the two leaves orphan chunks, which ``KnowledgeBase.open`` remov
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
 from .models import ItemInfo, ItemType
 
 __all__ = ["Catalog", "ItemRecord"]
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -130,11 +136,11 @@ def _record(row: sqlite3.Row) -> ItemRecord:
     )
 
 
-class Catalog:
-    """Synchronous and quick (indexed point queries, batched writes): called on the loop."""
+class _Items:
+    """The SQLite side: quick indexed queries and batched writes, on the catalog's thread."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -155,7 +161,6 @@ class Catalog:
         )
 
     def put(self, records: Sequence[ItemRecord]) -> None:
-        """Insert or replace ``records`` in one transaction."""
         marks = ", ".join("?" * len(_COLUMNS.split(",")))
         with self._db:
             self._db.execute("BEGIN")
@@ -164,11 +169,12 @@ class Catalog:
                 [_row(r) for r in records],
             )
 
-    def delete(self, item_ids: Iterable[str]) -> int:
-        ids = list(item_ids)
+    def delete(self, item_ids: list[str]) -> int:
         with self._db:
             self._db.execute("BEGIN")
-            cur = self._db.executemany("DELETE FROM items WHERE item_id = ?", [(i,) for i in ids])
+            cur = self._db.executemany(
+                "DELETE FROM items WHERE item_id = ?", [(i,) for i in item_ids]
+            )
         return cur.rowcount
 
     def get(self, item_id: str) -> ItemRecord | None:
@@ -192,7 +198,7 @@ class Catalog:
         ).fetchone()
         return None if row is None else _record(row)
 
-    def records(self, item_type: ItemType | None = None) -> list[ItemRecord]:
+    def records(self, item_type: ItemType | None) -> list[ItemRecord]:
         if item_type is None:
             rows = self._db.execute(f"SELECT {_COLUMNS} FROM items ORDER BY created_at, item_id")
         else:
@@ -209,20 +215,85 @@ class Catalog:
         return int(self._db.execute("SELECT count(*) FROM items").fetchone()[0])
 
     def has_dated(self) -> bool:
-        """Whether any item has a validity window, i.e. search needs a date filter."""
         row = self._db.execute(
             "SELECT 1 FROM items WHERE valid_from IS NOT NULL OR valid_until IS NOT NULL LIMIT 1"
         ).fetchone()
         return row is not None
 
     def has_tags(self) -> bool:
-        """Whether any item has tags, i.e. the tags field is worth a query."""
         row = self._db.execute("SELECT 1 FROM items WHERE tags != '[]' LIMIT 1").fetchone()
         return row is not None
 
-    def samples(self, limit: int = 2000) -> list[str]:
-        """Text samples of the most recent items, for language detection."""
+    def samples(self, limit: int) -> list[str]:
         rows = self._db.execute(
             "SELECT sample FROM items ORDER BY updated_at DESC LIMIT ?", (limit,)
         )
         return [r[0] for r in rows]
+
+
+class Catalog:
+    """The items file, read and written on one thread of its own: the loop only awaits."""
+
+    def __init__(self, items: _Items, worker: ThreadPoolExecutor) -> None:
+        self._items = items
+        self._worker = worker
+
+    @classmethod
+    async def open(cls, path: Path) -> Catalog:
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clientora-kb-catalog")
+        try:
+            items = await asyncio.get_running_loop().run_in_executor(worker, _Items, path)
+        except BaseException:
+            worker.shutdown(wait=False)
+            raise
+        return cls(items, worker)
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, call)
+
+    async def close(self) -> None:
+        await self._run(self._items.close)
+        self._worker.shutdown(wait=False)
+
+    async def get_meta(self, key: str) -> str | None:
+        return await self._run(functools.partial(self._items.get_meta, key))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run(functools.partial(self._items.set_meta, key, value))
+
+    async def put(self, records: Sequence[ItemRecord]) -> None:
+        """Insert or replace ``records`` in one transaction."""
+        await self._run(functools.partial(self._items.put, list(records)))
+
+    async def delete(self, item_ids: Iterable[str]) -> int:
+        return await self._run(functools.partial(self._items.delete, list(item_ids)))
+
+    async def get(self, item_id: str) -> ItemRecord | None:
+        return await self._run(functools.partial(self._items.get, item_id))
+
+    async def existing(self, item_ids: Sequence[str]) -> set[str]:
+        return await self._run(functools.partial(self._items.existing, list(item_ids)))
+
+    async def by_source(self, source: str) -> ItemRecord | None:
+        return await self._run(functools.partial(self._items.by_source, source))
+
+    async def records(self, item_type: ItemType | None = None) -> list[ItemRecord]:
+        return await self._run(functools.partial(self._items.records, item_type))
+
+    async def all_ids(self) -> set[str]:
+        return await self._run(self._items.all_ids)
+
+    async def count(self) -> int:
+        return await self._run(self._items.count)
+
+    async def has_dated(self) -> bool:
+        """Whether any item has a validity window, i.e. search needs a date filter."""
+        return await self._run(self._items.has_dated)
+
+    async def has_tags(self) -> bool:
+        """Whether any item has tags, i.e. the tags field is worth a query."""
+        return await self._run(self._items.has_tags)
+
+    async def samples(self, limit: int = 2000) -> list[str]:
+        """Text samples of the most recent items, for language detection."""
+        return await self._run(functools.partial(self._items.samples, limit))

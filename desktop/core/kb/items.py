@@ -160,7 +160,7 @@ def chunk_rows(record: ItemRecord, drafts: Sequence[ChunkDraft] = ()) -> list[Ch
 
 #: Version of the text analysis the ``f_*`` fields were written with; a base written with
 #: another is re-analysed when it opens (``KnowledgeBase``).
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 
 
 def loose_body(record: ItemRecord) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -20,18 +20,31 @@ from .documents import SUPPORTED_SUFFIXES, parse_file
 from .errors import DocumentError, EmbeddingError
 from .html import HtmlPage
 from .items import sample_of
-from .models import CrawlLimits, ImportReport, ImportResult, Progress
+from .models import CrawlLimits, ImportReport, ImportResult, ItemType, Progress
 from .text import fingerprint, hamming, simhash
 
-if TYPE_CHECKING:
-    from .base import KnowledgeBase
-
-__all__ = ["import_files", "import_site", "resync_sites"]
+__all__ = ["ItemSink", "import_files", "import_site", "resync_sites"]
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE_BITS = 3  # simhash bits two pages may differ in and still be "the same page"
 ProgressFn = Callable[[Progress], None] | None
+
+
+class ItemSink(Protocol):
+    """What importing needs from the knowledge base (``KnowledgeBase`` is one)."""
+
+    async def item_by_source(self, source: str) -> ItemRecord | None:
+        """The item imported from this path or URL, if any."""
+        ...
+
+    async def items_of_type(self, item_type: ItemType) -> list[ItemRecord]: ...
+
+    async def put_item(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> int:
+        """Store an item with its chunks (replacing an earlier version); the chunk count."""
+        ...
+
+    async def delete_item(self, item_id: str) -> bool: ...
 
 
 def _stable_id(prefix: str, source: str) -> str:
@@ -59,7 +72,7 @@ def _files(path: Path) -> tuple[bool, list[Path]]:
 
 
 async def import_files(
-    kb: KnowledgeBase, path: Path, *, progress: ProgressFn, cancel: asyncio.Event | None
+    kb: ItemSink, path: Path, *, progress: ProgressFn, cancel: asyncio.Event | None
 ) -> ImportReport:
     report = ImportReport()
     exists, files = await asyncio.to_thread(_files, path)
@@ -84,7 +97,7 @@ async def import_files(
 
 
 async def _import_one(
-    kb: KnowledgeBase, path: Path, cancel: asyncio.Event | None
+    kb: ItemSink, path: Path, cancel: asyncio.Event | None
 ) -> ImportResult | None:
     source = str(path)
     # Parsing is CPU work (a 500-page PDF takes seconds): a thread keeps the loop free, and
@@ -100,7 +113,7 @@ async def _import_one(
         log.exception("importing %s failed", path)
         return ImportResult(source=source, ok=False, message=f"could not read the file: {exc}")
     print_ = fingerprint("\n".join([parsed.title, *(d.text for d in drafts)]))
-    existing = kb._catalog.by_source(source)
+    existing = await kb.item_by_source(source)
     if existing is not None and existing.fingerprint == print_:
         return ImportResult(
             source=source,
@@ -119,7 +132,7 @@ async def _import_one(
         sample=sample_of(parsed.title, *(d.text for d in drafts[:3])),
     )
     try:
-        chunks = await kb._put(record, drafts)
+        chunks = await kb.put_item(record, drafts)
     except EmbeddingError as exc:
         return ImportResult(source=source, ok=False, message=f"not imported: {exc}")
     pages = f" from {parsed.pages} pages" if parsed.pages else ""
@@ -157,14 +170,14 @@ def _page_record(existing: ItemRecord | None, fetched: Fetched, page: HtmlPage) 
 
 
 async def _store_page(
-    kb: KnowledgeBase, existing: ItemRecord | None, fetched: Fetched, page: HtmlPage, source: str
+    kb: ItemSink, existing: ItemRecord | None, fetched: Fetched, page: HtmlPage, source: str
 ) -> ImportResult:
     record = _page_record(existing, fetched, page)
     drafts = await asyncio.to_thread(chunk_blocks, page.blocks)
     if not drafts:
         return ImportResult(source=source, ok=False, message="skipped: no text on the page")
     try:
-        chunks = await kb._put(record, drafts)
+        chunks = await kb.put_item(record, drafts)
     except EmbeddingError as exc:
         return ImportResult(source=source, ok=False, message=f"not imported: {exc}")
     verb = "updated" if existing else "imported"
@@ -178,7 +191,7 @@ async def _store_page(
 
 
 async def import_site(
-    kb: KnowledgeBase,
+    kb: ItemSink,
     url: str,
     *,
     limits: CrawlLimits,
@@ -190,7 +203,7 @@ async def import_site(
     # equals one at another URL (print views, ?ref= variants, /index.html) is skipped.
     known = [
         (int(r.extra["simhash"], 16), r.source)
-        for r in kb._catalog.records("web")
+        for r in await kb.items_of_type("web")
         if r.extra.get("simhash")
     ]
 
@@ -206,7 +219,7 @@ async def import_site(
             )
         if not page.text.strip():
             return ImportResult(source=requested, ok=False, message="skipped: no text on the page")
-        existing = kb._catalog.by_source(fetched.url)
+        existing = await kb.item_by_source(fetched.url)
         print_ = fingerprint(page.title + "\n" + page.text)
         if existing is not None and existing.fingerprint == print_:
             return ImportResult(
@@ -244,14 +257,14 @@ async def import_site(
 
 
 async def resync_sites(
-    kb: KnowledgeBase,
+    kb: ItemSink,
     *,
     limits: CrawlLimits,
     progress: ProgressFn,
     cancel: asyncio.Event | None,
     http: httpx.AsyncClient | None,
 ) -> ImportReport:
-    records = kb._catalog.records("web")
+    records = await kb.items_of_type("web")
     client = _client(http, limits)
     fetchers: dict[str, Fetcher] = {}
     origin_locks: dict[str, asyncio.Lock] = {}

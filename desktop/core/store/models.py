@@ -124,6 +124,8 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     last_message_status: MessageStatus | None
     has_pending_draft: bool
     created_at_ms: int
+    #: A hand-off waits: the assistant asked for a person to answer.
+    needs_person: bool = False
 
 
 class MessageExtras(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

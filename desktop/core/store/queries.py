@@ -52,7 +52,9 @@ SELECT c.id, c.channel_id, ch.name, c.platform,
        c.assistant_paused, c.paused_reason, c.last_inbound_ms, c.window_deadline_ms,
        c.last_activity_ms, c.last_message_id, c.last_preview, c.last_direction, c.last_status,
        c.pending_drafts,
-       c.created_at_ms
+       c.created_at_ms,
+       c.pending_drafts > 0 AND EXISTS (SELECT 1 FROM drafts d WHERE d.conversation_id = c.id
+           AND d.state = 'pending' AND d.handoff = 1)
 FROM conversations c
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN channels ch ON ch.id = c.channel_id
@@ -105,6 +107,7 @@ def _conversation_row(row: Sequence[Any]) -> Conversation:
         last_message_status=row[23],
         has_pending_draft=bool(row[24]),
         created_at_ms=row[25],
+        needs_person=bool(row[26]),
     )
 
 

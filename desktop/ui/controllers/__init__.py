@@ -1,1 +1,1 @@
-"""Per-screen controllers: they connect the engine to the widgets and carry out requests."""
+"""Per-screen controllers: each connects the engine service it is handed to its widgets."""

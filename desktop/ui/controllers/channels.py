@@ -1,4 +1,4 @@
-"""Connects the channels screen to the engine: connect (with Facebook or by hand), health
+"""Connects the channels screen to the channels service: connect (with Facebook or by hand), health
 checks and their fixes, disconnect, mode and threshold."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from common.health import ChannelHealth
 from common.onboarding import MetaAsset
 from common.protocol import ChannelInfo, ConnectChannel
 from desktop.core.autopilot import ChannelPolicy
-from desktop.core.engine import AssistantStats, Engine
-from desktop.core.store import Channel
+from desktop.core.services import ChannelsService, UsageService
+from desktop.core.store import AssistantStats, Channel
 from desktop.ui.controllers.meta_connect import MetaConnectFlow, UrlOpener
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.channels import META_PLATFORMS, ChannelsScreen
@@ -38,7 +38,7 @@ def _names(infos: Sequence[ChannelInfo]) -> str:
 
 
 class ChannelsController(QObject):
-    """Keeps the cards in step with the store's channel list, the relay's view of each
+    """Keeps the cards in step with the channel list, the relay's view of each
     channel's health and the saved policies.
 
     ``open_url`` opens the Facebook login in the system browser (tests give their own);
@@ -54,7 +54,8 @@ class ChannelsController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        channels: ChannelsService,
+        usage: UsageService,
         screen: ChannelsScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
@@ -64,7 +65,8 @@ class ChannelsController(QObject):
         meta_poll_s: float = 1.0,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.channels = channels
+        self.usage = usage
         self.screen = screen
         self.tasks = tasks
         self.open_url = open_url
@@ -89,13 +91,13 @@ class ChannelsController(QObject):
         self.tasks.spawn(self._load(), key="channels-load")
 
     async def _load(self) -> None:
-        channels = await self.engine.store.channels()
+        channels = await self.channels.channels()
         self.screen.set_channels(
-            channels, dict(self.engine.settings.policies), self.engine.test_channel_id
+            channels, dict(self.channels.policies), self.channels.test_channel_id
         )
         self.loaded.emit()
         self.tasks.spawn(
-            self.engine.stats(), key="channels-stats", done=self._stats, error=lambda _: None
+            self.usage.stats(), key="channels-stats", done=self._stats, error=lambda _: None
         )
         for channel in channels:
             if (
@@ -105,7 +107,7 @@ class ChannelsController(QObject):
             ):
                 # Offline, or a relay without health: the card keeps showing its status.
                 self.tasks.spawn(
-                    self.engine.channel_health(channel.id),
+                    self.channels.channel_health(channel.id),
                     key=f"health-{channel.id}",
                     done=self._health,
                     error=lambda _: None,
@@ -146,7 +148,7 @@ class ChannelsController(QObject):
             )
 
         flow = MetaConnectFlow(
-            self.engine,
+            self.channels,
             dialog,
             self.tasks,
             self.open_url,
@@ -198,11 +200,11 @@ class ChannelsController(QObject):
             if info.platform == "webchat":
                 self.open_webchat_share(info.id)
 
-        self.tasks.spawn(self.engine.connect_channel(data), done=connected, error=dialog.failed)
+        self.tasks.spawn(self.channels.connect_channel(data), done=connected, error=dialog.failed)
 
     def open_webchat_share(self, channel_id: str) -> WebChatDialog:
         """The snippet for the shop's site, the chat's link and its QR code."""
-        dialog = WebChatDialog(self.engine.client.base_url, channel_id, self._parent())
+        dialog = WebChatDialog(self.channels.relay_url, channel_id, self._parent())
         dialog.open()
         self.dialog_opened.emit(dialog)
         return dialog
@@ -231,7 +233,7 @@ class ChannelsController(QObject):
 
     def check_channel(self, channel_id: str) -> None:
         """Have the relay ask the platform about the channel now."""
-        self._run_fix(channel_id, "Checking…", self.engine.check_channel(channel_id))
+        self._run_fix(channel_id, "Checking…", self.channels.check_channel(channel_id))
 
     def resubscribe(self, channel_id: str) -> None:
         def done(health: ChannelHealth) -> None:
@@ -242,7 +244,9 @@ class ChannelsController(QObject):
                     timeout_ms=5000,
                 )
 
-        self._run_fix(channel_id, "Resubscribing…", self.engine.resubscribe(channel_id), then=done)
+        self._run_fix(
+            channel_id, "Resubscribing…", self.channels.resubscribe(channel_id), then=done
+        )
 
     def _run_fix(
         self,
@@ -278,7 +282,7 @@ class ChannelsController(QObject):
     def set_policy(self, channel_id: str, policy: object) -> None:
         assert isinstance(policy, ChannelPolicy)
         self.tasks.spawn(
-            self.engine.set_policy(channel_id, policy),
+            self.channels.set_policy(channel_id, policy),
             key=f"policy-{channel_id}",
             done=lambda _: self.policy_saved.emit(channel_id),
             error=self._error,
@@ -306,4 +310,4 @@ class ChannelsController(QObject):
             self.screen.banner.show_message("info", "The channel is disconnected.", timeout_ms=5000)
             self.reload()
 
-        self.tasks.spawn(self.engine.disconnect_channel(channel_id), done=done, error=self._error)
+        self.tasks.spawn(self.channels.disconnect_channel(channel_id), done=done, error=self._error)

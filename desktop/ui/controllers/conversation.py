@@ -10,10 +10,11 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from desktop.core.engine import Engine
-from desktop.core.forget import forget_customer, receipt_words
+from desktop.core.forget import receipt_words
 from desktop.core.kb.models import ItemInfo, SearchHit
+from desktop.core.services import ConversationsService, KnowledgeService
 from desktop.core.store import Conversation, ConversationStatus, Draft, Message
+from desktop.core.store.models import CONVERSATION_STATUSES
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.saved_replies import SavedReplies
 from desktop.ui.tasks import TaskKeeper
@@ -29,7 +30,9 @@ def item_of_chunk(chunk_id: str) -> str:
     return chunk_id.split("#", 1)[0]
 
 
-async def citation_titles(engine: Engine, chunk_ids: tuple[str, ...]) -> list[Citation]:
+async def citation_titles(
+    knowledge: KnowledgeService, chunk_ids: tuple[str, ...]
+) -> list[Citation]:
     """Chip titles for a draft's citations ("FAQ: Do you ship to Prizren?")."""
     found: list[Citation] = []
     seen: set[str] = set()
@@ -38,10 +41,17 @@ async def citation_titles(engine: Engine, chunk_ids: tuple[str, ...]) -> list[Ci
         if item_id in seen:
             continue
         seen.add(item_id)
-        item = await engine.kb.get_item(item_id)
+        item = await knowledge.get_item(item_id)
         title = f"{item_kind(item.item_type)}: {item.title}" if item else "Removed knowledge"
         found.append((chunk_id, title))
     return found
+
+
+def _status(value: str) -> ConversationStatus | None:
+    for status in CONVERSATION_STATUSES:
+        if status == value:
+            return status
+    return None
 
 
 class ConversationController(QObject):
@@ -58,7 +68,8 @@ class ConversationController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        conversations: ConversationsService,
+        knowledge: KnowledgeService,
         pane: ConversationPane,
         hub: ChangeHub,
         tasks: TaskKeeper,
@@ -66,7 +77,8 @@ class ConversationController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.conversations = conversations
+        self.knowledge = knowledge
         self.pane = pane
         self.tasks = tasks
         self.saved = saved
@@ -109,11 +121,10 @@ class ConversationController(QObject):
         self.tasks.spawn(self._load(conversation_id), key=self._key)
 
     async def _load(self, conversation_id: int) -> None:
-        store = self.engine.store
         conversation, messages, draft = await asyncio.gather(
-            store.conversation(conversation_id),
-            store.messages(conversation_id),
-            self._pending_draft(conversation_id),
+            self.conversations.conversation(conversation_id),
+            self.conversations.messages(conversation_id),
+            self.conversations.pending_draft(conversation_id),
         )
         if conversation_id != self.conversation_id:
             return
@@ -125,11 +136,6 @@ class ConversationController(QObject):
         await self._show_draft(draft)
         await self._mark_read(conversation)
 
-    async def _pending_draft(self, conversation_id: int) -> Draft | None:
-        drafts = await self.engine.store.drafts(conversation_id)
-        pending = [d for d in drafts if d.state == "pending"]
-        return pending[-1] if pending else None
-
     async def _show_draft(self, draft: Draft | None) -> None:
         shown = self.draft
         if (
@@ -138,16 +144,16 @@ class ConversationController(QObject):
             and (draft is None or draft.id != shown.id)
         ):
             # The draft on screen was taken back: say why, so it does not just vanish.
-            gone = await self.engine.store.draft(shown.id)
+            gone = await self.conversations.draft(shown.id)
             if gone is not None and gone.withdrawn_reason:
                 self.pane.show_info(f"The suggested reply was withdrawn. {gone.withdrawn_reason}")
-        citations = await citation_titles(self.engine, draft.cited_chunk_ids) if draft else []
+        citations = await citation_titles(self.knowledge, draft.cited_chunk_ids) if draft else []
         self.draft = draft
         self.pane.set_draft(draft, citations)
 
     async def _mark_read(self, conversation: Conversation) -> None:
         if conversation.unread and self.active and self.pane.isVisible():
-            await self.engine.store.mark_read(conversation.id)
+            await self.conversations.mark_read(conversation.id)
 
     def _on_changes(self, changes: ChangeSet) -> None:
         cid = self.conversation_id
@@ -164,14 +170,13 @@ class ConversationController(QObject):
             )
 
     async def _refresh(self, conversation_id: int, message_ids: set[int], drafts: bool) -> None:
-        store = self.engine.store
-        conversation = await store.conversation(conversation_id)
+        conversation = await self.conversations.conversation(conversation_id)
         found: list[Message] = []
         for message_id in sorted(message_ids):
-            message = await store.message(message_id)
+            message = await self.conversations.message(message_id)
             if message is not None:
                 found.append(message)
-        draft = await self._pending_draft(conversation_id) if drafts else self.draft
+        draft = await self.conversations.pending_draft(conversation_id) if drafts else self.draft
         if conversation_id != self.conversation_id or conversation is None:
             return
         self.pane.set_conversation(conversation)
@@ -198,11 +203,13 @@ class ConversationController(QObject):
     def approve(self, draft_id: int, text: object) -> None:
         edited = text if isinstance(text, str) else None
         self.tasks.spawn(
-            self.engine.approve_draft(draft_id, edited), done=self._done, error=self._failed
+            self.conversations.approve_draft(draft_id, edited), done=self._done, error=self._failed
         )
 
     def discard(self, draft_id: int) -> None:
-        self.tasks.spawn(self.engine.discard_draft(draft_id), done=self._done, error=self._failed)
+        self.tasks.spawn(
+            self.conversations.discard_draft(draft_id), done=self._done, error=self._failed
+        )
 
     def regenerate(self) -> None:
         if self.conversation_id is None:
@@ -210,7 +217,7 @@ class ConversationController(QObject):
         self.pane.draft_panel.set_busy(True)
         self.pane.show_info("Asking the assistant for a new draft…")
         self.tasks.spawn(
-            self.engine.regenerate(self.conversation_id),
+            self.conversations.regenerate(self.conversation_id),
             done=lambda _: self.pane.draft_panel.set_busy(False),
             error=self._failed,
         )
@@ -224,11 +231,13 @@ class ConversationController(QObject):
             self._done()
 
         self.tasks.spawn(
-            self.engine.send_manual(self.conversation_id, text), done=sent, error=self._failed
+            self.conversations.send_manual(self.conversation_id, text),
+            done=sent,
+            error=self._failed,
         )
 
     def retry(self, message_id: int) -> None:
-        self.tasks.spawn(self.engine.retry_message(message_id), error=self._failed)
+        self.tasks.spawn(self.conversations.retry_message(message_id), error=self._failed)
 
     def confirm_forget(self) -> QMessageBox | None:
         """Ask first: erasing cannot be undone."""
@@ -277,22 +286,22 @@ class ConversationController(QObject):
             self._failed(words)
 
         self.tasks.spawn(
-            forget_customer(self.engine.client, self.engine.store, conversation_id),
+            self.conversations.forget_customer(conversation_id),
             done=done,
             error=failed,
         )
 
     def hand_back(self) -> None:
         if self.conversation_id is not None:
-            self.tasks.spawn(self.engine.hand_back(self.conversation_id), error=self._failed)
+            self.tasks.spawn(self.conversations.hand_back(self.conversation_id), error=self._failed)
 
     def set_status(self, status: str, until: object) -> None:
-        if self.conversation_id is None:
+        chosen = _status(status)
+        if self.conversation_id is None or chosen is None:
             return
-        chosen: ConversationStatus = status  # type: ignore[assignment]
         snooze = until if isinstance(until, int) else None
         self.tasks.spawn(
-            self.engine.store.set_status(self.conversation_id, chosen, snoozed_until_ms=snooze),
+            self.conversations.set_status(self.conversation_id, chosen, snoozed_until_ms=snooze),
             done=self._done,
             error=self._failed,
         )
@@ -300,22 +309,22 @@ class ConversationController(QObject):
     def set_labels(self, labels: list[str]) -> None:
         if self.conversation_id is not None:
             self.tasks.spawn(
-                self.engine.store.set_labels(self.conversation_id, labels), error=self._failed
+                self.conversations.set_labels(self.conversation_id, labels), error=self._failed
             )
 
     def set_notes(self, notes: str) -> None:
         if self.conversation_id is not None:
             self.tasks.spawn(
-                self.engine.store.set_notes(self.conversation_id, notes), error=self._failed
+                self.conversations.set_notes(self.conversation_id, notes), error=self._failed
             )
 
     def show_source(self, chunk_id: str) -> None:
         """Show the exact passage the draft cited, within its item."""
 
         async def load() -> tuple[ItemInfo | None, SearchHit | None]:
-            hit = await self.engine.kb.chunk(chunk_id)
+            hit = await self.knowledge.chunk(chunk_id)
             item_id = hit.item_id if hit is not None else item_of_chunk(chunk_id)
-            return await self.engine.kb.get_item(item_id), hit
+            return await self.knowledge.get_item(item_id), hit
 
         def opened(found: tuple[ItemInfo | None, SearchHit | None]) -> None:
             item, hit = found

@@ -1,4 +1,4 @@
-"""Connects the knowledge screen to the engine's knowledge base: edits, imports, asking."""
+"""Connects the knowledge screen to the knowledge service: edits, imports, asking."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.core.engine import AskResult, Engine
 from desktop.core.kb.models import ImportReport, ImportResult, ItemInfo, Progress, SearchHit
+from desktop.core.services import AskResult, KnowledgeService
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.common import BannerKind
 from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
 from desktop.ui.widgets.source_dialog import SourceDialog
 
@@ -39,7 +40,7 @@ def _count(n: int, what: str) -> str:
     return f"{n:,} {word}"
 
 
-def report_words(report: ImportReport, what: str) -> tuple[str, str]:
+def report_words(report: ImportReport, what: str) -> tuple[BannerKind, str]:
     """(banner kind, sentence) summing up an import."""
     ok = [r for r in report.items if r.ok]
     failed = report.failed
@@ -56,12 +57,14 @@ def report_words(report: ImportReport, what: str) -> tuple[str, str]:
         parts.append(f"Could not import {name}{more}: {first.message}")
     if not parts:
         parts.append("Nothing to import.")
-    kind = "error" if failed and not ok else "warning" if failed or report.cancelled else "success"
+    kind: BannerKind = (
+        "error" if failed and not ok else "warning" if failed or report.cancelled else "success"
+    )
     return kind, " ".join(parts)
 
 
 class KnowledgeController(QObject):
-    """Keeps the item lists current and runs the screen's requests on the engine."""
+    """Keeps the item lists current and runs the screen's requests."""
 
     changed = Signal()
     #: An import finished with this report (tests wait on it).
@@ -72,13 +75,13 @@ class KnowledgeController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        knowledge: KnowledgeService,
         screen: KnowledgeScreen,
         tasks: TaskKeeper,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.knowledge = knowledge
         self.screen = screen
         self.tasks = tasks
         self._cancel: asyncio.Event | None = None
@@ -103,7 +106,7 @@ class KnowledgeController(QObject):
         self.tasks.spawn(self._load(), key="kb-load")
 
     async def _load(self) -> None:
-        self.screen.set_items(await self.engine.kb.list_items())
+        self.screen.set_items(await self.knowledge.list_items())
         self.changed.emit()
 
     def _error(self, words: str) -> None:
@@ -128,21 +131,11 @@ class KnowledgeController(QObject):
 
     def _save_faq(self, dialog: FaqDialog, values: object) -> None:
         assert isinstance(values, FaqValues)
-        kb = self.engine.kb
-
-        async def save() -> str:
-            if values.item_id is None:
-                return await kb.add_faq(values.question, values.answer, values.alternatives)
-            await kb.update_faq(
-                values.item_id,
-                question=values.question,
-                answer=values.answer,
-                alternatives=values.alternatives,
-            )
-            return values.item_id
-
+        save = self.knowledge.save_faq(
+            values.item_id, values.question, values.answer, values.alternatives
+        )
         self.tasks.spawn(
-            save(), done=lambda item_id: self._saved(dialog, item_id, "FAQ"), error=dialog.failed
+            save, done=lambda item_id: self._saved(dialog, item_id, "FAQ"), error=dialog.failed
         )
 
     def open_offer(self, item: ItemInfo | None) -> OfferDialog:
@@ -154,29 +147,16 @@ class KnowledgeController(QObject):
 
     def _save_offer(self, dialog: OfferDialog, values: object) -> None:
         assert isinstance(values, OfferValues)
-        kb = self.engine.kb
-
-        async def save() -> str:
-            if values.item_id is None:
-                return await kb.add_offer(
-                    values.title,
-                    values.description,
-                    price=values.price,
-                    valid_from=values.valid_from,
-                    valid_until=values.valid_until,
-                )
-            await kb.update_offer(
-                values.item_id,
-                title=values.title,
-                description=values.description,
-                price=values.price,
-                valid_from=values.valid_from,
-                valid_until=values.valid_until,
-            )
-            return values.item_id
-
+        save = self.knowledge.save_offer(
+            values.item_id,
+            values.title,
+            values.description,
+            price=values.price,
+            valid_from=values.valid_from,
+            valid_until=values.valid_until,
+        )
         self.tasks.spawn(
-            save(), done=lambda item_id: self._saved(dialog, item_id, "offer"), error=dialog.failed
+            save, done=lambda item_id: self._saved(dialog, item_id, "offer"), error=dialog.failed
         )
 
     def _saved(self, dialog: FaqDialog | OfferDialog, item_id: str, what: str) -> None:
@@ -210,7 +190,7 @@ class KnowledgeController(QObject):
 
     def delete(self, item: ItemInfo) -> None:
         async def remove() -> None:
-            await self.engine.kb.delete_item(item.item_id)
+            await self.knowledge.delete_item(item.item_id)
             await self._load()
 
         self.tasks.spawn(
@@ -255,7 +235,7 @@ class KnowledgeController(QObject):
             if cancel.is_set():
                 total.cancelled = True
                 break
-            report = await self.engine.kb.import_file(
+            report = await self.knowledge.import_file(
                 path, progress=self._progress.emit, cancel=cancel
             )
             total.items.extend(report.items)
@@ -270,7 +250,7 @@ class KnowledgeController(QObject):
     def import_site(self, url: str) -> None:
         cancel = self._begin_import()
         self._run_import(
-            self.engine.kb.import_site(url, progress=self._progress.emit, cancel=cancel),
+            self.knowledge.import_site(url, progress=self._progress.emit, cancel=cancel),
             f"Reading {url}…",
             what="pages",
         )
@@ -287,7 +267,7 @@ class KnowledgeController(QObject):
         def finished(report: ImportReport) -> None:
             self.screen.set_importing(False)
             kind, words = report_words(report, what)
-            self.screen.banner.show_message(kind, words)  # type: ignore[arg-type]
+            self.screen.banner.show_message(kind, words)
             self.imported.emit(report)
             self.reload()
 
@@ -324,11 +304,11 @@ class KnowledgeController(QObject):
             self.screen.ask_failed()
             self._error(words)
 
-        self.tasks.spawn(self.engine.ask(question), key="kb-ask", done=answered, error=failed)
+        self.tasks.spawn(self.knowledge.ask(question), key="kb-ask", done=answered, error=failed)
 
     def show_hit(self, hit: SearchHit) -> None:
         async def load() -> ItemInfo | None:
-            return await self.engine.kb.get_item(hit.item_id)
+            return await self.knowledge.get_item(hit.item_id)
 
         def opened(item: ItemInfo | None) -> None:
             dialog = SourceDialog(item, hit, self._parent())

@@ -6,9 +6,10 @@ import asyncio
 
 from PySide6.QtCore import QObject, QPoint, QTimer, Signal
 
-from desktop.core.engine import Engine
 from desktop.core.samples import sample_questions
-from desktop.core.store import ConversationQuery, ConversationStatus
+from desktop.core.services import ChannelsService, ConversationsService, KnowledgeService
+from desktop.core.store import ConversationQuery
+from desktop.core.store.models import CONVERSATION_STATUSES
 from desktop.ui.controllers.conversation import ConversationController
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.models.conversations import ConversationFilter, ConversationListModel
@@ -36,7 +37,8 @@ class _ListController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        conversations: ConversationsService,
+        knowledge: KnowledgeService,
         screen: ListScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
@@ -44,11 +46,14 @@ class _ListController(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.conversations = conversations
+        self.knowledge = knowledge
         self.screen = screen
         self.hub = hub
         self.tasks = tasks
-        self.pane = ConversationController(engine, screen.pane, hub, tasks, saved, self)
+        self.pane = ConversationController(
+            conversations, knowledge, screen.pane, hub, tasks, saved, self
+        )
         screen.selected.connect(self.pane.show)
         hub.changed.connect(self._on_changes)
 
@@ -70,14 +75,17 @@ class InboxController(_ListController):
 
     def __init__(
         self,
-        engine: Engine,
+        conversations: ConversationsService,
+        knowledge: KnowledgeService,
+        channels: ChannelsService,
         screen: InboxScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
         saved: SavedReplies,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(engine, screen, hub, tasks, saved, parent)
+        super().__init__(conversations, knowledge, screen, hub, tasks, saved, parent)
+        self.channels = channels
         self.model = ConversationListModel("recent", self)
         self.proxy = ConversationFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -112,12 +120,13 @@ class InboxController(_ListController):
     def reload(self) -> None:
         self.tasks.spawn(self._load(), key="inbox-load")
         self.tasks.spawn(self._load_channels(), key="inbox-channels")
-        self.screen.set_test_channel(self.engine.test_channel_id is not None)
+        self.screen.set_test_channel(self.channels.test_channel_id is not None)
 
     async def _load(self) -> None:
-        conversations = await self.engine.store.list_conversations(ConversationQuery())
+        conversations = await self.conversations.list_conversations(ConversationQuery())
         selected = self.pane.conversation_id
         self.model.set_conversations(conversations)
+        self.screen.set_labels(self.model.labels())
         if selected is not None:
             row = self.proxy.row_of(selected)
             if row is not None:
@@ -125,7 +134,7 @@ class InboxController(_ListController):
         self.loaded.emit()
 
     async def _load_channels(self) -> None:
-        self.screen.set_channels(await self.engine.store.channels())
+        self.screen.set_channels(await self.channels.channels())
 
     def _count_soon(self, *_: object) -> None:
         if not self._count_timer.isActive():
@@ -147,11 +156,12 @@ class InboxController(_ListController):
             self.tasks.spawn(self._upsert(ids))
         if changes.channels:
             self.tasks.spawn(self._load_channels(), key="inbox-channels")
-            self.screen.set_test_channel(self.engine.test_channel_id is not None)
+            self.screen.set_test_channel(self.channels.test_channel_id is not None)
 
     async def _upsert(self, ids: list[int]) -> None:
-        conversations = await self.engine.store.conversations(ids)
+        conversations = await self.conversations.conversations(ids)
         self.model.upsert(conversations)
+        self.screen.set_labels(self.model.labels())
         current = self.screen.view.currentIndex()
         if not current.isValid() and self.pane.conversation_id is not None:
             row = self.proxy.row_of(self.pane.conversation_id)
@@ -160,9 +170,14 @@ class InboxController(_ListController):
 
     def _apply_filters(self) -> None:
         channel, statuses, unread, pending = self.screen.filters()
-        chosen: tuple[ConversationStatus, ...] = statuses  # type: ignore[assignment]
+        chosen = tuple(s for s in CONVERSATION_STATUSES if s in statuses)
         self.proxy.set_filter(
-            channel_id=channel, statuses=chosen, unread_only=unread, pending_only=pending
+            channel_id=channel,
+            statuses=chosen,
+            unread_only=unread,
+            pending_only=pending,
+            needs_person=self.screen.needs_person,
+            label=self.screen.label,
         )
 
     def _search(self, text: str) -> None:
@@ -177,7 +192,7 @@ class InboxController(_ListController):
         self.tasks.spawn(self._search_messages(text), key="inbox-search")
 
     async def _search_messages(self, text: str) -> None:
-        found = await self.engine.store.list_conversations(ConversationQuery(text=text, limit=500))
+        found = await self.conversations.list_conversations(ConversationQuery(text=text, limit=500))
         if self.screen.search.text().strip() == text:
             self.proxy.add_matches(c.id for c in found)
 
@@ -213,13 +228,13 @@ class InboxController(_ListController):
         dialog.move(corner)
 
     async def _examples(self, dialog: TestChatDialog) -> None:
-        items = await self.engine.kb.list_items()
+        items = await self.knowledge.list_items()
         dialog.set_examples(sample_questions(items))
 
     def say_as_customer(self, text: str, name: str, visitor: str) -> None:
         dialog = self.test_chat
         self.tasks.spawn(
-            self.engine.simulate_customer(text, customer=name, visitor=visitor),
+            self.channels.simulate_customer(text, customer=name, visitor=visitor),
             done=lambda _: dialog.sent() if dialog else None,
             error=lambda words: dialog.failed(words) if dialog else None,
         )
@@ -230,14 +245,15 @@ class ApprovalsController(_ListController):
 
     def __init__(
         self,
-        engine: Engine,
+        conversations: ConversationsService,
+        knowledge: KnowledgeService,
         screen: ListScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
         saved: SavedReplies,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(engine, screen, hub, tasks, saved, parent)
+        super().__init__(conversations, knowledge, screen, hub, tasks, saved, parent)
         self.model = ApprovalQueueModel(self)
         screen.set_model(self.model)
         self.model.modelReset.connect(self._after_reset)
@@ -252,11 +268,9 @@ class ApprovalsController(_ListController):
         self.tasks.spawn(self._load(), key="approvals-load")
 
     async def _load(self) -> None:
-        store = self.engine.store
-        drafts = await store.pending_drafts()
-        conversations = {
-            c.id: c for c in await store.conversations(sorted({d.conversation_id for d in drafts}))
-        }
+        drafts = await self.conversations.pending_drafts()
+        waiting = sorted({d.conversation_id for d in drafts})
+        conversations = {c.id: c for c in await self.conversations.conversations(waiting)}
         items: list[QueueItem] = [
             (d, conversations[d.conversation_id])
             for d in drafts
@@ -297,14 +311,15 @@ class ExpiringController(_ListController):
 
     def __init__(
         self,
-        engine: Engine,
+        conversations: ConversationsService,
+        knowledge: KnowledgeService,
         screen: ListScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
         saved: SavedReplies,
         parent: QObject | None = None,
     ) -> None:
-        super().__init__(engine, screen, hub, tasks, saved, parent)
+        super().__init__(conversations, knowledge, screen, hub, tasks, saved, parent)
         self.model = ConversationListModel("window", self)
         screen.set_model(self.model)
         self._tick = QTimer(self)
@@ -318,7 +333,7 @@ class ExpiringController(_ListController):
 
     async def _load(self) -> None:
         await asyncio.sleep(0)
-        conversations = await self.engine.store.expiring_conversations()
+        conversations = await self.conversations.expiring_conversations()
         selected = self.pane.conversation_id
         self.model.set_conversations(conversations)
         self.count_changed.emit(len(conversations))

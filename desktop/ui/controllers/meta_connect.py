@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 
 from common.onboarding import MetaAsset, MetaLoginStarted, MetaLoginState
 from common.protocol import ChannelInfo
-from desktop.core.engine import Engine
+from desktop.core.services import ChannelsService, EngineError
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.meta_connect import MetaConnectDialog
 
@@ -24,7 +24,7 @@ _NOTHING_SHARED = (
 
 
 class MetaConnectFlow(QObject):
-    """Drives a :class:`MetaConnectDialog` through the engine's Meta login calls.
+    """Drives a :class:`MetaConnectDialog` through the channels service's Meta login calls.
 
     Every failure lands in the dialog in the relay's or the engine's plain words; the
     relay connects the picks all together or not at all, so nothing is half-connected.
@@ -35,7 +35,7 @@ class MetaConnectFlow(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        channels: ChannelsService,
         dialog: MetaConnectDialog,
         tasks: TaskKeeper,
         open_url: UrlOpener,
@@ -45,7 +45,7 @@ class MetaConnectFlow(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.channels = channels
         self.dialog = dialog
         self.tasks = tasks
         self.open_url = open_url
@@ -62,17 +62,26 @@ class MetaConnectFlow(QObject):
         self.login = None
         self.dialog.set_starting()
         self.tasks.spawn(
-            self.engine.start_meta_login(),
-            key="meta-login",
-            done=self._started,
-            error=self.dialog.failed,
+            self._start(), key="meta-login", done=self._started, error=self.dialog.failed
         )
 
-    def _started(self, login: MetaLoginStarted) -> None:
+    async def _start(self) -> MetaLoginStarted | None:
+        try:
+            return await self.channels.start_meta_login()
+        except EngineError as exc:
+            if exc.code != "meta_login_unavailable":
+                raise
+            # Trying again cannot help: the server itself lacks the Facebook set-up.
+            self.dialog.unavailable()
+            return None
+
+    def _started(self, login: MetaLoginStarted | None) -> None:
+        if login is None:
+            return
         self.login = login
         self._open_browser()
         self.tasks.spawn(
-            self.engine.wait_meta_assets(login.login_id, interval_s=self.poll_s),
+            self.channels.wait_meta_assets(login.login_id, interval_s=self.poll_s),
             key="meta-login",
             done=self._ready,
             error=self.dialog.failed,
@@ -94,7 +103,7 @@ class MetaConnectFlow(QObject):
         if self.login is None:
             return
         self.tasks.spawn(
-            self.engine.connect_meta_assets(self.login.login_id, [str(p) for p in picks]),
+            self.channels.connect_meta_assets(self.login.login_id, [str(p) for p in picks]),
             key="meta-connect",
             done=self._connected,
             error=self.dialog.connect_failed,

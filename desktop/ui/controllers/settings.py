@@ -1,11 +1,12 @@
-"""Connects the settings screen to the engine's settings, saved replies and the account."""
+"""Connects the settings screen to the preferences, saved replies and the session."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.ai_check import CheckResult, check_ai
-from desktop.core.engine import Engine
+from desktop.core.autostart import Autostart, launch_command
+from desktop.core.services import Preferences, SessionService
 from desktop.core.settings import AppSettings
 from desktop.ui.saved_replies import SavedReplies
 from desktop.ui.screens.settings import SettingsScreen
@@ -15,7 +16,7 @@ __all__ = ["SettingsController"]
 
 
 class SettingsController(QObject):
-    """Shows the engine's settings and saves the edited copy."""
+    """Shows the settings and saves the edited copy."""
 
     saved = Signal()
     signed_out = Signal()
@@ -23,14 +24,16 @@ class SettingsController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        session: SessionService,
+        preferences: Preferences,
         screen: SettingsScreen,
         tasks: TaskKeeper,
         replies: SavedReplies,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.session = session
+        self.preferences = preferences
         self.screen = screen
         self.tasks = tasks
         self.replies = replies
@@ -38,35 +41,48 @@ class SettingsController(QObject):
         screen.test_requested.connect(self.test)
         screen.sign_out_requested.connect(self.sign_out)
         screen.theme_changed.connect(self.theme_requested)
+        self.autostart = Autostart(launch_command())
+        screen.autostart_changed.connect(self.set_autostart)
         screen.add_reply_requested.connect(replies.add)
         screen.remove_reply_requested.connect(replies.remove)
         replies.changed.connect(lambda: screen.set_saved_replies(replies.items()))
         screen.set_saved_replies(replies.items())
 
     def reload(self) -> None:
-        engine = self.engine
-        self.screen.set_settings(engine.settings)
-        relay = engine.settings.relay
-        if engine.mode == "local":
+        self.screen.set_settings(self.preferences.settings)
+        self.screen.set_autostart(self.autostart.enabled())
+        relay = self.preferences.settings.relay
+        if self.session.mode == "local":
             text = "Running on this computer, with the Clientora service built in."
-        elif engine.mode == "remote":
+        elif self.session.mode == "remote":
             text = f"Signed in to {relay.url} as {relay.email}."
         else:
             text = "Not signed in."
-        self.screen.set_account(text, engine.signed_in)
+        self.screen.set_account(text, self.session.signed_in)
 
     def save(self, settings: object) -> None:
         assert isinstance(settings, AppSettings)
 
         def done(_: None) -> None:
-            self.screen.saved(self.engine.settings)
+            self.screen.saved(self.preferences.settings)
             self.saved.emit()
 
-        self.tasks.spawn(self.engine.update_settings(settings), done=done, error=self.screen.failed)
+        self.tasks.spawn(self.preferences.update(settings), done=done, error=self.screen.failed)
+
+    def set_autostart(self, on: bool) -> None:
+        """Add or remove this user's start-at-sign-in entry (one small file or value)."""
+        try:
+            if on:
+                self.autostart.enable()
+            else:
+                self.autostart.disable()
+        except OSError as exc:
+            self.screen.failed(f"Could not change starting with the computer: {exc}")
+        self.screen.set_autostart(self.autostart.enabled())
 
     def sign_out(self) -> None:
         self.tasks.spawn(
-            self.engine.sign_out(), done=lambda _: self.signed_out.emit(), error=self.screen.failed
+            self.session.sign_out(), done=lambda _: self.signed_out.emit(), error=self.screen.failed
         )
 
     def test(self, settings: object) -> None:

@@ -1,14 +1,13 @@
-"""Loads usage from the relay and results from the store into the usage screen."""
+"""Loads usage and the assistant's results from the usage service into the usage screen."""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.core.engine import Engine
-from desktop.core.local_usage import local_usage, own_key
+from desktop.core.services import UsageService
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.usage import UsageScreen, empty_days
 from desktop.ui.tasks import TaskKeeper
@@ -26,14 +25,14 @@ class UsageController(QObject):
 
     def __init__(
         self,
-        engine: Engine,
+        usage: UsageService,
         screen: UsageScreen,
         hub: ChangeHub,
         tasks: TaskKeeper,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
-        self.engine = engine
+        self.usage = usage
         self.screen = screen
         self.tasks = tasks
         self.active = False
@@ -55,14 +54,13 @@ class UsageController(QObject):
     async def _load(self) -> None:
         last = date.today()
         first = last - timedelta(days=self.screen.days - 1)
-        store = self.engine.store
-        stats = await self.engine.stats()
-        channels = await store.channels()
+        stats = await self.usage.stats()
+        channels = await self.usage.channels()
         names = {c.id: c.name or PLATFORM_NAMES.get(c.platform, c.platform) for c in channels}
         self.screen.set_stats(stats, names)
-        notices = await store.usage_notices()
+        notices = await self.usage.notices()
         try:
-            report = await self.engine.usage(first, last)
+            report = await self.usage.report(first, last)
         except Exception as exc:
             message = getattr(exc, "message", None)
             if not isinstance(message, str):
@@ -74,33 +72,7 @@ class UsageController(QObject):
             return
         self.screen.banner.hide()
         report = dataclasses.replace(report, days=empty_days(first, last, report.days))
-        settings = self.engine.settings
-        mine = own_key(settings)
-        unpriced: tuple[str, ...] = ()
-        if mine:
-            # The relay never sees calls made with the owner's key: count them from drafts.
-            month_start = last.replace(day=1)
-            since = datetime.combine(min(first, month_start), datetime.min.time())
-            rows = await store.draft_usage(int(since.timestamp() * 1000))
-            local = local_usage(rows, last, settings.ai.prices)
-            unpriced = local.unpriced
-            report = dataclasses.replace(
-                report,
-                days=[
-                    dataclasses.replace(
-                        d,
-                        ai_tokens=local.days.get(d.day, (0, 0.0))[0],
-                        cost_usd=local.days.get(d.day, (0, 0.0))[1],
-                    )
-                    for d in report.days
-                ],
-                month={
-                    **report.month,
-                    "ai_tokens": float(local.month_tokens),
-                    "ai_cost_usd": local.month_cost_usd,
-                },
-                limits={**report.limits, "ai_tokens": 0.0, "ai_cost_usd": 0.0},
-            )
+        report, mine, unpriced = await self.usage.with_own_key(report, first, last)
         self.screen.set_report(report, notices, own_key=mine, unpriced=unpriced)
         if self.screen.warning.isVisible():
             self.warned.emit(self.screen.warning.text)

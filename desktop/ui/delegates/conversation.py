@@ -14,11 +14,11 @@ from desktop.core.store import Conversation, Draft
 from desktop.ui.icons import channel_icon, paint_icon
 from desktop.ui.models.conversations import CONVERSATION_ROLE
 from desktop.ui.models.drafts import DRAFT_ROLE
-from desktop.ui.text import STATUS_NAMES, countdown, short_time
+from desktop.ui.text import STATUS_NAMES, countdown, fold, short_time
 from desktop.ui.theme import is_dark, mix
 from desktop.ui.widgets.common import paint_avatar
 
-__all__ = ["ROW_HEIGHT", "ConversationDelegate"]
+__all__ = ["ROW_HEIGHT", "ConversationDelegate", "matches"]
 
 ROW_HEIGHT: Final = 78
 _AVATAR: Final = 40
@@ -27,6 +27,33 @@ _PAD: Final = 12
 _URGENT_MS: Final = 3 * 3_600_000
 
 _Index = QModelIndex | QPersistentModelIndex
+
+
+def matches(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each search word in ``text`` (case and accents ignored)."""
+    folded = [fold(ch) or ch for ch in text]  # one folded piece per shown character
+    spans: list[tuple[int, int]] = []
+    for word in words:
+        start = 0
+        while word and start < len(folded):
+            joined, ends = "", []
+            for i in range(start, len(folded)):
+                joined += folded[i]
+                ends.append(i + 1)
+                if len(joined) >= len(word):
+                    break
+            if joined.startswith(word):
+                spans.append((start, ends[-1]))
+                start = ends[-1]
+            else:
+                start += 1
+    return sorted(spans)
+
+
+def _search_words(index: QModelIndex | QPersistentModelIndex) -> list[str]:
+    model = index.model()
+    words = getattr(model, "search_text", "")
+    return words.split() if isinstance(words, str) else []
 
 
 def _now_ms() -> int:
@@ -110,14 +137,18 @@ class ConversationDelegate(QStyledItemDelegate):
             stamp,
         )
         # Name.
+        words = _search_words(index)
+        found = QColor(241, 180, 90, 110) if dark else QColor("#fde68a")
         painter.setFont(bold)
-        painter.setPen(text)
         name = customer.name or customer.phone or f"Customer {customer.platform_id[-6:]}"
         name_width = width - stamp_width - 8
+        shown = QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideRight, name_width)
+        self._highlight(painter, QFontMetrics(bold), x, line1, shown, words, found)
+        painter.setPen(text)
         painter.drawText(
             QRect(x, line1, name_width, 20),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            QFontMetrics(bold).elidedText(name, Qt.TextElideMode.ElideRight, name_width),
+            shown,
         )
 
         # Last message (or the draft waiting), with the unread count at the right.
@@ -136,12 +167,14 @@ class ConversationDelegate(QStyledItemDelegate):
             unread_width += 8
         preview, preview_color = self._preview(conversation, draft, palette)
         painter.setFont(font)
-        painter.setPen(preview_color if not conversation.unread else text)
         preview_width = width - unread_width
+        shown = QFontMetrics(font).elidedText(preview, Qt.TextElideMode.ElideRight, preview_width)
+        self._highlight(painter, QFontMetrics(font), x, line2, shown, words, found)
+        painter.setPen(preview_color if not conversation.unread else text)
         painter.drawText(
             QRect(x, line2, preview_width, 20),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-            QFontMetrics(font).elidedText(preview, Qt.TextElideMode.ElideRight, preview_width),
+            shown,
         )
 
         # Badges: draft waiting, window countdown, status, assistant paused.
@@ -167,6 +200,28 @@ class ConversationDelegate(QStyledItemDelegate):
             return "You: " + text, muted
         return text, muted
 
+    @staticmethod
+    def _highlight(
+        painter: QPainter,
+        metrics: QFontMetrics,
+        x: int,
+        y: int,
+        shown: str,
+        words: list[str],
+        color: QColor,
+    ) -> None:
+        """A marker behind each search match, so the owner sees why a row is listed."""
+        if not words:
+            return
+        painter.save()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        for start, end in matches(shown, words):
+            left = metrics.horizontalAdvance(shown[:start])
+            span = metrics.horizontalAdvance(shown[start:end])
+            painter.drawRoundedRect(QRectF(x + left - 1, y + 1, span + 2, 18), 3, 3)
+        painter.restore()
+
     def _chips(
         self, c: Conversation, draft: object, palette: QPalette, now: int
     ) -> list[tuple[str, QColor, str | None]]:
@@ -180,6 +235,8 @@ class ConversationDelegate(QStyledItemDelegate):
                 chips.append(("Needs a person", warning, "handoff"))
             elif draft.confidence is not None:
                 chips.append((f"{draft.confidence:.0%} sure", accent, None))
+        elif c.needs_person:
+            chips.append(("Needs a person", warning, "handoff"))
         elif c.has_pending_draft:
             chips.append(("Draft waiting", accent, "edit"))
         left = countdown(c.window_deadline_ms, now)

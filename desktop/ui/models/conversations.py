@@ -89,6 +89,10 @@ class ConversationListModel(QAbstractListModel):
     def at(self, row: int) -> Conversation:
         return self._items[row]
 
+    def labels(self) -> list[str]:
+        """Every label in use, sorted (for the label filter)."""
+        return sorted({name for c in self._items for name in c.labels}, key=str.casefold)
+
     def folded(self, row: int) -> str:
         """The row's searchable text (name, phone, last message), already folded."""
         return self._folded[row]
@@ -186,7 +190,8 @@ class ConversationListModel(QAbstractListModel):
 
 
 class ConversationFilter(QSortFilterProxyModel):
-    """Filters the list by channel, status, unread or waiting drafts, and search text.
+    """Filters the list by channel, status, unread, waiting drafts, a hand-off, a label,
+    and search text.
 
     Search matches the customer's name, phone and last message here at once (folded:
     no case, accents or script); the controller adds ``extra_ids`` found by the
@@ -199,6 +204,8 @@ class ConversationFilter(QSortFilterProxyModel):
         self._statuses: frozenset[ConversationStatus] = frozenset()
         self._unread_only = False
         self._pending_only = False
+        self._needs_person = False
+        self._label: str | None = None
         self._words: list[str] = []
         self._extra: frozenset[int] = frozenset()
         self._source: ConversationListModel | None = None
@@ -220,12 +227,16 @@ class ConversationFilter(QSortFilterProxyModel):
         statuses: Iterable[ConversationStatus] = (),
         unread_only: bool = False,
         pending_only: bool = False,
+        needs_person: bool = False,
+        label: str | None = None,
     ) -> None:
         self.beginFilterChange()
         self._channel = channel_id
         self._statuses = frozenset(statuses)
         self._unread_only = unread_only
         self._pending_only = pending_only
+        self._needs_person = needs_person
+        self._label = label
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def set_search(self, text: str) -> None:
@@ -256,6 +267,10 @@ class ConversationFilter(QSortFilterProxyModel):
         if self._unread_only and not c.unread:
             return False
         if self._pending_only and not c.has_pending_draft:
+            return False
+        if self._needs_person and not c.needs_person:
+            return False
+        if self._label is not None and self._label not in c.labels:
             return False
         if self._words:
             if c.id in self._extra:

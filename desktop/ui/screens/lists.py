@@ -35,6 +35,7 @@ STATUS_FILTERS: tuple[tuple[str, tuple[str, ...], bool, bool], ...] = (
     ("All conversations", (), False, False),
     ("Unread", (), True, False),
     ("Draft waiting", (), False, True),
+    ("Needs a person", (), False, True),
     ("Open", ("open",), False, False),
     ("Waiting", ("waiting",), False, False),
     ("Resolved", ("resolved",), False, False),
@@ -257,8 +258,41 @@ class InboxScreen(ListScreen):
     def filters(self) -> tuple[str | None, tuple[str, ...], bool, bool]:
         """(channel id, statuses, unread only, drafts waiting only) as chosen."""
         channel = self.channel_filter.currentData()
-        _, statuses, unread, pending = STATUS_FILTERS[max(self.status_filter.currentIndex(), 0)]
+        row = self.status_filter.currentIndex()
+        if not 0 <= row < len(STATUS_FILTERS):
+            row = 1  # a label: every status
+        _, statuses, unread, pending = STATUS_FILTERS[row]
         return (channel if isinstance(channel, str) else None, statuses, unread, pending)
+
+    @property
+    def needs_person(self) -> bool:
+        return self.status_filter.currentText() == "Needs a person"
+
+    @property
+    def label(self) -> str | None:
+        """The label chosen in the filter (listed after the statuses), if any."""
+        value = self.status_filter.currentData()
+        return value if isinstance(value, str) else None
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        """Offer each label in use as a filter, below the statuses."""
+        box = self.status_filter
+        chosen = self.label
+        shown = [box.itemData(i) for i in range(len(STATUS_FILTERS), box.count())]
+        if shown == list(labels):
+            return
+        box.blockSignals(True)
+        while box.count() > len(STATUS_FILTERS):
+            box.removeItem(box.count() - 1)
+        if labels:
+            box.insertSeparator(box.count())
+        for name in labels:
+            box.addItem(icon("tag"), f"Label: {name}", name)
+        if chosen in labels:
+            box.setCurrentIndex(box.findData(chosen))
+        elif chosen is not None:
+            box.setCurrentIndex(1)
+        box.blockSignals(False)
 
     def show_all(self) -> None:
         """Reset the filters to every conversation (a notification was clicked...)."""

@@ -279,6 +279,17 @@ class MetaConnectDialog(QDialog):
         self.login_button.setText("Try again with Facebook")
         self._show("start")
 
+    def unavailable(self) -> None:
+        """The server has no Facebook app: say what works instead, offer no retry."""
+        self.banner.show_message(
+            "warning",
+            "Connect with Facebook is not set up on your Clientora server yet. Ask whoever"
+            " runs it to set it up, or add a Page by hand: Channels, then “Enter ids and"
+            " tokens”.",
+        )
+        self._show("start")
+        self.login_button.hide()
+
     def connect_failed(self, words: str) -> None:
         """Connecting the picks did not work (nothing was connected): pick again, or restart."""
         self.banner.show_message("error", words, action="Start again")

@@ -1,0 +1,183 @@
+"""Knowledge: the shop's items (FAQs, offers, documents, web pages), imports, asking the
+assistant a test question, the websites' scheduled re-sync, and which drafter answers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, LLMDrafter, Turn
+from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
+from desktop.core.kb.models import ImportReport, ItemInfo, Progress, SearchHit
+from desktop.core.settings import AppSettings
+
+from .preferences import Preferences
+
+__all__ = ["AskResult", "Drafters", "KnowledgeService"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    hits: list[SearchHit]
+    draft: Draft
+
+
+class Drafters:
+    """The drafter the settings call for: a model when one is configured, else extractive.
+
+    The model's client is made on first use and closed when the AI settings change."""
+
+    def __init__(self, preferences: Preferences) -> None:
+        self.preferences = preferences
+        self._llm: LLMDrafter | None = None
+        self._extractive = ExtractiveDrafter()
+        preferences.on_change(self._settings_changed)
+
+    def current(self) -> Drafter:
+        settings = self.preferences.settings
+        if not settings.ai_configured:
+            return self._extractive
+        if self._llm is None:
+            self._llm = LLMDrafter(settings.ai)
+        return self._llm
+
+    async def _settings_changed(self, old: AppSettings, new: AppSettings) -> None:
+        if new.ai != old.ai:
+            await self.aclose()
+        if new.embeddings != old.embeddings:
+            log.info("embedding settings changed; they apply when the app restarts")
+
+    async def aclose(self) -> None:
+        if self._llm is not None:
+            await self._llm.aclose()
+            self._llm = None
+
+
+class KnowledgeService:
+    """What the knowledge screen and the draft's citations need from the knowledge base."""
+
+    def __init__(self, preferences: Preferences, kb: KnowledgeBase, drafters: Drafters) -> None:
+        self.preferences = preferences
+        self.kb = kb
+        self.drafters = drafters
+        self._resync: asyncio.Task[None] | None = None
+
+    # ---- items --------------------------------------------------------------------------
+
+    async def list_items(self) -> list[ItemInfo]:
+        return await self.kb.list_items()
+
+    async def get_item(self, item_id: str) -> ItemInfo | None:
+        return await self.kb.get_item(item_id)
+
+    async def chunk(self, chunk_id: str) -> SearchHit | None:
+        """One passage by id (a draft's citation)."""
+        return await self.kb.chunk(chunk_id)
+
+    async def delete_item(self, item_id: str) -> bool:
+        return await self.kb.delete_item(item_id)
+
+    async def save_faq(
+        self, item_id: str | None, question: str, answer: str, alternatives: Sequence[str]
+    ) -> str:
+        """Add a FAQ (``item_id`` None) or change one; returns its id."""
+        if item_id is None:
+            return await self.kb.add_faq(question, answer, alternatives)
+        await self.kb.update_faq(
+            item_id, question=question, answer=answer, alternatives=alternatives
+        )
+        return item_id
+
+    async def save_offer(
+        self,
+        item_id: str | None,
+        title: str,
+        description: str,
+        *,
+        price: str | None,
+        valid_from: date | None,
+        valid_until: date | None,
+    ) -> str:
+        """Add an offer (``item_id`` None) or change one; returns its id."""
+        if item_id is None:
+            return await self.kb.add_offer(
+                title, description, price=price, valid_from=valid_from, valid_until=valid_until
+            )
+        await self.kb.update_offer(
+            item_id,
+            title=title,
+            description=description,
+            price=price,
+            valid_from=valid_from,
+            valid_until=valid_until,
+        )
+        return item_id
+
+    # ---- imports ------------------------------------------------------------------------
+
+    async def import_file(
+        self,
+        path: Path,
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> ImportReport:
+        return await self.kb.import_file(path, progress=progress, cancel=cancel)
+
+    async def import_site(
+        self,
+        url: str,
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> ImportReport:
+        return await self.kb.import_site(url, progress=progress, cancel=cancel)
+
+    def start(self) -> None:
+        """Re-sync imported websites on the schedule the settings give (if any)."""
+        hours = self.preferences.settings.resync_hours
+        if self._resync is None and hours > 0:
+            self._resync = asyncio.get_running_loop().create_task(
+                self._resync_sites(hours), name="clientora-site-resync"
+            )
+
+    async def _resync_sites(self, hours: float) -> None:
+        """Re-fetch imported websites on a schedule; only changed pages are re-indexed."""
+        while True:
+            await asyncio.sleep(hours * 3600)
+            report = await self.kb.resync_sites()
+            log.info(
+                "websites re-synced",
+                extra={"changed": report.ok_count, "failed": len(report.failed)},
+            )
+
+    # ---- asking -------------------------------------------------------------------------
+
+    async def ask(self, question: str) -> AskResult:
+        """What the assistant would retrieve and draft for a test question."""
+        hits = await self.kb.search(question, k=8)
+        request = DraftRequest(
+            profile=self.preferences.settings.profile,
+            platform="messenger",
+            turns=[Turn(role="customer", text=question, timestamp_ms=0)],
+            hits=hits,
+        )
+        return AskResult(hits, await self.drafters.current().draft(request))
+
+    async def close(self) -> None:
+        if self._resync is not None:
+            self._resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resync
+            self._resync = None
+        await self.drafters.aclose()
+        await self.kb.close()
+        if isinstance(self.kb.embedder, OpenAIEmbedder):
+            await self.kb.embedder.aclose()
