@@ -18,16 +18,19 @@ __all__ = [
     "Attachment",
     "ChannelAlert",
     "ChannelChanged",
+    "ConversationWindow",
     "Customer",
     "CustomerChanged",
     "CustomerErased",
     "Event",
+    "Handover",
     "Location",
     "MessageDeleted",
     "MessageEcho",
     "MessageEdited",
     "MessageReceived",
     "MessageSent",
+    "OptIn",
     "PlatformError",
     "PlatformEvent",
     "Postback",
@@ -101,6 +104,15 @@ class Pricing(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     type: str | None = None
 
 
+class ConversationWindow(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The WhatsApp conversation a status counts in: its id, how it was opened (``origin``:
+    ``service``, ``utility``, ``marketing``, ``free_entry_point``...) and when it closes."""
+
+    id: str
+    origin: str | None = None
+    expires_ms: int | None = None
+
+
 class PlatformEvent(
     msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"
 ):
@@ -131,6 +143,8 @@ class MessageReceived(PlatformEvent, frozen=True, tag="message"):
     contacts: tuple[SharedContact, ...] = ()
     referral: str | None = None
     forwarded: bool = False
+    callback_data: str | None = None
+    """What the business attached to the message it answers (Viber ``tracking_data``)."""
 
 
 class Postback(PlatformEvent, frozen=True, tag="postback"):
@@ -218,6 +232,9 @@ class Status(PlatformEvent, frozen=True, tag="status"):
     watermark_ms: int | None = None
     errors: tuple[PlatformError, ...] = ()
     pricing: Pricing | None = None
+    conversation: ConversationWindow | None = None
+    callback_data: str | None = None
+    """What the business attached to the send (WhatsApp ``biz_opaque_callback_data``)."""
 
 
 class Subscription(PlatformEvent, frozen=True, tag="subscription"):
@@ -226,6 +243,39 @@ class Subscription(PlatformEvent, frozen=True, tag="subscription"):
     action: Literal["conversation_started", "subscribed", "unsubscribed"]
     context: str | None = None
     subscribed: bool | None = None
+
+
+class OptIn(PlatformEvent, frozen=True, tag="opt_in"):
+    """The customer agreed to (``opt_in``) or stopped (``opt_out``) messages the business
+    may send outside the messaging window.
+
+    ``topic``: ``marketing_messages`` (Messenger notification messages, WhatsApp marketing
+    preferences), ``one_time_notification``, or the platform's own name. ``token`` is what
+    Messenger's Send API takes in place of the customer's id for such a message; it is
+    good until ``token_expires_ms``.
+    """
+
+    action: Literal["opt_in", "opt_out"]
+    topic: str
+    title: str | None = None
+    payload: str | None = None
+    frequency: str | None = None
+    token: str | None = None
+    token_expires_ms: int | None = None
+    detail: str | None = None
+
+
+class Handover(PlatformEvent, frozen=True, tag="handover"):
+    """Control of the conversation moved between the Page's apps (Messenger handover).
+
+    ``action``: ``pass`` (an app passed it), ``take`` (an app took it) or ``request`` (an
+    app asks for it). While another app holds the thread its messages arrive as standby.
+    """
+
+    action: Literal["pass", "take", "request"]
+    from_app: str | None = None
+    to_app: str | None = None
+    metadata: str | None = None
 
 
 class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
@@ -275,8 +325,11 @@ class ChannelChanged(SystemEvent, frozen=True, tag="channel"):
 class ChannelAlert(SystemEvent, frozen=True, tag="channel_alert"):
     """The platform said something about the channel itself, not one conversation.
 
-    WhatsApp ``errors`` of a change value (e.g. 130429 throughput), or an item of a known
-    account that names no customer. ``platform_id`` dedupes Meta's retries.
+    WhatsApp ``errors`` of a change value (e.g. 130429 throughput), account-level fields
+    (template status, quality rating, account alerts and updates, security), Messenger app
+    roles, or an item of a known account that names no customer. ``reason`` is a short
+    fixed phrase (a metrics label), ``detail`` the platform's own words, ``level`` how
+    much it asks of the owner. ``platform_id`` dedupes Meta's retries.
     """
 
     channel_id: str
@@ -285,6 +338,8 @@ class ChannelAlert(SystemEvent, frozen=True, tag="channel_alert"):
     reason: str
     errors: tuple[PlatformError, ...] = ()
     platform_id: str | None = None
+    level: Literal["info", "warning", "problem"] = "warning"
+    detail: str | None = None
 
 
 class CustomerErased(SystemEvent, frozen=True, tag="customer_erased"):
@@ -320,6 +375,8 @@ Event = (
     | Subscription
     | Unsupported
     | CustomerChanged
+    | OptIn
+    | Handover
     | MessageSent
     | SendFailed
     | ChannelChanged

@@ -34,6 +34,7 @@ class Route:
     platform: Platform
     external_id: str
     name: str | None
+    account_id: str | None = None
 
 
 def encode_credentials(
@@ -54,6 +55,8 @@ class ChannelDirectory:
         """``loader`` reads every channel; give it when other processes change channels."""
         self._by_external: dict[tuple[str, str], Route] = {}
         self._by_id: dict[str, Route] = {}
+        #: WhatsApp Business Account id -> its numbers' channels (account-level webhooks).
+        self._by_account: dict[str, tuple[str, ...]] = {}
         self._loader = loader
         self._loaded_at = 0.0
         #: Counts lookups that found nothing and changes made here (see ``reload``).
@@ -86,20 +89,32 @@ class ChannelDirectory:
     def load(self, rows: Iterable[ChannelRow]) -> None:
         self._by_external.clear()
         self._by_id.clear()
+        self._by_account.clear()
         for row in rows:
             self.add(row)
 
     def add(self, row: ChannelRow) -> None:
         self.changes += 1
-        route = Route(row.id, row.business_id, row.platform, row.external_id, row.name)
+        route = Route(
+            row.id, row.business_id, row.platform, row.external_id, row.name, row.account_id
+        )
         self._by_external[(row.platform, row.external_id)] = route
         self._by_id[row.id] = route
+        if row.account_id:
+            held = self._by_account.get(row.account_id, ())
+            self._by_account[row.account_id] = (*(c for c in held if c != row.id), row.id)
 
     def remove(self, channel_id: str) -> None:
         self.changes += 1
         route = self._by_id.pop(channel_id, None)
         if route is not None:
             self._by_external.pop((route.platform, route.external_id), None)
+            if route.account_id:
+                held = tuple(c for c in self._by_account[route.account_id] if c != channel_id)
+                if held:
+                    self._by_account[route.account_id] = held
+                else:
+                    self._by_account.pop(route.account_id, None)
 
     def resolve(self, platform: Platform, external_id: str) -> str | None:
         route = self._by_external.get((platform, external_id))
@@ -107,6 +122,13 @@ class ChannelDirectory:
             self.misses += 1
             return None
         return route.channel_id
+
+    def accounts(self, account_id: str) -> tuple[str, ...]:
+        """The channels of a WhatsApp Business Account (empty, and counted a miss, if none)."""
+        found = self._by_account.get(account_id, ())
+        if not found:
+            self.misses += 1
+        return found
 
     def route(self, channel_id: str) -> Route | None:
         return self._by_id.get(channel_id)

@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -57,20 +58,27 @@ def event_frame(row: StoredEvent) -> bytes:
 
 @dataclass(slots=True)
 class StreamSession:
-    """Cursor bookkeeping for one connection: what was sent, what was acknowledged."""
+    """Cursor bookkeeping for one connection: what was sent, what was acknowledged.
+
+    The window counts events, not the distance between sequence numbers: in SQLite they
+    are shared by every business, so another shop's traffic must not use up this one's.
+    """
 
     sent: int
     acked: int
     window: int = WINDOW
+    unacked: deque[int] = field(default_factory=deque)
 
     def can_send(self) -> bool:
-        return self.sent - self.acked < self.window
+        return len(self.unacked) < self.window
 
     def budget(self) -> int:
-        return max(0, self.window - (self.sent - self.acked))
+        return max(0, self.window - len(self.unacked))
 
     def on_sent(self, seq: int) -> None:
-        self.sent = max(self.sent, seq)
+        if seq > self.sent:
+            self.sent = seq
+            self.unacked.append(seq)
 
     def on_ack(self, seq: int) -> bool:
         """Apply a cumulative ack; acks beyond what was sent are clamped. True if it moved."""
@@ -78,6 +86,8 @@ class StreamSession:
         if seq <= self.acked:
             return False
         self.acked = seq
+        while self.unacked and self.unacked[0] <= seq:
+            self.unacked.popleft()
         return True
 
 

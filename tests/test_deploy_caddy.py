@@ -37,9 +37,24 @@ def _caddy() -> str:
     return found
 
 
+def _with_options(caddyfile: str, options: list[str]) -> str:
+    """deploy/Caddyfile with test-only global options added to its own global block (or a
+    new one: there may be only one, and it must come first)."""
+    lines = caddyfile.splitlines(keepends=True)
+    added = "".join(f"\t{option}\n" for option in options)
+    for index, line in enumerate(lines):
+        if line.strip() and not line.lstrip().startswith("#"):
+            if line.strip() == "{":
+                lines.insert(index + 1, added)
+            else:
+                lines.insert(index, "{\n" + added + "}\n")
+            break
+    return "".join(lines)
+
+
 class Caddy:
-    """``caddy run`` with deploy/Caddyfile imported under test-only global options: its own
-    ports, storage and CA (never installed into the system's trust store)."""
+    """``caddy run`` with deploy/Caddyfile plus test-only global options: its own ports,
+    storage and CA (never installed into the system's trust store)."""
 
     def __init__(self, workdir: Path, upstream: str) -> None:
         self.https_port = free_port()
@@ -47,15 +62,17 @@ class Caddy:
         self.storage = workdir / "caddy-data"
         config = workdir / "Caddyfile"
         config.write_text(
-            "{\n"
-            "\tadmin off\n"
-            "\tskip_install_trust\n"
-            "\tlocal_certs\n"
-            f"\thttp_port {free_port()}\n"
-            f"\thttps_port {self.https_port}\n"
-            f"\tstorage file_system {self.storage}\n"
-            "}\n"
-            f"import {CADDYFILE}\n"
+            _with_options(
+                CADDYFILE.read_text(),
+                [
+                    "admin off",
+                    "skip_install_trust",
+                    "local_certs",
+                    f"http_port {free_port()}",
+                    f"https_port {self.https_port}",
+                    f"storage file_system {self.storage}",
+                ],
+            )
         )
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

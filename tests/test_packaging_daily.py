@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from desktop.core.autostart import Autostart
 from desktop.core.paths import default_data_dir
@@ -181,3 +182,17 @@ def test_an_uncaught_error_leaves_a_crash_report_and_a_fault_leaves_its_trace(
     faulted = crash(tmp_path / "b", "import faulthandler; faulthandler._sigsegv()")
     assert faulted.returncode != 0
     assert "Fatal Python error" in (tmp_path / "b" / "logs" / "fatal.log").read_text()
+
+
+def test_settings_screen_offers_starting_with_the_computer(qtbot: QtBot) -> None:
+    """The settings screen shows the autostart state and asks for the change when clicked."""
+    from desktop.ui.screens.settings import SettingsScreen
+
+    screen = SettingsScreen()
+    qtbot.addWidget(screen)
+    screen.set_autostart(False)
+    with qtbot.waitSignal(screen.autostart_changed) as asked:
+        screen.autostart.click()
+    assert asked.args == [True]
+    screen.set_autostart(True)
+    assert screen.autostart.isChecked()

@@ -141,11 +141,13 @@ def test_built_app_answers_its_test_channel_and_quits_cleanly(
     _run(program, env, "--data", str(data), "kb", "add-faq", "When are you open?",
          "We are open every day from 9 to 18.")  # fmt: skip
     channel = (data / "test-channel").read_text().strip()
-    port = free_port()
     settings = json.loads((data / "settings.json").read_text())
-    settings.setdefault("relay", {})["embedded_port"] = port
     settings.setdefault("policies", {})[channel] = {"mode": "auto", "threshold": 0.5}
     (data / "settings.json").write_text(json.dumps(settings))
+    # The built-in relay comes back on the port it used last time (its web-chat address):
+    # give it one nobody else uses here.
+    port = free_port()
+    (data / "relay" / "port").write_text(f"{port}\n")
 
     log = (tmp_path / "app.log").open("wb")
     app = subprocess.Popen(

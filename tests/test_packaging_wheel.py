@@ -17,6 +17,8 @@ from tests.bench._relay_proc import ServerProcess
 from tests.relay_helpers import TEST_KEYS, sign_up
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Building and installing the wheel takes a minute or two on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(600)
 
 
 def _run(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:

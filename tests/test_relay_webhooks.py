@@ -19,11 +19,14 @@ from common.events import (
     ChannelAlert,
     CustomerChanged,
     Event,
+    Handover,
     MessageDeleted,
     MessageEcho,
     MessageEdited,
     MessageReceived,
+    OptIn,
     Postback,
+    Status,
     Unsupported,
 )
 from tests.conftest import PAGE_TOKEN, VIBER_TOKEN, WA_TOKEN
@@ -72,7 +75,14 @@ OWN_META: dict[str, list[str]] = {
     "messenger/fallback-share": ["message"],
     "messenger/iso-timestamp": ["message"],
     "messenger/missing-timestamps": ["message", "channel_alert"],
-    "messenger/optin": ["unsupported"],
+    "messenger/optin": ["opt_in"],
+    "messenger/optin-one-time": ["opt_in"],
+    "messenger/optin-stop": ["opt_in"],
+    "messenger/handover-pass": ["handover"],
+    "messenger/handover-take": ["handover"],
+    "messenger/handover-request": ["handover"],
+    "messenger/app-roles": ["channel_alert"],
+    "messenger/policy-enforcement": ["channel_alert"],
     "messenger/postback": ["postback"],
     "messenger/postback-field-value": ["postback"],
     "messenger/quick-reply": ["message"],
@@ -128,6 +138,17 @@ OWN_META: dict[str, list[str]] = {
     "whatsapp/status-delivered": ["status"],
     "whatsapp/status-failed": ["status"],
     "whatsapp/status-read": ["status"],
+    "whatsapp/status-read-callback": ["status"],
+    "whatsapp/user-preferences-stop": ["opt_in"],
+    "whatsapp/user-preferences-resume": ["opt_in"],
+    "whatsapp/template-approved": ["channel_alert"],
+    "whatsapp/template-rejected": ["channel_alert"],
+    "whatsapp/template-quality": ["channel_alert"],
+    "whatsapp/phone-quality": ["channel_alert"],
+    "whatsapp/account-alert": ["channel_alert"],
+    "whatsapp/account-update-violation": ["channel_alert"],
+    "whatsapp/security": ["channel_alert"],
+    "whatsapp/account-review": ["channel_alert"],
     "whatsapp/status-sent": ["status"],
     "whatsapp/sticker": ["message"],
     "whatsapp/system-changed-number": ["customer_changed"],
@@ -227,6 +248,37 @@ async def test_issue_cases_come_out_right_on_the_stream(relay: ServedApp) -> Non
     assert isinstance(poll, Unsupported) and poll.raw_type == "poll"
     assert poll.errors[0].code == 131051 and poll.errors[0].detail
     assert isinstance(button, Postback) and button.reply_to == "wamid.OUT002"
+
+
+async def test_account_fields_opt_ins_and_handover_reach_the_stream(relay: ServedApp) -> None:
+    """What once became "open it in Messenger" or was ignored is streamed with its meaning.
+
+    A template rejection (keyed by the WhatsApp Business Account saved when the number was
+    connected), a marketing opt-out, a handover, a status's conversation and callback data,
+    a Messenger opt-in's token; a repeat of the account-level body is stored once.
+    """
+    account = sign_up(relay.url)
+    skip = _connect_kafe(account)
+    names = [
+        "whatsapp/template-rejected",
+        "whatsapp/template-rejected",
+        "whatsapp/user-preferences-stop",
+        "messenger/handover-pass",
+        "whatsapp/status-read-callback",
+        "messenger/optin-one-time",
+    ]
+    for name in names:
+        assert post_meta(relay.url, fixture_bytes(f"webhooks/{name}.json")).status_code == 200
+    async with open_stream(account) as stream:
+        events = [f.event for f in (await stream.events(skip + len(names) - 1))[skip:]]
+    template, stop, handover, status, optin = events
+    assert isinstance(template, ChannelAlert) and template.level == "problem"
+    assert template.detail is not None and template.detail.startswith("Template oferta_e_javes")
+    assert isinstance(stop, OptIn) and (stop.action, stop.customer.id) == ("opt_out", "38349111222")
+    assert isinstance(handover, Handover) and handover.to_app == "263902037430900"
+    assert isinstance(status, Status) and status.callback_data == "order-7781"
+    assert status.conversation is not None and status.conversation.origin == "free_entry_point"
+    assert isinstance(optin, OptIn) and optin.token == "otn-kafe-60"
 
 
 async def test_a_deletion_is_not_a_repeat_of_the_message_it_deletes(relay: ServedApp) -> None:

@@ -218,6 +218,17 @@ async def test_channel_round_trips(store: Store) -> None:
     assert row in await store.all_channels()
 
 
+async def test_a_whatsapp_channel_keeps_its_business_account(store: Store) -> None:
+    """The Business Account id given at connection reads back (account-level webhooks)."""
+    user = await business(store)
+    row = await store.create_channel(
+        user.business_id, "ch1", "whatsapp", "1065", None, "k1", b"s", account_id="2391001"
+    )
+    assert row.account_id == "2391001"
+    assert await store.channel_by_id("ch1") == row
+    assert [c.account_id for c in await store.all_channels()] == ["2391001"]
+
+
 async def test_same_platform_account_cannot_connect_twice(store: Store) -> None:
     """platform + external_id is unique across businesses; another platform may reuse the id."""
     ann = await business(store)

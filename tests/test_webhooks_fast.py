@@ -34,6 +34,7 @@ FAST = {
     "whatsapp/status-sent",
     "whatsapp/status-delivered",
     "whatsapp/status-read",
+    "whatsapp/status-read-callback",
 }
 
 

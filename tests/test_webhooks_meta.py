@@ -12,6 +12,7 @@ from common.events import (
     EVENT_DECODER,
     Attachment,
     ChannelAlert,
+    ConversationWindow,
     Customer,
     CustomerChanged,
     Location,
@@ -19,6 +20,7 @@ from common.events import (
     MessageEcho,
     MessageEdited,
     MessageReceived,
+    OptIn,
     PlatformError,
     PlatformEvent,
     Postback,
@@ -102,6 +104,8 @@ WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="
 KAFE_PAGE = "1048320001"
 KAFE_IG = "17841401234"
 KAFE_WA = "1065403522"
+#: The café's WhatsApp Business Account -> its number's channel (account-level fields).
+KAFE_ACCOUNTS = {"2391001": ("ch-kafe-wa",)}
 PSID = "6802417395012345"
 IGSID = "5301987654321098"
 T1 = 1_764_840_000_000  # the fixtures' clock, in ms
@@ -122,7 +126,9 @@ WA_HEAD: dict[str, Any] = {"channel_id": "ch-kafe-wa", "platform": "whatsapp", "
 
 def own(name: str) -> ParseResult:
     """Parse one of the project's webhook fixtures (``"messenger/text"``)."""
-    return parse_meta(fixture_bytes(f"webhooks/{name}.json"), resolve)
+    return parse_meta(
+        fixture_bytes(f"webhooks/{name}.json"), resolve, None, lambda a: KAFE_ACCOUNTS.get(a, ())
+    )
 
 
 def test_messenger_text() -> None:
@@ -319,6 +325,9 @@ def test_whatsapp_reaction_removed_is_unreact() -> None:
     )
 
 
+WINDOW = ConversationWindow(id="kafe-conv-1", origin="utility", expires_ms=1_764_926_400_000)
+
+
 def test_whatsapp_status_delivered_and_sent() -> None:
     """Statuses name our wamid and keep pricing; their ids add the status to stay distinct."""
     recipient = Customer(id=ARBER.id, phone=ARBER.phone)
@@ -332,6 +341,7 @@ def test_whatsapp_status_delivered_and_sent() -> None:
             status=name,
             message_ids=("wamid.OUT001",),
             pricing=pricing,
+            conversation=WINDOW if name == "sent" else None,
         )
 
 
@@ -475,14 +485,17 @@ def test_instagram_iso_timestamps_are_read() -> None:
     )
 
 
-def test_messenger_optin_is_unsupported_not_dropped() -> None:
-    """A Messenger opt-in (a kind we do not show) is an "unsupported" event in the thread."""
-    assert only(own("messenger/optin")) == Unsupported(
+def test_messenger_optin_is_an_opt_in_with_its_token() -> None:
+    """A marketing-messages opt-in is an OptIn in the thread, keeping its token and frequency."""
+    assert only(own("messenger/optin")) == OptIn(
         **M_HEAD,
         timestamp_ms=T1 + 18,
-        platform_id=f"unsupported:optin:{PSID}:{T1 + 18}",
-        raw_type="optin",
-        reason="unknown item kind",
+        platform_id=f"optin:opt_in:{PSID}:{T1 + 18}",
+        action="opt_in",
+        topic="marketing_messages",
+        payload="DAILY_OFFERS",
+        frequency="DAILY",
+        token="tok-not-a-secret",
     )
 
 
@@ -721,12 +734,13 @@ def test_bad_items_of_a_known_page_still_make_events() -> None:
             raw_type="reaction",
             reason="reaction without mid",
         ),
-        Unsupported(
+        OptIn(
             **u2,
             timestamp_ms=7000,
-            platform_id="unsupported:optin:u2:7000",
-            raw_type="optin",
-            reason="unknown item kind",
+            platform_id="optin:opt_in:u2:7000",
+            action="opt_in",
+            topic="plugin",
+            payload="r",
         ),
         ChannelAlert(
             **head,
@@ -1019,7 +1033,7 @@ def test_change_that_is_not_messaging_is_ignored() -> None:
     change = {"field": "feed", "value": {"item": "comment", "message": "hello"}}
     result = parse_meta(body("page", page_entry("111111", change, key="changes")), resolve)
     assert result == ParseResult(
-        events=[], ignored=[Ignored("messenger", "not a conversation field", "feed")]
+        events=[], ignored=[Ignored("messenger", "not a messaging field", "feed")]
     )
 
 
@@ -1319,7 +1333,7 @@ def test_whatsapp_unknown_number_other_fields_and_echoes() -> None:
     ]
     assert reasons(result) == [
         "whatsapp: unknown number 999",
-        "whatsapp: not a conversation field account_update",
+        "whatsapp: unknown account 1",
         "whatsapp: entry without changes",
     ]
 

@@ -107,7 +107,8 @@ def test_seen() -> None:
 
 
 def test_message_text_in_serbian_and_albanian() -> None:
-    """A text message keeps Cyrillic and Albanian text, name and avatar; the token is the id."""
+    """A text message keeps Cyrillic and Albanian text, name and avatar; the token is the id;
+    the tracking_data our send carried comes back as callback_data."""
     assert only(own("message-text")) == MessageReceived(
         channel_id=CHANNEL,
         platform="viber",
@@ -115,6 +116,7 @@ def test_message_text_in_serbian_and_albanian() -> None:
         timestamp_ms=OWN_TS + 1,
         platform_id="5491234567890123458",
         text="Здраво! Да ли имате веганске колаче? Çfarë keni sot?",
+        callback_data="menu-v2",
     )
 
 

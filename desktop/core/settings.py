@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Final
 
 import msgspec
 
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig, BusinessProfile
+from desktop.core.drafting.language import is_cyrillic
+from desktop.core.drafting.messages import DEFAULT_MESSAGES, canned, message_language
 from desktop.core.paths import default_data_dir
 
 __all__ = [
@@ -77,12 +80,55 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
         return bool(self.ai.base_url or self.ai.api_key)
 
 
+#: Before messages were kept per language the profile held one hand-off and one away text
+#: (these were their defaults); the owner's own texts move into ``profile.messages``.
+_OLD_FIELDS: Final = {
+    "handoff_message": ("handoff", "Thank you! A member of our team will answer you shortly."),
+    "away_message": (
+        "away",
+        "Thank you for your message! We are closed now and will answer when we open.",
+    ),
+}
+
+
+def _migrated(raw: Any) -> Any:
+    """``raw`` settings with an old profile's own hand-off/away texts moved into
+    ``profile.messages`` under the language they are written in (the shop's first language
+    when the text does not tell), or ``raw`` itself when there is nothing to move."""
+    profile = raw.get("profile") if isinstance(raw, dict) else None
+    if not isinstance(profile, dict) or not _OLD_FIELDS.keys() & profile.keys():
+        return raw
+    profile = dict(profile)
+    languages = profile.get("languages") or list(BusinessProfile(name="").languages)
+    messages = profile.get("messages")
+    if not isinstance(messages, dict):
+        messages = msgspec.to_builtins(DEFAULT_MESSAGES)
+    for field, (kind, old_default) in _OLD_FIELDS.items():
+        text = profile.pop(field, None)
+        if not isinstance(text, str) or not text.strip() or text.strip() == old_default:
+            continue
+        tag = message_language(text)
+        if tag == "und":
+            first = str(languages[0]) if languages else "en"
+            tag = first if first != "sr" else ("sr-Cyrl" if is_cyrillic(text) else "sr-Latn")
+        base = messages.get(tag)
+        if not isinstance(base, dict):
+            base = msgspec.to_builtins(canned({}, tag, tuple(map(str, languages))))
+        messages[tag] = {**base, kind: text.strip()}
+    profile["messages"] = messages
+    return {**raw, "profile": profile}
+
+
 def load(path: Path) -> AppSettings:
-    """Read settings; a missing file gives the defaults, an unreadable one a clear error."""
+    """Read settings; a missing file gives the defaults, an unreadable one a clear error.
+
+    Files written by earlier versions are read too (see ``_migrated``); the next save
+    writes them in the current form."""
     if not path.exists():
         return AppSettings()
     try:
-        return msgspec.json.decode(path.read_bytes(), type=AppSettings)
+        raw = msgspec.json.decode(path.read_bytes())
+        return msgspec.json.decode(msgspec.json.encode(_migrated(raw)), type=AppSettings)
     except msgspec.DecodeError as exc:
         raise ValueError(f"The settings file {path} cannot be read: {exc}") from None
 

@@ -54,6 +54,10 @@ PAGE_FIELDS: Final = (
     "message_reactions",
     "message_reads",
     "message_deliveries",
+    "message_edits",
+    "messaging_referrals",
+    "messaging_optins",
+    "messaging_handovers",
 )
 #: Graph pages are followed this many times at most (100 items each).
 MAX_PAGES: Final = 10

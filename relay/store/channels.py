@@ -13,8 +13,8 @@ from relay.store.port import Database, Tx, UniqueViolation, build, marks
 __all__ = ["CHANNEL", "Channels"]
 
 CHANNEL = (
-    "SELECT id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms"
-    " FROM channels"
+    "SELECT id, business_id, platform, external_id, name, status, key_id, secret, created_at_ms,"
+    " account_id FROM channels"
 )
 
 
@@ -30,6 +30,7 @@ class Channels:
         name: str | None,
         key_id: str,
         secret: bytes,
+        account_id: str | None = None,
     ) -> ChannelRow:
         row = ChannelRow(
             channel_id,
@@ -41,11 +42,12 @@ class Channels:
             key_id,
             secret,
             now_ms(),
+            account_id,
         )
         try:
             await self._db.write(
                 "INSERT INTO channels (id, business_id, platform, external_id, name, status,"
-                " key_id, secret, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " key_id, secret, created_at_ms, account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row.id,
                 business_id,
                 platform,
@@ -55,6 +57,7 @@ class Channels:
                 key_id,
                 secret,
                 row.created_at_ms,
+                account_id,
             )
         except UniqueViolation:
             raise Conflict(f"this {platform} account is already connected") from None

@@ -14,7 +14,7 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from common.events import Customer, Event, MessageReceived, Pricing, Status
+from common.events import ConversationWindow, Customer, Event, MessageReceived, Pricing, Status
 from relay.webhooks.parsing import ChannelResolver, ParseResult, as_ms
 
 __all__ = ["fast_meta"]
@@ -90,13 +90,13 @@ class _WaMessage(_Exact, rename={"sender": "from"}):
 
 
 class _Origin(_Exact):
-    type: str
+    type: _Text
 
 
 class _Conversation(_Exact):
-    id: str
+    id: _Id
     origin: _Origin
-    expiration_timestamp: str | None = None
+    expiration_timestamp: _Id | None = None
 
 
 class _WaPricing(_Exact):
@@ -113,6 +113,7 @@ class _WaStatus(_Exact):
     recipient_id: _Id
     conversation: _Conversation | None = None
     pricing: _WaPricing | None = None
+    biz_opaque_callback_data: _Text | None = None
 
 
 class _WaValue(_Exact):
@@ -214,6 +215,7 @@ def _whatsapp(root: _WaBody, resolve: ChannelResolver) -> ParseResult | None:
                 if not timestamp_ms:
                     return None
                 pricing = status.pricing
+                window = status.conversation
                 events.append(
                     Status(
                         channel_id=channel_id,
@@ -235,6 +237,14 @@ def _whatsapp(root: _WaBody, resolve: ChannelResolver) -> ParseResult | None:
                             category=pricing.category,
                             type=pricing.type,
                         ),
+                        conversation=None
+                        if window is None
+                        else ConversationWindow(
+                            id=window.id,
+                            origin=window.origin.type,
+                            expires_ms=as_ms(window.expiration_timestamp),
+                        ),
+                        callback_data=status.biz_opaque_callback_data,
                     )
                 )
     return ParseResult(events=events, ignored=[])

@@ -12,6 +12,9 @@ Instagram Messaging uses Messenger's envelope and item shapes; what only Instagr
   watermark, so Meta's retries dedupe and two customers never collide.
 * A timestamp that is missing or unreadable falls back to the entry's ``time``, then to
   the time of receipt; ISO-8601 strings are read as such.
+* Opt-ins (marketing messages, one-time notifications, plugins) become ``OptIn`` with
+  their token; handover items (pass, take, request thread control) become ``Handover``;
+  ``app_roles`` names no customer and becomes an informational ``ChannelAlert``.
 * Anything else of a known Page or account still makes an event: ``Unsupported`` in the
   customer's conversation, or a ``ChannelAlert`` when the item names no customer.
 """
@@ -28,9 +31,11 @@ from common.events import (
     ChannelAlert,
     Customer,
     Event,
+    Handover,
     MessageEcho,
     MessageEdited,
     MessageReceived,
+    OptIn,
     Postback,
     Reaction,
     Status,
@@ -59,6 +64,16 @@ MessagingPlatform = Literal["messenger", "instagram"]
 
 _MESSAGING_LISTS: Final = frozenset({"messaging", "standby"})
 _ITEM_FRAME: Final = frozenset({"sender", "recipient", "timestamp"})
+# Handover item -> (action, the key naming the app it came from, the key naming the app it goes to).
+_HANDOVER: Final[Mapping[str, tuple[Literal["pass", "take", "request"], str, str]]] = {
+    "pass_thread_control": ("pass", "previous_owner_app_id", "new_owner_app_id"),
+    "take_thread_control": ("take", "previous_owner_app_id", "new_owner_app_id"),
+    "request_thread_control": ("request", "", "requested_owner_app_id"),
+}
+_OPTIN_TOPICS: Final[Mapping[str, str]] = {
+    "notification_messages": "marketing_messages",
+    "one_time_notif_req": "one_time_notification",
+}
 # Meta's reaction names, for payloads that give a name but no emoji.
 _REACTION_EMOJI: Final[Mapping[str, str]] = {
     "smile": "😆",
@@ -100,15 +115,18 @@ def messaging_entries(
                 seen += 1
                 item: object = raw
                 if changes:
-                    # The newer {"field", "value"} form; other fields (feed, comments) are
-                    # not conversations.
+                    # The newer {"field", "value"} form. Messaging fields (all named
+                    # "messag...") are items like any other; the rest (feed, comments,
+                    # insights) are no conversation and fields the relay never subscribes.
                     change = as_obj(raw)
                     item = change.get("value")
-                    if not isinstance(item, dict) or not ("sender" in item or "recipient" in item):
+                    field = change.get("field")
+                    messaging = isinstance(field, str) and field.startswith("messag")
+                    if not messaging and not (
+                        isinstance(item, dict) and ("sender" in item or "recipient" in item)
+                    ):
                         result.ignored.append(
-                            Ignored(
-                                platform, "not a conversation field", label(change.get("field"))
-                            )
+                            Ignored(platform, "not a messaging field", label(field))
                         )
                         continue
                 if channel_id is None:
@@ -130,9 +148,28 @@ def messaging_item(
     timestamp_ms = as_time(item.get("timestamp")) or fallback_ms
     message = item.get("message")
     echo = isinstance(message, dict) and message.get("is_echo") is True
-    # An echo is the business writing: the customer is its recipient.
-    person = _party(item.get("recipient" if echo else "sender"))
+    # An echo is the business writing: the customer is its recipient. A checkbox plugin's
+    # opt-in names the person only by the plugin's user_ref.
+    person = _party(item.get("recipient" if echo else "sender")) or as_id(
+        as_obj(item.get("optin")).get("user_ref")
+    )
     what = _what(item)
+    if "app_roles" in item:
+        return _app_roles(item["app_roles"], platform, channel_id, timestamp_ms)
+    policy = item.get("policy-enforcement", item.get("policy_enforcement"))
+    if isinstance(policy, dict):
+        # Meta blocked (or unblocked) the Page's messaging for a policy breach.
+        action = as_str(policy.get("action")) or "unknown"
+        return ChannelAlert(
+            channel_id=channel_id,
+            platform=platform,
+            timestamp_ms=timestamp_ms,
+            raw_type=f"policy_enforcement.{label(action)}",
+            reason="policy enforcement",
+            level="info" if action == "unblock" else "problem",
+            detail=as_str(policy.get("reason")),
+            platform_id=f"policy:{label(action)}:{timestamp_ms}",
+        )
     if person is None:
         side = "recipient" if echo else "sender"
         alert = _alert(platform, channel_id, timestamp_ms, what, f"item without {side}")
@@ -157,6 +194,11 @@ def messaging_item(
         return _delivery(as_obj(item["delivery"]), head)
     if "read" in item:
         return _read(as_obj(item["read"]), head)
+    if "optin" in item:
+        return _optin(as_obj(item["optin"]), head)
+    handover = next((key for key in _HANDOVER if key in item), None)
+    if handover is not None:
+        return _handover(handover, as_obj(item[handover]), head)
     if "referral" in item:
         referral = _referral(item["referral"])
         if referral is not None:
@@ -164,7 +206,7 @@ def messaging_item(
                 **head, platform_id=fallback_id("referral", head), referral=referral
             )
         return unsupported(head, "referral", "referral without ref")
-    # Opt-ins, handover, policy notices...: shown as "open it in the platform's app".
+    # Policy notices, newer item kinds...: shown as "open it in the platform's app".
     return unsupported(head, what, "unknown item kind" if what != "empty" else "empty item")
 
 
@@ -181,6 +223,57 @@ def _alert(
         timestamp_ms=timestamp_ms,
         raw_type=raw_type,
         reason=reason,
+    )
+
+
+def _app_roles(
+    value: object, platform: MessagingPlatform, channel_id: str, timestamp_ms: int
+) -> ChannelAlert:
+    """Which app of the Page has which role (primary or secondary receiver) now."""
+    roles = as_obj(value)
+    detail = "; ".join(
+        f"app {label(app)}: {', '.join(label(r) for r in as_list(names))}"
+        for app, names in roles.items()
+    )
+    return ChannelAlert(
+        channel_id=channel_id,
+        platform=platform,
+        timestamp_ms=timestamp_ms,
+        raw_type="app_roles",
+        reason="app roles changed",
+        level="info",
+        detail=detail or None,
+        platform_id=f"app_roles:{timestamp_ms}",
+    )
+
+
+def _optin(optin: Mapping[str, Any], head: Head) -> OptIn:
+    kind = as_str(optin.get("type"))
+    stopped = optin.get("notification_messages_status") == "STOP_NOTIFICATIONS"
+    action: Literal["opt_in", "opt_out"] = "opt_out" if stopped else "opt_in"
+    return OptIn(
+        **head,
+        platform_id=fallback_id(f"optin:{action}", head),
+        action=action,
+        topic=_OPTIN_TOPICS.get(kind, label(kind)) if kind else "plugin",
+        title=as_str(optin.get("title")),
+        payload=as_str(optin.get("payload")) or as_str(optin.get("ref")),
+        frequency=as_str(optin.get("notification_messages_frequency")),
+        token=as_str(optin.get("notification_messages_token"))
+        or as_str(optin.get("one_time_notif_token")),
+        token_expires_ms=as_ms(optin.get("token_expiry_timestamp")),
+    )
+
+
+def _handover(key: str, value: Mapping[str, Any], head: Head) -> Handover:
+    action, source, target = _HANDOVER[key]
+    return Handover(
+        **head,
+        platform_id=fallback_id(f"handover:{action}", head),
+        action=action,
+        from_app=as_id(value.get(source)) if source else None,
+        to_app=as_id(value.get(target)),
+        metadata=as_str(value.get("metadata")),
     )
 
 

@@ -3,7 +3,7 @@
 Every item either becomes one event or adds one :class:`Ignored` to the result, so
 ``len(events) + len(ignored)`` counts what the body held. Items are ignored only when
 they belong to no account of ours (an unknown Page, account or number) or to no
-conversation (a Page feed change, a template update); everything else of a known
+conversation and no account (a Page feed or comments change); everything else of a known
 account makes an event. The per-platform readers are :mod:`relay.webhooks.messenger`
 (with :mod:`relay.webhooks.instagram`) and :mod:`relay.webhooks.whatsapp`.
 """
@@ -15,12 +15,14 @@ import time
 from relay.webhooks.fast import fast_meta
 from relay.webhooks.messenger import messaging_entries
 from relay.webhooks.parsing import (
+    AccountResolver,
     ChannelResolver,
     Ignored,
     ParseResult,
     PayloadError,
     decode_object,
     label,
+    no_accounts,
 )
 from relay.webhooks.whatsapp import whatsapp_entries
 
@@ -28,19 +30,26 @@ __all__ = ["ChannelResolver", "ParseResult", "PayloadError", "parse_meta", "pars
 
 
 def parse_meta(
-    body: bytes, resolve: ChannelResolver, received_ms: int | None = None
+    body: bytes,
+    resolve: ChannelResolver,
+    received_ms: int | None = None,
+    accounts: AccountResolver = no_accounts,
 ) -> ParseResult:
     """Normalise one verified Meta webhook body; raises only :class:`PayloadError`.
 
-    ``received_ms`` (default: now) stands in for timestamps that are missing or unreadable.
+    ``received_ms`` (default: now) stands in for timestamps that are missing or unreadable;
+    ``accounts`` finds the channels of a WhatsApp Business Account (account-level fields).
     The commonest shapes take a typed fast path (:mod:`relay.webhooks.fast`) to the same
     events the general parser makes.
     """
-    return fast_meta(body, resolve) or parse_meta_general(body, resolve, received_ms)
+    return fast_meta(body, resolve) or parse_meta_general(body, resolve, received_ms, accounts)
 
 
 def parse_meta_general(
-    body: bytes, resolve: ChannelResolver, received_ms: int | None = None
+    body: bytes,
+    resolve: ChannelResolver,
+    received_ms: int | None = None,
+    accounts: AccountResolver = no_accounts,
 ) -> ParseResult:
     """:func:`parse_meta` without the fast path: reads every shape, field by field."""
     root = decode_object(body)
@@ -55,7 +64,7 @@ def parse_meta_general(
     elif kind == "instagram":
         messaging_entries(entries, "instagram", resolve, now, result)
     elif kind == "whatsapp_business_account":
-        whatsapp_entries(entries, resolve, now, result)
+        whatsapp_entries(entries, resolve, now, result, accounts)
     else:
         result.ignored.append(Ignored("meta", "unknown object", label(kind)))
     return result

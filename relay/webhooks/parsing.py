@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias, TypedDict
@@ -15,6 +15,7 @@ from common.events import Customer, Event, Unsupported
 
 __all__ = [
     "EMPTY",
+    "AccountResolver",
     "ChannelResolver",
     "Head",
     "Ignored",
@@ -31,11 +32,21 @@ __all__ = [
     "decode_object",
     "fallback_id",
     "label",
+    "no_accounts",
     "unsupported",
 ]
 
 #: (platform, the platform's id for our side: page, IG account, phone number id) -> channel_id.
 ChannelResolver: TypeAlias = Callable[[Platform, str], str | None]
+
+#: A WhatsApp Business Account id -> the channels (phone numbers) of ours it holds.
+AccountResolver: TypeAlias = Callable[[str], Sequence[str]]
+
+
+def no_accounts(account: str) -> Sequence[str]:
+    """The resolver of a caller that knows no accounts."""
+    return ()
+
 
 #: Shared read-only stand-in for a missing object, so lookups need no None checks or new dicts.
 EMPTY: Final[Mapping[str, Any]] = {}

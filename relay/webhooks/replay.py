@@ -85,7 +85,7 @@ def _meta(
     if not settings.meta_app_secret:
         raise ReplayError("CLIENTORA_RELAY_META_APP_SECRET is not set: cannot sign Meta payloads")
     try:
-        local = parse_meta(body, services.directory.resolve)
+        local = parse_meta(body, services.directory.resolve, None, services.directory.accounts)
     except PayloadError as exc:
         return "/webhooks/meta", _meta_headers(body, settings), set(), [str(exc)]
     channels = {channel for e in local.events if (channel := getattr(e, "channel_id", None))}

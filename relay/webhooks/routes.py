@@ -81,10 +81,11 @@ async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         received_ms = now_ms()
         misses = services.directory.misses
-        result = parse_meta(body, services.directory.resolve, received_ms)
+        directory = services.directory
+        result = parse_meta(body, directory.resolve, received_ms, directory.accounts)
         # A page connected through another relay process a moment ago: look again.
-        if services.directory.misses != misses and await services.directory.fresh():
-            result = parse_meta(body, services.directory.resolve, received_ms)
+        if directory.misses != misses and await directory.fresh():
+            result = parse_meta(body, directory.resolve, received_ms, directory.accounts)
     except PayloadError as exc:
         # 200 anyway: an error answer makes Meta retry, then disable the webhook.
         WEBHOOKS.labels("meta", "unreadable").inc()

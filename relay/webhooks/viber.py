@@ -6,7 +6,8 @@ ever turned into a string. Receipts name the business's own message by token, so
 their ``platform_id`` adds the status (``"<token>:read"``) to stay distinct per kind
 of receipt. Picture messages become ``image`` attachments (the name the other
 platforms use); the text of a media message is its caption. A missing timestamp falls
-back to the time of receipt. The channel is known (it is in the webhook's address), so
+back to the time of receipt. A message's ``tracking_data`` (what the bot's own send carried)
+comes back as ``callback_data``. The channel is known (it is in the webhook's address), so
 every callback but the ``webhook`` check makes an event: ``Unsupported`` for a message we
 cannot show, a ``ChannelAlert`` for a callback that names no user or no message.
 """
@@ -223,4 +224,6 @@ def _message(
         attachments=attachments,
         location=location,
         contacts=contacts,
+        # What our send attached (``tracking_data``), returned with the reply to it.
+        callback_data=as_str(message.get("tracking_data")),
     )

@@ -12,8 +12,12 @@ Decisions the documentation leaves open:
   ``request_welcome`` (a first visit, no message) is a ``conversation_started``
   ``Subscription``; a message of a type we cannot show becomes ``Unsupported`` with its
   errors.
-* Other change fields (template and account updates) concern no conversation and are
-  ignored with their field name.
+* ``user_preferences`` (a customer stopped or resumed marketing messages) is an
+  ``OptIn`` in their conversation.
+* Statuses carry their conversation (id, origin, expiry) and ``biz_opaque_callback_data``.
+* Account-level fields (template status, quality, alerts, account updates, security) are
+  keyed by the WhatsApp Business Account id and become ``ChannelAlert`` on its channels
+  (:mod:`relay.webhooks.whatsapp_account`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Final, Literal
 from common.events import (
     Attachment,
     ChannelAlert,
+    ConversationWindow,
     Customer,
     CustomerChanged,
     Event,
@@ -32,6 +37,7 @@ from common.events import (
     MessageEcho,
     MessageEdited,
     MessageReceived,
+    OptIn,
     PlatformError,
     Postback,
     Pricing,
@@ -42,6 +48,7 @@ from common.events import (
 )
 from relay.webhooks.parsing import (
     EMPTY,
+    AccountResolver,
     ChannelResolver,
     Head,
     Ignored,
@@ -55,8 +62,10 @@ from relay.webhooks.parsing import (
     as_time,
     fallback_id,
     label,
+    no_accounts,
     unsupported,
 )
+from relay.webhooks.whatsapp_account import account_change
 
 __all__ = ["whatsapp_entries"]
 
@@ -70,13 +79,21 @@ _STATUSES: Final[Mapping[str, StatusName]] = {
     "played": "played",
     "failed": "failed",
 }
-_ITEM_LISTS: Final = frozenset({"messages", "statuses", "message_echoes", "errors"})
-_FIELDS: Final = frozenset({"messages", "smb_message_echoes"})
+_ITEM_LISTS: Final = frozenset(
+    {"messages", "statuses", "message_echoes", "errors", "user_preferences"}
+)
+# Fields whose value names our number in metadata.phone_number_id; the others are the
+# account's (whatsapp_account.py).
+_FIELDS: Final = frozenset({"messages", "smb_message_echoes", "user_preferences"})
 _NEW_ID: Final = frozenset({"user_changed_number", "user_changed_user_id"})
 
 
 def whatsapp_entries(
-    entries: list[Any], resolve: ChannelResolver, received_ms: int, result: ParseResult
+    entries: list[Any],
+    resolve: ChannelResolver,
+    received_ms: int,
+    result: ParseResult,
+    accounts: AccountResolver = no_accounts,
 ) -> None:
     """Append the events of every entry and change (in body order) to ``result``."""
     for entry in entries:
@@ -89,10 +106,13 @@ def whatsapp_entries(
         for raw in changes:
             change = as_obj(raw)
             field = change.get("field")
-            if field not in _FIELDS:
-                result.ignored.append(Ignored("whatsapp", "not a conversation field", label(field)))
-                continue
             value = as_obj(change.get("value"))
+            if field not in _FIELDS:
+                if not isinstance(field, str):
+                    result.ignored.append(Ignored("whatsapp", "change without field"))
+                else:
+                    account_change(entry, field, value, resolve, accounts, received_ms, result)
+                continue
             number = as_id(as_obj(value.get("metadata")).get("phone_number_id"))
             channel_id = resolve("whatsapp", number) if number is not None else None
             if channel_id is None:
@@ -125,6 +145,8 @@ def _value(
                 result.events.append(_message(item, channel_id, contacts, received_ms))
             elif key == "statuses":
                 result.events.append(_status(item, channel_id, contacts, received_ms))
+            elif key == "user_preferences":
+                result.events.append(_preference(item, channel_id, contacts, received_ms))
             elif key == "errors":
                 result.events.append(
                     ChannelAlert(
@@ -438,6 +460,43 @@ def _status(
         message_ids=(wamid,),
         errors=tuple(error(as_obj(e)) for e in as_list(status.get("errors"))),
         pricing=_pricing(status.get("pricing")),
+        conversation=_window(status.get("conversation")),
+        callback_data=as_str(status.get("biz_opaque_callback_data")),
+    )
+
+
+def _window(value: object) -> ConversationWindow | None:
+    conversation = as_obj(value)
+    conversation_id = as_id(conversation.get("id"))
+    if conversation_id is None:
+        return None
+    return ConversationWindow(
+        id=conversation_id,
+        origin=as_str(as_obj(conversation.get("origin")).get("type")),
+        expires_ms=as_time(conversation.get("expiration_timestamp")),
+    )
+
+
+def _preference(
+    item: Mapping[str, Any], channel_id: str, contacts: list[Any], received_ms: int
+) -> Event:
+    """``user_preferences``: the customer stopped or resumed the business's marketing."""
+    timestamp_ms = as_time(item.get("timestamp")) or received_ms
+    choice = label(item.get("value"))
+    customer = _customer(contacts, as_id(item.get("wa_id")), as_id(item.get("user_id")))
+    if customer is None:
+        reason = "preference without user"
+        return _alert(channel_id, timestamp_ms, f"user_preferences.{choice}", reason)
+    action: Literal["opt_in", "opt_out"] = "opt_out" if choice == "stop" else "opt_in"
+    return OptIn(
+        channel_id=channel_id,
+        platform="whatsapp",
+        customer=customer,
+        timestamp_ms=timestamp_ms,
+        platform_id=f"prefs:{customer.id}:{timestamp_ms}:{choice}",
+        action=action,
+        topic=as_str(item.get("category")) or "marketing_messages",
+        detail=as_str(item.get("detail")),
     )
 
 

@@ -10,6 +10,7 @@ Cross-process: webhooks go to relay A, the device streams from relay B (two proc
 one database): paced at ``--rate`` per second, latency from the POST written to the event
 frame read on B's stream (LISTEN/NOTIFY carries the wake-up across). Then B holds
 ``--streams`` idle device streams and its resident memory growth is reported per 1,000.
+The same latency with webhooks and stream on one process is the baseline (``same_*``).
 
 On a 2-core machine the generator, PostgreSQL and the relay processes share the cores,
 so the figure says little about a server with more cores: the JSON line carries how busy
@@ -258,6 +259,19 @@ def _cross(args: argparse.Namespace, dsn: str) -> tuple[Timings, float]:
         return timings, _stream_memory(streams, account, args.streams)
 
 
+def _same(args: argparse.Namespace, dsn: str) -> Timings:
+    """The baseline in the same conditions: webhooks and the stream on one process."""
+    (args.workdir / "same").mkdir()
+    with relay_process(args.workdir / "same", database_url=dsn) as relay:
+        account = signed_up_with_page(relay.url)
+        return run_fast(_measure(account, relay.port, args))
+
+
+def _latencies(timings: Timings) -> list[float]:
+    arrived = [m for m in timings.measured if m in timings.received and m in timings.accepted]
+    return [timings.received[m] - timings.posted[m] for m in arrived]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few seconds, for a smoke run")
@@ -275,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     args.warmup = 0.5 if args.quick else 1.0
     args.drain_s = 10.0
 
-    names = asyncio.run(_schemas(3))
+    names = asyncio.run(_schemas(4))
     dsns = [with_search_path(admin_dsn(), name) for name in names]
     try:
         with tempfile.TemporaryDirectory(prefix="relay-scale-") as tmp:
@@ -285,18 +299,20 @@ def main(argv: list[str] | None = None) -> int:
             system_after = _system_cpu()
             args.seconds = args.latency_seconds
             timings, stream_mb = _cross(args, dsns[2])
+            same = _same(args, dsns[3])
     finally:
         asyncio.run(_drop(names))
 
     busy = 1 - (system_after[1] - system_before[1]) / (system_after[0] - system_before[0])
-    arrived = [m for m in timings.measured if m in timings.received and m in timings.accepted]
-    latencies = [timings.received[m] - timings.posted[m] for m in arrived]
+    latencies = _latencies(timings)
+    same_latencies = _latencies(same)
     lost += len(set(timings.accepted) - set(timings.received))
+    lost += len(set(same.accepted) - set(same.received))
     _log(one.summary())
     _log(two.summary())
     _log(
         f"machine busy {busy:.0%} during ingest on {os.cpu_count()} cores; cross-process:"
-        f" {len(arrived)} measured, refused {len(timings.refused)}"
+        f" {len(latencies)} measured, refused {len(timings.refused)}"
     )
     figures = {
         "bench": "relay_scale",
@@ -305,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         "scaling": round(two.per_s / one.per_s, 3) if one.per_s else 0.0,
         "cross_p50_ms": round(percentile(latencies, 50) * 1000, 3),
         "cross_p99_ms": round(percentile(latencies, 99) * 1000, 3),
+        "same_process_p50_ms": round(percentile(same_latencies, 50) * 1000, 3),
+        "same_process_p99_ms": round(percentile(same_latencies, 99) * 1000, 3),
         "lost": lost,
         "cores": os.cpu_count(),
         "machine_busy": round(busy, 3),

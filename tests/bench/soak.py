@@ -39,7 +39,16 @@ import msgspec
 import websockets
 
 from common.events import MessageReceived
-from common.protocol import SERVER_FRAME_DECODER, Ack, EventFrame, Hello, Welcome, encode
+from common.protocol import (
+    SERVER_FRAME_DECODER,
+    Ack,
+    EventFrame,
+    Hello,
+    Ping,
+    Pong,
+    Welcome,
+    encode,
+)
 from tests.bench._load import HttpConnection, WebhookFactory, percentile, run_fast
 from tests.bench._relay_proc import PAGE_TOKEN, ServerProcess, relay_process
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph
@@ -71,6 +80,7 @@ class Tally:
     sends_ok: int = 0
     sends_failed: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    broken: dict[str, str] = field(default_factory=dict)  # device -> why its stream ended
 
     async def until(self, done: Callable[[], bool], timeout_s: float) -> None:
         """Wait until ``done()`` holds, re-checking whenever a device reads something."""
@@ -90,16 +100,29 @@ def rss_mb(pid: int) -> float:
 
 async def _device(account: Account, device_id: str, tally: Tally, every: bool) -> None:
     """Hold a stream for ``device_id``: count each message, stamp latency, acknowledge."""
-    seen = tally.seen.setdefault(device_id, Counter())
+    try:
+        await _hold(account, device_id, tally, every)
+    except (OSError, websockets.WebSocketException, TimeoutError) as exc:
+        tally.broken[device_id] = f"{type(exc).__name__}: {exc}"
+        tally.changed.set()
+
+
+async def _hold(account: Account, device_id: str, tally: Tally, every: bool) -> None:
     async with websockets.connect(
-        ws_url(account.base_url), additional_headers=account.headers, compression=None
+        ws_url(account.base_url),
+        additional_headers=account.headers,
+        compression=None,
+        open_timeout=60,
     ) as ws:
         await ws.send(encode(Hello(device_id=device_id)).decode())
         msgspec.json.decode(await ws.recv(), type=Welcome)
+        seen = tally.seen.setdefault(device_id, Counter())
         tally.changed.set()
         unacked = 0
         while True:
             frame = SERVER_FRAME_DECODER.decode(await ws.recv())
+            if isinstance(frame, Ping):  # a device answers, or the relay hangs up on it
+                await ws.send(encode(Pong(nonce=frame.nonce)).decode())
             if not isinstance(frame, EventFrame):
                 continue
             event = frame.event
@@ -205,7 +228,9 @@ def _new_device(account: Account, name: str) -> str:
     return device_id
 
 
-async def _soak(relay: ServerProcess, args: argparse.Namespace) -> dict[str, object]:
+async def _soak(
+    relay: ServerProcess, args: argparse.Namespace
+) -> tuple[dict[str, object], dict[str, str]]:
     account = sign_up(relay.url)
     channel = account.connect(
         platform="messenger", page_id="104000000000001", access_token=PAGE_TOKEN, name="Soak"
@@ -240,12 +265,15 @@ async def _soak(relay: ServerProcess, args: argparse.Namespace) -> dict[str, obj
         "p50_ms": round(percentile(tally.latencies, 50) * 1000, 1),
         "rate": args.rate,
         "devices": args.devices,
+        "streams_broken": len(tally.broken),
         "sends": tally.sends_ok,
         "send_failures": tally.sends_failed,
-    }
+    }, tally.broken
 
 
-async def _clients(relay: ServerProcess, args: argparse.Namespace) -> dict[str, object]:
+async def _clients(
+    relay: ServerProcess, args: argparse.Namespace
+) -> tuple[dict[str, object], dict[str, str]]:
     per_shop = 10
     shops: list[tuple[Account, str, list[str]]] = []
     for i in range(max(1, args.clients // per_shop)):
@@ -261,7 +289,7 @@ async def _clients(relay: ServerProcess, args: argparse.Namespace) -> dict[str, 
         for device in devices:
             tasks.append(asyncio.create_task(_device(account, device, tally, every=True)))
     all_devices = [d for _, _, devices in shops for d in devices]
-    await tally.until(lambda: len(tally.seen) == len(all_devices), 120)
+    await tally.until(lambda: len(tally.seen) + len(tally.broken) >= len(all_devices), 120)
     await asyncio.sleep(2)  # let the connections settle before memory is read
     connected = rss_mb(relay.pid)
     await _webhooks(relay.port, [page for _, page, _ in shops], args.rate, args.seconds, tally)
@@ -282,10 +310,11 @@ async def _clients(relay: ServerProcess, args: argparse.Namespace) -> dict[str, 
         "rss_connected_mb": round(connected, 1),
         "rss_end_mb": round(end, 1),
         "kb_per_client": round((connected - idle) * 1024 / len(all_devices), 1),
+        "streams_broken": len(tally.broken),
         "p99_ms": round(percentile(tally.latencies, 99) * 1000, 1),
         "p50_ms": round(percentile(tally.latencies, 50) * 1000, 1),
         "rate": args.rate,
-    }
+    }, tally.broken
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="soak-") as tmp,
         relay_process(Path(tmp), graph_base_url=f"{graph.url}/{GRAPH_VERSION}") as relay,
     ):
-        figures = run_fast(_clients(relay, args) if args.clients else _soak(relay, args))
+        figures, broken = run_fast(_clients(relay, args) if args.clients else _soak(relay, args))
+    for why in sorted(set(broken.values()))[:5]:
+        print(f"a stream ended: {why}", file=sys.stderr)
     print(json.dumps(figures))
     return 0
 

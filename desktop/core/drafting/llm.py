@@ -146,7 +146,10 @@ class LLMDrafter:
     ) -> None:
         self.config = config
         self._owns_client = http_client is None
-        self._client = http_client if http_client is not None else httpx.AsyncClient()
+        # Our own client is made on first use, off the event loop's thread: loading the CA
+        # bundle into its TLS context took 45-600 ms, a stall in the UI (ui_responsiveness).
+        self._client: httpx.AsyncClient | httpx2.AsyncClient | None = http_client
+        self._making_client = asyncio.Lock()
         self._url = (config.base_url or _OPENAI_URL).rstrip("/") + "/chat/completions"
         self._headers = {
             # An explicit key (never the environment); a keyless local server gets a dummy.
@@ -163,8 +166,16 @@ class LLMDrafter:
 
     async def aclose(self) -> None:
         """Close the HTTP connections, unless they belong to a client the caller passed."""
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def _http(self) -> httpx.AsyncClient | httpx2.AsyncClient:
+        if self._client is None:
+            async with self._making_client:  # one client, however many drafts start at once
+                if self._client is None:
+                    self._client = await asyncio.to_thread(httpx.AsyncClient)
+        return self._client
 
     async def draft(self, request: DraftRequest) -> Draft:
         """A reply grounded in ``request.hits``, or a hand-off saying why there is none."""
@@ -267,8 +278,9 @@ class LLMDrafter:
 
     async def _post(self, body: bytes) -> _Completion:
         """Send one request and read its answer; every failure becomes a :class:`_Failure`."""
+        client = await self._http()
         try:
-            response = await self._client.post(
+            response = await client.post(
                 self._url, content=body, headers=self._headers, timeout=self.config.timeout_s
             )
         except _TIMEOUTS as exc:

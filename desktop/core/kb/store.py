@@ -30,11 +30,8 @@ TABLE = "chunks"
 FTS_FIELDS: dict[str, float] = {"f_title": 1.0, "f_tags": 1.0, "f_all": 1.0}
 VECTOR_INDEX_MIN_ROWS = 10_000
 # The vector index: IVF with 8-bit scalar quantisation, about one partition per 1,000
-# rows, 40 partitions probed and the top candidates re-ranked on the full vectors.
-# Measured at 100k x 1536 (tests/bench/kb_search.py, 100 queries against exact search):
-# IVF_PQ (96 sub-vectors) found 25 % of the true top 10 whatever the probes, 75 % with
-# refine 10 at twice the time; IVF_HNSW_SQ 81-91 % at ~25 ms and a 6-minute build;
-# IVF_SQ with 100 partitions, nprobes 40, refine 2: 96 %, p50 ~5 ms on a quiet box.
+# rows, 40 partitions probed, the top candidates re-ranked on the full vectors. Recall
+# of the true top 10 at 100k x 1536: 0.96 (IVF_PQ: 0.25); see docs/decisions.md.
 VECTOR_INDEX_TYPE = "IvfSq"
 VECTOR_NPROBES = 40
 VECTOR_REFINE = 2

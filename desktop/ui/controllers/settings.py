@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from desktop.core.ai_check import CheckResult, check_ai
+from desktop.core.autostart import Autostart, launch_command
 from desktop.core.services import Preferences, SessionService
 from desktop.core.settings import AppSettings
 from desktop.ui.saved_replies import SavedReplies
@@ -40,6 +41,8 @@ class SettingsController(QObject):
         screen.test_requested.connect(self.test)
         screen.sign_out_requested.connect(self.sign_out)
         screen.theme_changed.connect(self.theme_requested)
+        self.autostart = Autostart(launch_command())
+        screen.autostart_changed.connect(self.set_autostart)
         screen.add_reply_requested.connect(replies.add)
         screen.remove_reply_requested.connect(replies.remove)
         replies.changed.connect(lambda: screen.set_saved_replies(replies.items()))
@@ -47,6 +50,7 @@ class SettingsController(QObject):
 
     def reload(self) -> None:
         self.screen.set_settings(self.preferences.settings)
+        self.screen.set_autostart(self.autostart.enabled())
         relay = self.preferences.settings.relay
         if self.session.mode == "local":
             text = "Running on this computer, with the Clientora service built in."
@@ -64,6 +68,17 @@ class SettingsController(QObject):
             self.saved.emit()
 
         self.tasks.spawn(self.preferences.update(settings), done=done, error=self.screen.failed)
+
+    def set_autostart(self, on: bool) -> None:
+        """Add or remove this user's start-at-sign-in entry (one small file or value)."""
+        try:
+            if on:
+                self.autostart.enable()
+            else:
+                self.autostart.disable()
+        except OSError as exc:
+            self.screen.failed(f"Could not change starting with the computer: {exc}")
+        self.screen.set_autostart(self.autostart.enabled())
 
     def sign_out(self) -> None:
         self.tasks.spawn(

@@ -90,6 +90,7 @@ class SettingsScreen(QWidget):
     save_requested = Signal(object)  # AppSettings
     sign_out_requested = Signal()
     theme_changed = Signal(str)
+    autostart_changed = Signal(bool)
     remove_reply_requested = Signal(int)
     add_reply_requested = Signal(str)
     #: "Test connection" with the settings as edited (AppSettings), saved or not.
@@ -291,7 +292,10 @@ class SettingsScreen(QWidget):
         account_row = QHBoxLayout()
         account_row.addWidget(self.account, 1)
         account_row.addWidget(self.sign_out)
+        self.autostart = QCheckBox("Start Clientora when this computer starts")
+        self.autostart.setToolTip("It opens minimised and keeps answering in the background.")
         form.addRow(_label("Appearance"), self.theme)
+        form.addRow(_label(""), self.autostart)
         form.addRow(_label("Account"), account_row)
         layout.addWidget(box)
         layout.addStretch(1)
@@ -300,6 +304,7 @@ class SettingsScreen(QWidget):
         self.revert_button.clicked.connect(self.revert)
         self.sign_out.clicked.connect(self.sign_out_requested)
         self.theme.activated.connect(lambda _: self.theme_changed.emit(self.theme.currentData()))
+        self.autostart.clicked.connect(self.autostart_changed)
         self.add_reply.clicked.connect(self._add_reply)
         self.new_reply.returnPressed.connect(self._add_reply)
         self.remove_reply.clicked.connect(
@@ -316,6 +321,9 @@ class SettingsScreen(QWidget):
         guard_wheel(body, scroll)
 
     # ---- filling and reading ------------------------------------------------------------
+
+    def set_autostart(self, on: bool) -> None:
+        self.autostart.setChecked(on)
 
     def set_settings(self, settings: AppSettings) -> None:
         self._settings = settings
