@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -261,3 +263,43 @@ async def test_readiness_follows_the_database(tmp_path: Path) -> None:
                 await _eventually(relay, (200, "ready"))
             finally:
                 relay.stop()
+
+
+def _workers(pid: int) -> set[int]:
+    """The supervisor's worker processes (spawned children; its resource tracker aside)."""
+    found = set()
+    for child in map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()):
+        with contextlib.suppress(FileNotFoundError):
+            if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text():
+                found.add(child)
+    return found
+
+
+@pytest.mark.postgres
+async def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
+    """SIGKILL one of two workers: the supervisor starts a new one, the port keeps serving."""
+    async with pg_schema() as dsn:
+        relay = relay_process(tmp_path, database_url=dsn, workers="2")
+        await asyncio.to_thread(relay.start)
+        try:
+
+            def both_up() -> bool:
+                return len(_workers(relay.pid)) == 2
+
+            for _ in range(300):
+                if both_up():
+                    break
+                await asyncio.sleep(0.1)
+            before = _workers(relay.pid)
+            assert len(before) == 2
+            victim = min(before)
+            os.kill(victim, signal.SIGKILL)
+            for _ in range(300):
+                now = _workers(relay.pid)
+                if len(now) == 2 and victim not in now:
+                    break
+                await asyncio.sleep(0.1)
+            assert len(now) == 2 and victim not in now
+            assert await _ready(relay) == (200, "ready")
+        finally:
+            assert relay.stop() == 0

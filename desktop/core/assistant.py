@@ -156,7 +156,7 @@ class Assistant:
         if conversation is None:
             return None
         messages = await self.store.messages(conversation_id, limit=HISTORY)
-        texts = [m for m in messages if m.text and not m.deleted]
+        texts = [m for m in messages if m.text and not m.deleted and m.kind != "note"]
         if not texts or texts[-1].direction != "in":
             return None  # already answered, or nothing to answer
         policy = settings.policy(conversation.channel_id)

@@ -39,6 +39,8 @@ class ChangeSet:
     drafts: dict[int, set[int]] = field(default_factory=dict)
     new_drafts: int = 0
     channels: bool = False
+    #: New channel notices that ask something of the owner, in plain words.
+    alerts: list[str] = field(default_factory=list)
     usage: bool = False
     sync: SyncStatusChanged | None = None
 
@@ -61,8 +63,10 @@ class ChangeSet:
                 self.conversations.add(cid)
                 self.drafts.setdefault(cid, set()).add(did)
                 self.new_drafts += 1
-            case ChannelsChanged():
+            case ChannelsChanged(alert=alert):
                 self.channels = True
+                if alert:
+                    self.alerts.append(alert)
             case UsageChanged():
                 self.usage = True
             case SyncStatusChanged():

@@ -292,6 +292,12 @@ class Workspace(QObject):
     def _on_changes(self, changes: ChangeSet) -> None:
         if changes.sync is not None:
             self.window.set_sync(sync_words(changes.sync))
+        if changes.alerts:
+            # A platform's notice about a channel (a rejected template, a rate limit): the
+            # channel's card keeps it; this says it once, where the owner is.
+            text = changes.alerts[-1]
+            self.window.banner.show_message("warning", f"{text} See Channels.")
+            self.tray.notify("A channel needs a look", text, screen="channels")
         if changes.inbound:
             self.tasks.spawn(self._notify_inbound(changes.inbound))
 

@@ -74,7 +74,10 @@ class ErasureApplied(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ChannelsChanged(msgspec.Struct, frozen=True, kw_only=True):
-    """The channel list or a channel's health changed."""
+    """The channel list or a channel's health changed; ``alert`` is a new notice from the
+    platform that asks something of the owner (a warning or problem), in plain words."""
+
+    alert: str | None = None
 
 
 class UsageChanged(msgspec.Struct, frozen=True, kw_only=True):

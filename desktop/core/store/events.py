@@ -8,6 +8,10 @@ Decisions the protocol leaves open:
 * Receipts, reactions, edits and deletions name a message by its platform id; one that
   names a message or conversation this store does not hold is dropped (it cannot be shown).
 * A customer's deletion of a message ("unsend") clears its text and attachments here too.
+* Opt-ins and handovers are notes in the conversation (author ``platform``, kind
+  ``note``): shown, but neither unread nor a turn the assistant answers.
+* A channel alert is kept on the channel (the card shows it); an informational one never
+  hides a newer-or-older warning or problem, and a warning or problem is announced once.
 * A reply this device sent comes back three ways: the relay's answer to the request
   (``outgoing.record_sent``), the ``MessageSent`` event, and (Messenger, Instagram,
   WhatsApp) the platform's echo. The reply's row is the one holding the send's idempotency
@@ -32,11 +36,13 @@ from common.events import (
     CustomerChanged,
     CustomerErased,
     Event,
+    Handover,
     MessageDeleted,
     MessageEcho,
     MessageEdited,
     MessageReceived,
     MessageSent,
+    OptIn,
     PlatformEvent,
     Postback,
     Reaction,
@@ -62,7 +68,15 @@ from .changes import (
 from .drafts import follow_message
 from .models import MessageExtras
 
-__all__ = ["STATUS_RANK", "EventWriter", "preview", "summarize"]
+__all__ = [
+    "STATUS_RANK",
+    "EventWriter",
+    "alert_words",
+    "handover_words",
+    "opt_in_words",
+    "preview",
+    "summarize",
+]
 
 #: Outbound statuses only move forward; ``failed`` is handled on its own.
 STATUS_RANK: Final[dict[str, int]] = {
@@ -74,6 +88,45 @@ STATUS_RANK: Final[dict[str, int]] = {
 }
 _ENCODER: Final = msgspec.json.Encoder()
 _PREVIEW_CHARS: Final = 140
+
+
+_PLATFORM_NAMES: Final = {
+    "messenger": "Messenger",
+    "instagram": "Instagram",
+    "whatsapp": "WhatsApp",
+    "viber": "Viber",
+    "webchat": "Web chat",
+}
+
+
+def alert_words(event: ChannelAlert) -> str:
+    """A channel alert in a line the owner can read: the platform's words, else ours."""
+    errors = "; ".join(
+        " — ".join(p for p in (e.title, e.detail) if p) or f"error {e.code}" for e in event.errors
+    )
+    said = event.detail or errors or f"{event.reason[:1].upper()}{event.reason[1:]}."
+    return f"{_PLATFORM_NAMES.get(event.platform, event.platform)}: {said}"
+
+
+def opt_in_words(event: OptIn) -> str:
+    topic = {
+        "marketing_messages": "marketing messages",
+        "one_time_notification": "one notification",
+    }.get(event.topic, event.topic.replace("_", " "))
+    about = f" ({event.title})" if event.title else ""
+    often = f", {event.frequency.lower()}" if event.frequency else ""
+    if event.action == "opt_out":
+        return f"The customer stopped {topic}{about}."
+    return f"The customer agreed to receive {topic}{about}{often}."
+
+
+def handover_words(event: Handover) -> str:
+    why = f": {event.metadata.rstrip('.')}." if event.metadata else "."
+    if event.action == "request":
+        return f"Another app asks to take over this conversation{why}"
+    if event.action == "take":
+        return f"An app took over this conversation{why}"
+    return f"The conversation was passed to another app{why}"
 
 
 def preview(text: str | None, attachments_json: str, deleted: bool) -> str:
@@ -160,6 +213,10 @@ class EventWriter:
                 self._customer_changed(event)
             case ChannelAlert():
                 self._channel_alert(event)
+            case OptIn():
+                self._note(event, opt_in_words(event))
+            case Handover():
+                self._note(event, handover_words(event))
             case MessageSent():
                 self._sent(event)
             case SendFailed():
@@ -300,6 +357,7 @@ class EventWriter:
             contacts=event.contacts,
             referral=event.referral,
             forwarded=event.forwarded,
+            callback_data=event.callback_data,
         )
         message_id = self._insert_message(
             conversation_id,
@@ -358,7 +416,46 @@ class EventWriter:
                 self.changes.append(ConversationChanged(conversation_id=conversation_id))
 
     def _channel_alert(self, event: ChannelAlert) -> None:
-        """Kept in the relay's log and metrics; the channel screen does not list alerts yet."""
+        """The platform's notice about the channel, kept for its card (see the module's notes)."""
+        words = alert_words(event)
+        serious = event.level != "info"
+        row = self.conn.execute(
+            "UPDATE channels SET alert = ?, alert_level = ?, alert_at_ms = ?"
+            " WHERE id = ? AND (alert_at_ms IS NULL OR alert_at_ms <= ?)"
+            " AND (? OR alert_level IS NULL OR alert_level = 'info') RETURNING id",
+            (
+                words,
+                event.level,
+                event.timestamp_ms,
+                event.channel_id,
+                event.timestamp_ms,
+                serious,
+            ),
+        ).fetchone()
+        if row is not None:
+            self.changes.append(ChannelsChanged(alert=words if serious else None))
+
+    def _note(self, event: PlatformEvent, text: str) -> None:
+        """A note from the platform in the conversation: not unread, not for the assistant."""
+        conversation_id = self._conversation(event)
+        if self._by_platform_id(conversation_id, event.platform_id) is not None:
+            return
+        message_id = self._insert_message(
+            conversation_id,
+            direction="in",
+            author="platform",
+            kind="note",
+            platform_id=event.platform_id,
+            text=text,
+            status="received",
+            timestamp_ms=event.timestamp_ms,
+        )
+        # No follow_message: a note makes no pending draft stale.
+        summarize(self.conn, conversation_id, self.now_ms)
+        self.changes.append(
+            MessageAdded(conversation_id=conversation_id, message_id=message_id, inbound=False)
+        )
+        self.changes.append(ConversationChanged(conversation_id=conversation_id))
 
     def _postback(self, event: Postback) -> None:
         conversation_id = self._conversation(event)

@@ -55,9 +55,10 @@ MESSAGE_STATUSES: Final[tuple[MessageStatus, ...]] = (
 )
 #: customer: inbound; owner: a person here or on another device; assistant: an automatic
 #: reply; elsewhere: sent from the platform's own app or inbox (an echo).
-Author = Literal["customer", "owner", "assistant", "elsewhere"]
+#: ``platform``: a note the platform made about the conversation (an opt-in, a handover).
+Author = Literal["customer", "owner", "assistant", "elsewhere", "platform"]
 AUTHORS: Final[tuple[Author, ...]] = ("customer", "owner", "assistant", "elsewhere")
-MessageKind = Literal["message", "postback"]
+MessageKind = Literal["message", "postback", "note"]
 DraftState = Literal["pending", "approved", "sent", "discarded", "superseded", "shadow"]
 DRAFT_STATES: Final[tuple[DraftState, ...]] = (
     "pending",
@@ -79,6 +80,11 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     detail: str | None
     updated_at_ms: int
+    #: The platform's latest notice about the channel (``ChannelAlert``), in plain words,
+    #: its level (info, warning, problem) and when it came.
+    alert: str | None = None
+    alert_level: str | None = None
+    alert_at_ms: int | None = None
 
 
 class Customer(msgspec.Struct, frozen=True, kw_only=True):
@@ -144,6 +150,9 @@ class MessageExtras(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
     postback_payload: str | None = None
     postback_source: str | None = None
     app_id: str | None = None
+    #: What the business's own send attached, returned with this reply (Viber
+    #: ``tracking_data``): which menu or step the customer answers.
+    callback_data: str | None = None
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True):

@@ -330,10 +330,21 @@ def draft(conn: sqlite3.Connection, draft_id: int) -> Draft | None:
 
 def channels(conn: sqlite3.Connection) -> list[Channel]:
     rows = conn.execute(
-        "SELECT id, platform, name, status, detail, updated_at_ms FROM channels ORDER BY name, id"
+        "SELECT id, platform, name, status, detail, updated_at_ms, alert, alert_level,"
+        " alert_at_ms FROM channels ORDER BY name, id"
     )
     return [
-        Channel(id=r[0], platform=r[1], name=r[2], status=r[3], detail=r[4], updated_at_ms=r[5])
+        Channel(
+            id=r[0],
+            platform=r[1],
+            name=r[2],
+            status=r[3],
+            detail=r[4],
+            updated_at_ms=r[5],
+            alert=r[6],
+            alert_level=r[7],
+            alert_at_ms=r[8],
+        )
         for r in rows
     ]
 

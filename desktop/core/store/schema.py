@@ -222,6 +222,12 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE drafts ADD COLUMN withdrawn_reason TEXT;
     """,
+    # The platform's latest notice about each channel (a template rejected, a rate limit).
+    """
+    ALTER TABLE channels ADD COLUMN alert TEXT;
+    ALTER TABLE channels ADD COLUMN alert_level TEXT;
+    ALTER TABLE channels ADD COLUMN alert_at_ms INTEGER;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -137,6 +138,9 @@ class ChannelCard(QFrame):
         self.health.setVisible(channel.platform != "webchat")
         self.health.fix_requested.connect(lambda fix: self.fix_requested.emit(channel.id, fix))
         self.health.check_requested.connect(lambda: self.check_requested.emit(channel.id))
+        self.health.set_alert(
+            channel.alert, channel.alert_level, channel.alert_at_ms, time.time_ns() // 1_000_000
+        )
         layout.addWidget(self.health)
 
         modes = QHBoxLayout()

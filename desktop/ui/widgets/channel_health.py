@@ -91,6 +91,10 @@ class HealthRow(QWidget):
         self.attention = label("", "muted", wrap=True)
         self.attention.hide()
         layout.addWidget(self.attention)
+        #: The platform's latest notice about the channel (a rejected template, a limit).
+        self.alert = label("", "muted", wrap=True)
+        self.alert.hide()
+        layout.addWidget(self.alert)
         self._fix: Fix | None = None
         self.health: ChannelHealth | None = None
         self.set_fix(fix_for_status(status))
@@ -123,6 +127,19 @@ class HealthRow(QWidget):
         self.attention.setVisible(bool(attention))
         fix: Fix | None = health.actions[0] if health.actions else fix_for_status(health.status)
         self.set_fix(fix)
+
+    def set_alert(
+        self, text: str | None, level: str | None, at_ms: int | None, now_ms: int
+    ) -> None:
+        """Show the platform's latest notice about the channel, marked by its level."""
+        if not text:
+            self.alert.hide()
+            return
+        mark = {"problem": _MARKS["problem"], "warning": _MARKS["warning"]}.get(level or "", "ⓘ")
+        when = f" ({short_time(at_ms, now_ms)})" if at_ms else ""
+        self.alert.setText(f"{mark} {text}{when}")
+        self.alert.setAccessibleName(f"Notice from the platform: {text}")
+        self.alert.show()
 
     def set_busy(self, busy: bool, words: str = "Checking…") -> None:
         """A check or fix is running: both buttons wait."""
