@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from litestar import Router, delete, get, post
@@ -20,14 +19,70 @@ from common.protocol import (
     SignUp,
 )
 from relay.auth import Principal, provide_principal
-from relay.crypto import hash_token, new_token
+from relay.crypto import HasherBusy, hash_token, new_token
 from relay.errors import RelayError
 from relay.services import Services, now_ms
 from relay.store import Conflict, UserRow
 
-__all__ = ["accounts_router", "create_account"]
+__all__ = ["accounts_router", "check_password", "create_account"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Per account: wrong passwords allowed before checks slow down, the first pause (doubled
+# with each further failure), the longest, and how long a quiet account takes to be forgiven.
+_FREE_FAILURES = 4
+_FIRST_DELAY_MS = 2_000
+_MAX_DELAY_MS = 15 * 60_000
+_FORGET_MS = 24 * 3600_000
+
+
+def _delay_ms(failures: int) -> int:
+    if failures <= _FREE_FAILURES:
+        return 0
+    return min(_MAX_DELAY_MS, _FIRST_DELAY_MS << min(failures - _FREE_FAILURES - 1, 20))
+
+
+async def check_password(services: Services, email: str, password: str, encoded: str) -> bool:
+    """Verify ``password`` for the account named by ``email`` (known or not). Failures are
+    counted per account in the store, so the back-off holds across processes and
+    restarts; while it lasts the check is refused with 429, whoever asks."""
+    key = hash_token(f"password:{email.strip().lower()}")
+    now = now_ms()
+    blocked_until = await services.store.password_blocked_until(key)
+    if blocked_until > now:
+        raise _too_many(blocked_until - now)
+    try:
+        ok = await services.hasher.verify_async(password, encoded)
+    except HasherBusy:
+        raise _busy() from None
+    if ok:
+        await services.store.clear_password_failures(key)
+        return True
+    await services.store.add_password_failure(key, now, _FORGET_MS, _delay_ms)
+    return False
+
+
+async def _hash(services: Services, password: str) -> str:
+    try:
+        return await services.hasher.hash_async(password)
+    except HasherBusy:
+        raise _busy() from None
+
+
+def _busy() -> RelayError:
+    return RelayError(
+        503, "busy", "The relay is checking many passwords; try again.", retry_after_s=1
+    )
+
+
+def _too_many(wait_ms: int) -> RelayError:
+    seconds = max(1, -(-wait_ms // 1000))
+    return RelayError(
+        429,
+        "too_many_attempts",
+        f"Too many wrong passwords for this account; try again in {seconds} s.",
+        retry_after_s=seconds,
+    )
 
 
 def _check_password(password: str) -> None:
@@ -45,7 +100,7 @@ async def create_account(services: Services, data: SignUp) -> UserRow:
     if not data.business_name.strip() or not data.name.strip():
         raise RelayError(422, "bad_request", "Give the business's name and your name.")
     _check_password(data.password)
-    password_hash = await asyncio.to_thread(services.hasher.hash, data.password)
+    password_hash = await _hash(services, data.password)
     try:
         return await services.store.create_business(
             data.business_name.strip(), data.name.strip(), email, password_hash
@@ -76,7 +131,7 @@ async def login(data: JSONBody[Login], services: NamedDependency[Services]) -> S
     user = await services.store.user_by_email(data.email)
     # Verify against a real hash even for an unknown e-mail, so timing does not tell.
     encoded = user.password_hash if user else _DUMMY_HASH
-    ok = await asyncio.to_thread(services.hasher.verify, data.password, encoded)
+    ok = await check_password(services, data.email, data.password, encoded)
     if user is None or not ok:
         raise RelayError(401, "bad_credentials", "The e-mail or password is wrong.")
     return await _new_session(services, user)
@@ -96,12 +151,12 @@ async def change_password(
     services: NamedDependency[Services],
 ) -> None:
     user = await services.store.user(principal.business_id, principal.user_id)
-    if user is None or not await asyncio.to_thread(
-        services.hasher.verify, data.current_password, user.password_hash
+    if user is None or not await check_password(
+        services, user.email, data.current_password, user.password_hash
     ):
         raise RelayError(403, "bad_credentials", "The current password is wrong.")
     _check_password(data.new_password)
-    encoded = await asyncio.to_thread(services.hasher.hash, data.new_password)
+    encoded = await _hash(services, data.new_password)
     await services.store.set_password(principal.business_id, principal.user_id, encoded)
     # Other sessions end: a password change is often a response to a leak.
     await services.store.revoke_user_sessions(principal.user_id, keep=principal.token_hash)

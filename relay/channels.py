@@ -83,8 +83,9 @@ async def add_channel(
     """Store a channel with its credentials encrypted (bound to its id); 409 if the
     platform account is connected already. It routes webhooks from now on."""
     channel_id = channel_id or uuid.uuid4().hex
-    if platform in ("viber", "webchat"):
-        # These are addressed by our channel id: each has its own webhook or page path.
+    if platform == "webchat" or (platform == "viber" and not external_id):
+        # Addressed by our channel id (a page path, a webhook path); a Viber bot is known
+        # by its own id when it was read, so no two businesses can connect it.
         external_id = channel_id
     key_id, blob = encode_credentials(services.keyring, channel_id, secrets)
     # Account-level WhatsApp webhooks name the Business Account, not the number.
@@ -199,7 +200,7 @@ async def connect(
     token = Check()
     if data.platform == "viber":
         # Checked before anything is stored: a wrong token leaves nothing behind.
-        name, avatar = await _viber_bot(services, secrets["auth_token"], data.name)
+        name, avatar, external_id = await _viber_bot(services, secrets["auth_token"], data.name)
         token = Check(state="ok", message="Viber accepts the bot token.", checked_at_ms=now_ms())
     elif data.platform in ("messenger", "instagram", "whatsapp"):
         token = await _meta_token(services, data.platform, secrets["access_token"])
@@ -240,8 +241,9 @@ async def connect(
 
 async def _viber_bot(
     services: Services, auth_token: str, name: str | None
-) -> tuple[str | None, str | None]:
-    """The bot's name (unless the owner gave one) and avatar; 422 for a token Viber refuses."""
+) -> tuple[str | None, str | None, str]:
+    """The bot's name (unless the owner gave one), avatar and own id ("" if Viber gave
+    none); 422 for a token Viber refuses."""
     try:
         info = await viber_account_info(services.http, services.urls, auth_token)
     except SendError as exc:
@@ -257,9 +259,11 @@ async def _viber_bot(
         ) from None
     bot_name = info.get("name")
     icon = info.get("icon")
+    bot_id = info.get("id")
     return (
         name or (bot_name if isinstance(bot_name, str) and bot_name else None),
         icon if isinstance(icon, str) and icon else None,
+        bot_id if isinstance(bot_id, str) else "",
     )
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidKey, InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -15,12 +18,15 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 __all__ = [
     "CredentialError",
+    "HasherBusy",
     "Keyring",
     "PasswordHasher",
     "hash_token",
     "load_keyring",
     "new_token",
 ]
+
+T = TypeVar("T")
 
 _NONCE = 12
 
@@ -84,12 +90,52 @@ def load_keyring(spec: str, key_file: Path) -> Keyring:
     return parse_keys(key_file.read_text().strip().replace("\n", ","))
 
 
+class HasherBusy(Exception):
+    """Too many password checks are already waiting; the caller should try again soon."""
+
+
+class _Gate:
+    """At most ``slots`` hashes run at once (each holds a core and ``memory_kib`` for a
+    fifth of a second); at most ``waiting`` more queue, and beyond that callers are turned
+    away, so a flood of logins cannot exhaust memory or starve the event loop's threads."""
+
+    def __init__(self, slots: int, waiting: int) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self._limit = slots + waiting
+        self._inside = 0
+
+    async def run(self, work: Callable[[], T]) -> T:
+        if self._inside >= self._limit:
+            raise HasherBusy("too many password checks at once")
+        self._inside += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work)
+        finally:
+            self._inside -= 1
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordHasher:
-    """Argon2id in PHC string form; the parameters travel inside each hash."""
+    """Argon2id in PHC string form; the parameters travel inside each hash. The async
+    methods run in a thread behind a bound on concurrent hashes."""
 
     memory_kib: int = 19 * 1024
     iterations: int = 2
+    #: Hashes run at once (0: one per core, at least two) and callers allowed to queue.
+    max_concurrent: int = 0
+    max_waiting: int = 64
+    _gate: _Gate = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        slots = self.max_concurrent or max(2, os.cpu_count() or 2)
+        object.__setattr__(self, "_gate", _Gate(slots, self.max_waiting))
+
+    async def hash_async(self, password: str) -> str:
+        return await self._gate.run(lambda: self.hash(password))
+
+    async def verify_async(self, password: str, encoded: str) -> bool:
+        return await self._gate.run(lambda: self.verify(password, encoded))
 
     def hash(self, password: str) -> str:
         kdf = Argon2id(

@@ -8,7 +8,6 @@ and is recorded under a request id; devices confirm what they erased, and
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -28,6 +27,7 @@ from litestar.params import FromPath, JSONBody
 from common.erasure import ErasureConfirmation, ErasureResult, customer_hash
 from common.events import EVENT_DECODER, CustomerErased
 from common.protocol import AccountDeletion
+from relay.accounts import check_password
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
 from relay.ingest import system_event
@@ -93,6 +93,9 @@ async def erase_customer(
         system_event(channel.business_id, notice),
         dedupe_key_of,
         deletion_code,
+        # A platform may redeliver an erased message: a tombstone drops it. A web-chat page
+        # resending its own message id is the visitor writing again (stored afresh).
+        tombstones=channel.platform != "webchat",
     )
     if row is None:  # disconnected meanwhile: its data went with it
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
@@ -216,8 +219,8 @@ async def delete_account(
 ) -> None:
     """Erase the whole business after re-checking the password; every session ends."""
     user = await services.store.user(principal.business_id, principal.user_id)
-    if user is None or not await asyncio.to_thread(
-        services.hasher.verify, data.password, user.password_hash
+    if user is None or not await check_password(
+        services, user.email, data.password, user.password_hash
     ):
         raise RelayError(403, "bad_credentials", "The password is wrong.")
     for channel in await services.store.channels(principal.business_id):

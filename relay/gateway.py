@@ -21,9 +21,9 @@ from litestar.response import Stream
 
 from relay.auth import authenticate, bearer_token
 from relay.errors import RelayError
-from relay.plans import Limit, cost_usd
+from relay.plans import Limit, cost_usd, price_of
 from relay.services import Services, now_ms
-from relay.usage import check_quota, warn_if_crossed
+from relay.usage import plan_for, release, reserve, warn_if_crossed
 
 __all__ = ["gateway_router"]
 
@@ -66,21 +66,35 @@ async def _meter(services: Services, business_id: str, model: str, usage: _Usage
     await warn_if_crossed(services, business_id, *_AI_LIMITS)
 
 
+# Completion tokens held for a call that names no ``max_tokens``; its real use settles it.
+_DEFAULT_COMPLETION = 256
+
+
+def _expected(price: tuple[float, float], body: dict[str, Any]) -> dict[Limit, float]:
+    """What a call will likely use: its prompt at about four bytes a token, plus the
+    completion it allows (embeddings have none)."""
+    prompt = len(msgspec.json.encode(body.get("messages") or body.get("input") or "")) // 4 + 1
+    completion = 0
+    if "messages" in body:
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        completion = asked if isinstance(asked, int) and asked > 0 else _DEFAULT_COMPLETION
+    cost = (prompt * price[0] + completion * price[1]) / 1_000_000
+    return {"ai_tokens": prompt + completion, "ai_cost_usd": cost}
+
+
 async def _prepare(
     request: Request[Any, Any, Any], services: Services
-) -> tuple[str, dict[str, Any]] | Response[dict[str, Any]]:
-    """Authenticate, check limits and read the body; an error response on any failure."""
+) -> tuple[str, dict[str, Any], str] | Response[dict[str, Any]]:
+    """Authenticate, read the body, check the model and hold the call's expected use
+    against the plan; an error response on any failure. Returns the business, the body
+    and the hold to release once the call is metered."""
     if not services.settings.ai_upstream_url:
         return _openai_error(
             503, "This relay has no AI service configured.", "server_error", "gateway_disabled"
         )
     try:
         principal = await authenticate(services, bearer_token(request))
-        await check_quota(services, principal.business_id, *_AI_LIMITS)
     except RelayError as exc:
-        if exc.code == "quota_exceeded":
-            # OpenAI's own code for an exhausted budget: clients already know it.
-            return _openai_error(429, exc.message, "insufficient_quota", "insufficient_quota")
         return _openai_error(exc.status, exc.message, "invalid_request_error", exc.code)
     try:
         body = msgspec.json.decode(await request.body())
@@ -95,7 +109,26 @@ async def _prepare(
             "invalid_request_error",
             "bad_request",
         )
-    return principal.business_id, body
+    model: str = body["model"]
+    allowed = plan_for(services).models
+    price = price_of(services.prices, model)
+    if (allowed and model not in allowed) or price is None:
+        # An unpriced model would be billed at nothing: only priced, allowed ones go out.
+        return _openai_error(
+            400,
+            f"The model {model!r} is not available on this relay.",
+            "invalid_request_error",
+            "model_not_found",
+        )
+    ttl_ms = int((services.settings.ai_timeout_s + 30.0) * 1000)
+    try:
+        hold = await reserve(services, principal.business_id, _expected(price, body), ttl_ms)
+    except RelayError as exc:
+        if exc.code == "quota_exceeded":
+            # OpenAI's own code for an exhausted budget: clients already know it.
+            return _openai_error(429, exc.message, "insufficient_quota", "insufficient_quota")
+        return _openai_error(exc.status, exc.message, "requests", "rate_limit_exceeded")
+    return principal.business_id, body, hold
 
 
 def _upstream(services: Services, path: str) -> tuple[str, dict[str, str]]:
@@ -137,6 +170,15 @@ def _relay_upstream_error(response: httpx.Response) -> Response[Any]:
 
 
 async def _forward_json(
+    services: Services, business_id: str, path: str, body: dict[str, Any], hold: str
+) -> Response[Any]:
+    try:
+        return await _forward_json_held(services, business_id, path, body)
+    finally:
+        await release(services, hold)
+
+
+async def _forward_json_held(
     services: Services, business_id: str, path: str, body: dict[str, Any]
 ) -> Response[Any]:
     url, headers = _upstream(services, path)
@@ -163,7 +205,7 @@ async def _forward_json(
 
 
 async def _forward_stream(
-    services: Services, business_id: str, body: dict[str, Any]
+    services: Services, business_id: str, body: dict[str, Any], hold: str
 ) -> Response[Any] | Stream:
     url, headers = _upstream(services, "/chat/completions")
     # Ask for the final usage chunk so the stream can be metered like any other call.
@@ -178,10 +220,12 @@ async def _forward_stream(
     try:
         response = await services.http.send(request, stream=True)
     except httpx.HTTPError as exc:
+        await release(services, hold)
         return _transport_error(exc)
     if response.status_code >= 400:
         await response.aread()
         await response.aclose()
+        await release(services, hold)
         return _relay_upstream_error(response)
 
     async def relay_chunks() -> AsyncIterator[bytes]:
@@ -206,6 +250,7 @@ async def _forward_stream(
         finally:
             await response.aclose()
             await _meter(services, business_id, model, usage)
+            await release(services, hold)
 
     return Stream(
         relay_chunks(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -219,14 +264,15 @@ async def chat_completions(
     prepared = await _prepare(request, services)
     if isinstance(prepared, Response):
         return prepared
-    business_id, body = prepared
+    business_id, body, hold = prepared
     if not isinstance(body.get("messages"), list) or not body["messages"]:
+        await release(services, hold)
         return _openai_error(
             400, "messages must be a non-empty list.", "invalid_request_error", "bad_request"
         )
     if body.get("stream") is True:
-        return await _forward_stream(services, business_id, body)
-    return await _forward_json(services, business_id, "/chat/completions", body)
+        return await _forward_stream(services, business_id, body, hold)
+    return await _forward_json(services, business_id, "/chat/completions", body, hold)
 
 
 @post("/embeddings", status_code=200)
@@ -236,12 +282,13 @@ async def embeddings(
     prepared = await _prepare(request, services)
     if isinstance(prepared, Response):
         return prepared
-    business_id, body = prepared
+    business_id, body, hold = prepared
     if not isinstance(body.get("input"), str | list):
+        await release(services, hold)
         return _openai_error(
             400, "input must be a string or a list.", "invalid_request_error", "bad_request"
         )
-    return await _forward_json(services, business_id, "/embeddings", body)
+    return await _forward_json(services, business_id, "/embeddings", body, hold)
 
 
 def gateway_router() -> Router:

@@ -7,7 +7,15 @@ from typing import Final, Literal
 
 import msgspec
 
-__all__ = ["DEFAULT_PRICES", "Limit", "Plan", "cost_usd", "load_plans", "load_prices"]
+__all__ = [
+    "DEFAULT_PRICES",
+    "Limit",
+    "Plan",
+    "cost_usd",
+    "load_plans",
+    "load_prices",
+    "price_of",
+]
 
 #: USD per million tokens (input, output); the operator's table is laid over this one.
 DEFAULT_PRICES: Final[dict[str, tuple[float, float]]] = {
@@ -29,6 +37,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     outbound_messages: int = 1000
     ai_tokens: int = 2_000_000
     ai_cost_usd: float = 5.0
+    #: Models the AI gateway forwards for this plan (empty: every model with a price).
+    models: tuple[str, ...] = ()
 
     def limit(self, name: Limit) -> float:
         return float(getattr(self, name))
@@ -54,14 +64,20 @@ def load_prices(spec: str) -> dict[str, tuple[float, float]]:
     return prices
 
 
+def price_of(prices: Mapping[str, tuple[float, float]], model: str) -> tuple[float, float] | None:
+    """USD per million (input, output) tokens of ``model``; None when it has no price.
+    Dated snapshots ("gpt-4o-mini-2024-07-18") are priced as their family."""
+    price = prices.get(model)
+    if price is None:
+        price = next((p for name, p in prices.items() if model.startswith(name + "-")), None)
+    return price
+
+
 def cost_usd(
     prices: Mapping[str, tuple[float, float]], model: str, prompt: int, completion: int
 ) -> float:
-    """Cost of one call; unknown models cost 0 (tokens are still counted and limited)."""
-    price = prices.get(model)
-    if price is None:
-        # Dated snapshots ("gpt-4o-mini-2024-07-18") are priced as their family.
-        price = next((p for name, p in prices.items() if model.startswith(name + "-")), None)
+    """Cost of one call (0 for a model without a price: the gateway refuses those first)."""
+    price = price_of(prices, model)
     if price is None:
         return 0.0
     return (prompt * price[0] + completion * price[1]) / 1_000_000

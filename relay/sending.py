@@ -26,7 +26,7 @@ from relay.send import MAX_BACKOFF_S, OutboundText, send_with_retry
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
 from relay.store import ChannelRow, SendClaim
-from relay.usage import check_quota, warn_if_crossed
+from relay.usage import release, reserve, warn_if_crossed
 
 __all__ = ["sending_router"]
 
@@ -137,7 +137,24 @@ async def send_reply(
             f"The reply has {len(data.text)} characters; {platform} allows {limit}.",
         )
 
-    await check_quota(services, principal.business_id, "outbound_messages")
+    lease_ms = _lease_ms(services)
+    # The message is held against the plan before anything else, so concurrent sends
+    # cannot pass the limit together; the hold ends once the send is counted (or not).
+    hold = await reserve(services, principal.business_id, {"outbound_messages": 1}, lease_ms)
+    try:
+        return await _claim_and_deliver(services, principal, row, platform, data, lease_ms)
+    finally:
+        await release(services, hold)
+
+
+async def _claim_and_deliver(
+    services: Services,
+    principal: Principal,
+    row: ChannelRow,
+    platform: Platform,
+    data: SendReply,
+    lease_ms: int,
+) -> SendResult:
     fingerprint = _fingerprint(data)
     claim = await services.store.claim_send(
         principal.business_id,
@@ -145,7 +162,7 @@ async def send_reply(
         fingerprint,
         row.id,
         data.in_reply_to if data.automatic else None,
-        lease_ms=_lease_ms(services),
+        lease_ms=lease_ms,
     )
     if claim.state == "already_replied":
         raise RelayError(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-import msgspec
 from litestar import Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
@@ -19,9 +20,11 @@ from relay.errors import RelayError
 from relay.ingest import system_event
 from relay.plans import Limit, Plan
 from relay.services import Services, now_ms
+from relay.store.base import QuotaWant
 from relay.store.clock import utc_day
+from relay.store.quotas import IN_FLIGHT
 
-__all__ = ["METRICS", "UsageReport", "check_quota", "usage_router", "warn_if_crossed"]
+__all__ = ["METRICS", "UsageReport", "release", "reserve", "usage_router", "warn_if_crossed"]
 
 log = logging.getLogger("clientora.relay.usage")
 
@@ -74,21 +77,53 @@ def plan_for(services: Services) -> Plan:
     return services.plans.get(services.settings.default_plan, Plan())
 
 
-async def check_quota(services: Services, business_id: str, *limits: Limit) -> None:
-    """Refuse with ``quota_exceeded`` (limit and reset date named) when a limit is used up."""
+#: The usage metrics each monthly limit adds up.
+LIMIT_METRICS: Final[Mapping[Limit, tuple[str, ...]]] = {
+    "outbound_messages": ("outbound_auto", "outbound_manual"),
+    "ai_tokens": ("prompt_tokens", "completion_tokens"),
+    "ai_cost_usd": ("cost_usd",),
+}
+#: Metered calls (sends, AI calls) one business may have running at once.
+MAX_IN_FLIGHT: Final = 16
+
+
+async def reserve(
+    services: Services, business_id: str, amounts: Mapping[Limit, float], ttl_ms: int
+) -> str:
+    """Hold ``amounts`` against this month's limits before a metered call, atomically, so
+    concurrent calls cannot overspend; refused with ``quota_exceeded`` (limit and reset
+    date named) or ``rate_limited`` (too many calls in flight). Returns the hold's id:
+    ``release`` it once the call's real use is counted (a crash lets it lapse at ``ttl_ms``)."""
     plan = plan_for(services)
-    usage = await month_usage(services, business_id)
-    for name in limits:
-        limit = plan.limit(name)
-        if limit and usage.used(name) >= limit:
-            raise RelayError(
-                429,
-                "quota_exceeded",
-                f"This month's {name.replace('_', ' ')} limit ({limit:g}) is used up; "
-                f"it resets on {usage.resets_on}.",
-                limit=limit,
-                resets_on=usage.resets_on,
-            )
+    now = now_ms()
+    first, last, resets = _month_bounds(dt.date.fromisoformat(utc_day(now)))
+    hold_id = uuid.uuid4().hex
+    wants = [
+        QuotaWant(name, amount, plan.limit(name), LIMIT_METRICS[name])
+        for name, amount in amounts.items()
+    ]
+    refused = await services.store.hold_quota(
+        business_id, hold_id, wants, first, last, now, ttl_ms, MAX_IN_FLIGHT
+    )
+    if refused == IN_FLIGHT:
+        raise RelayError(
+            429, "rate_limited", "Too many calls at once for this business.", retry_after_s=1
+        )
+    if refused is not None:
+        limit = next(want.limit for want in wants if want.name == refused)
+        raise RelayError(
+            429,
+            "quota_exceeded",
+            f"This month's {refused.replace('_', ' ')} limit ({limit:g}) is used up; "
+            f"it resets on {resets}.",
+            limit=limit,
+            resets_on=resets,
+        )
+    return hold_id
+
+
+async def release(services: Services, hold_id: str) -> None:
+    await services.store.release_quota(hold_id)
 
 
 async def warn_if_crossed(services: Services, business_id: str, *limits: Limit) -> None:
@@ -162,7 +197,7 @@ async def read_usage(
     usage = await month_usage(services, principal.business_id)
     return UsageReport(
         rows=rows,
-        plan=msgspec.structs.asdict(plan_for(services)),
+        plan={name: plan_for(services).limit(name) for name in LIMIT_METRICS},
         month={
             "outbound_messages": usage.outbound_messages,
             "ai_tokens": usage.ai_tokens,

@@ -17,6 +17,7 @@ from desktop.core.drafting.extractive import (
     in_script,
 )
 from desktop.core.drafting.handoff import ASKED_FOR_PERSON
+from desktop.core.drafting.matching import candidates, split_questions
 from desktop.core.drafting.messages import CannedMessages
 from desktop.core.drafting.offers import format_date, offer_sentence
 from desktop.core.kb.models import SearchHit
@@ -234,3 +235,35 @@ async def test_refund_hands_off_first() -> None:
     """A refund request hands off even when a FAQ would match."""
     draft = await ExtractiveDrafter().draft(make_request("Dua rimbursim për dërgesën"))
     assert draft.handoff_reason == "handoff topic: refund"
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        (
+            "Da li primate evre? Imam samo evre pošto dolazim sa Kosova",
+            ["Da li primate evre? Imam samo evre pošto dolazim sa Kosova"],
+        ),
+        (
+            "Telefon mi je pao u vodu\nmožete li da ga popravite",
+            ["Telefon mi je pao u vodu možete li da ga popravite"],
+        ),
+        ("kolko kosta ekran\nkad mogu da dođem", ["kolko kosta ekran", "kad mogu da dođem"]),
+        ("Sa kushton dërgesa? A keni parking?", ["Sa kushton dërgesa?", "A keni parking?"]),
+        ("Hi!\nWhat are your hours?\nThanks", ["What are your hours?"]),
+    ],
+)
+def test_a_message_is_split_into_the_questions_it_asks(text: str, parts: list[str]) -> None:
+    """Each question is a part, with or without "?"; a remark or statement that asks nothing
+    stays with its question as context; greetings and thanks are dropped."""
+    assert split_questions(text) == parts
+
+
+def test_title_words_count_the_customers_own_words_only() -> None:
+    """A title matched through a translation counts for coverage but not as the customer's
+    own title words (the confidence map weighs the two differently)."""
+    sq, en = candidates("delivery price dërgesa", [DELIVERY_SQ, HOURS_EN])
+    assert sq.hit is DELIVERY_SQ
+    assert sq.title_words == 1  # "dërgesa"; "price"/"delivery" only through translations
+    assert sq.coverage > sq.title_words / sq.terms
+    assert en.title_words == 0

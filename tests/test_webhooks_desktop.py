@@ -3,11 +3,13 @@ channel alerts on the channel and opt-ins and handovers as notes in the conversa
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from common.events import (
@@ -22,12 +24,20 @@ from common.events import (
     Unsupported,
 )
 from common.protocol import EventFrame
+from desktop.core.credentials import EncryptedFileCredentials
+from desktop.core.engine import Engine
 from desktop.core.store import Change, Channel, ChannelsChanged, NewDraft, Store
+from desktop.embedded import EmbeddedRelay
 from desktop.ui.hub import ChangeSet
+from desktop.ui.main_window import MainWindow
 from desktop.ui.screens.channels import ChannelsScreen
+from desktop.ui.workspace import Workspace
 from relay.webhooks.meta import parse_meta
 from relay.webhooks.viber import parse_viber
+from tests.qt_helpers import qloop, qsettings, wait_for
 from tests.shared_data import fixture_bytes
+
+__all__ = ["qloop", "qsettings"]
 
 T0 = 1_764_840_000_000
 _seq = itertools.count(1)
@@ -291,3 +301,48 @@ async def test_a_viber_reply_keeps_what_our_send_attached(store: Store) -> None:
     (conversation,) = await store.list_conversations()
     (message,) = await store.messages(conversation.id)
     assert message.extras.callback_data == "menu-v2"
+
+
+def test_a_serious_alert_is_said_in_the_app(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
+) -> None:
+    """A channel alert the store takes from the stream reaches the window's banner (through
+    the store's change feed and the app's change hub), naming the channel's screen."""
+    engine = wait_for(
+        qtbot,
+        Engine.open(
+            tmp_path / "shop",
+            local_relay=lambda folder, _port: EmbeddedRelay(folder, port=0),
+            credentials=EncryptedFileCredentials(tmp_path / "secrets"),
+        ),
+    )
+    window = MainWindow(qsettings)
+    window.show()
+    workspace = Workspace(engine, window, qsettings)
+    wait_for(qtbot, workspace.enter())
+    try:
+        workspace.first_run.shop.setText("Kafe Prishtina")
+        workspace.first_run.local_button.click()
+        qtbot.waitUntil(lambda: window.current_screen == "inbox", timeout=30_000)
+        channel_id = engine.channels.test_channel_id
+        assert channel_id is not None
+        alert = ChannelAlert(
+            channel_id=channel_id,
+            platform="webchat",
+            timestamp_ms=T0,
+            raw_type="errors",
+            reason="account error",
+            level="problem",
+            detail="Sending is paused.",
+        )
+        frame = EventFrame(seq=10**9, id="alert-1", stored_at_ms=T0, event=alert)
+        # The relay's own event about the test channel comes first, as it always does.
+        qtbot.waitUntil(lambda: bool(wait_for(qtbot, engine.store.channels())), timeout=10_000)
+        wait_for(qtbot, engine.store.apply_events([frame]))
+        qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
+        assert window.banner.text == "Web chat: Sending is paused. See Channels."
+        assert window.banner.kind == "warning"
+    finally:
+        wait_for(qtbot, workspace.close(), timeout_ms=30_000)
+        window.close()
+        window.deleteLater()

@@ -20,6 +20,7 @@ __all__ = [
     "ErasureRow",
     "MetaLoginRow",
     "NewEvent",
+    "QuotaWant",
     "RetentionCounts",
     "RetentionCutoffs",
     "SendClaim",
@@ -113,6 +114,17 @@ class UsageRow:
     day: str
     metric: str
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaWant:
+    """``amount`` of a monthly limit ``name`` (0: none), whose use is the sum of these
+    usage ``metrics``."""
+
+    name: str
+    amount: float
+    limit: float
+    metrics: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +275,18 @@ class Store(Protocol):
     async def revoke_session(self, token_hash: str) -> None: ...
     async def revoke_user_sessions(self, user_id: str, keep: str | None = None) -> int: ...
 
+    # password attempts (relay/accounts.py)
+    async def password_blocked_until(self, key: str) -> int:
+        """Until when (ms) password checks for ``key`` are refused; 0 when they are not."""
+
+    async def add_password_failure(
+        self, key: str, now_ms: int, forget_ms: int, delay_ms: Callable[[int], int]
+    ) -> int:
+        """Count a failure (a streak older than ``forget_ms`` starts again at one) and block
+        ``key`` for ``delay_ms(failures)``; returns the new ``blocked_until_ms``."""
+
+    async def clear_password_failures(self, key: str) -> None: ...
+
     # devices
     async def create_device(self, business_id: str, name: str) -> DeviceRow: ...
     async def device(self, business_id: str, device_id: str) -> DeviceRow | None: ...
@@ -344,6 +368,26 @@ class Store(Protocol):
     async def usage(self, business_id: str, first_day: str, last_day: str) -> list[UsageRow]:
         """Counters for days ``first_day``..``last_day`` (``YYYY-MM-DD``, inclusive)."""
 
+    async def hold_quota(
+        self,
+        business_id: str,
+        hold_id: str,
+        wants: Sequence[QuotaWant],
+        first_day: str,
+        last_day: str,
+        now_ms: int,
+        ttl_ms: int,
+        max_in_flight: int,
+    ) -> str | None:
+        """Reserve each want under ``hold_id`` until ``now_ms + ttl_ms``, in one step with
+        the check: the month's use (days ``first_day``..``last_day``) plus live holds plus
+        the amount must stay within each limit. None when held; else the name of the
+        limit it would pass, or ``in_flight`` when the business already holds
+        ``max_in_flight`` calls (nothing is held then)."""
+
+    async def release_quota(self, hold_id: str) -> None:
+        """Drop a hold (its real use was counted, or the call never ran)."""
+
     async def claim_warning(self, business_id: str, key: str) -> bool:
         """True the first time ``key`` is claimed for the business (one warning per level)."""
 
@@ -357,11 +401,14 @@ class Store(Protocol):
         event: NewEvent,
         dedupe_key_of: DedupeKeyOf,
         deletion_code: str | None = None,
+        tombstones: bool = False,
     ) -> ErasureRow | None:
         """In one transaction: delete the customer's events on the channel, their contact
         row, the dedupe keys of those events and any key of the channel that contains
         ``customer_id``, the sends that produced those events; record the erasure under
-        ``request_id``; append ``event``. None (and nothing done) if the channel is not
+        ``request_id``; append ``event``. With ``tombstones``, a one-way hash of each
+        erased event's key stays (until keys expire), so a platform's redelivery of an
+        erased message is dropped like any duplicate. None (and nothing done) if the channel is not
         the business's. Deleted bytes are made unrecoverable from the files where the
         engine allows it (SQLite: secure_delete and a WAL checkpoint)."""
 

@@ -9,7 +9,7 @@ from relay.store.base import (
     ErasureRow,
     NewEvent,
 )
-from relay.store.events import insert_events
+from relay.store.events import insert_events, tombstone
 from relay.store.port import Database, Tx, build, delete_in
 
 __all__ = ["Erasure"]
@@ -29,6 +29,7 @@ _BUSINESS_TABLES = (
     "sends",
     "usage",
     "usage_warnings",
+    "quota_holds",
     "erasures",
     "meta_logins",
     "channel_health",
@@ -47,6 +48,7 @@ class Erasure:
         event: NewEvent,
         dedupe_key_of: DedupeKeyOf,
         deletion_code: str | None = None,
+        tombstones: bool = False,
     ) -> ErasureRow | None:
         if not customer_id:
             raise ValueError("an erasure needs a customer id")
@@ -80,6 +82,12 @@ class Erasure:
             ) + await delete_in(
                 tx, "DELETE FROM dedupe WHERE channel_id = ? AND key IN ({})", [channel_id], keys
             )
+            if tombstones:
+                await tx.executemany(
+                    "INSERT INTO dedupe (channel_id, key, created_at_ms) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    [(channel_id, tombstone(k), event.timestamp_ms) for k in keys],
+                )
             contacts = await tx.execute(
                 "DELETE FROM contacts WHERE channel_id = ? AND customer_id = ?",
                 channel_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from relay.store.base import NewEvent, StoredEvent
@@ -9,9 +10,15 @@ from relay.store.clock import now_ms
 from relay.store.port import Database, Tx, build
 from relay.store.usage import add_usage
 
-__all__ = ["Events", "insert_events"]
+__all__ = ["Events", "insert_events", "tombstone"]
 
 _STORED = "SELECT seq, id, stored_at_ms, payload FROM events"
+
+
+def tombstone(dedupe_key: str) -> str:
+    """The dedupe row an erasure leaves in place of a key: a one-way hash, so the relay
+    keeps no id of the erased message yet still knows a redelivery of it."""
+    return "erased:" + hashlib.sha256(dedupe_key.encode()).hexdigest()
 
 
 async def insert_events(tx: Tx, events: Sequence[NewEvent]) -> list[int | None]:
@@ -21,12 +28,16 @@ async def insert_events(tx: Tx, events: Sequence[NewEvent]) -> list[int | None]:
     seqs: list[int | None] = []
     for e in events:
         if e.dedupe_key is not None:
+            # Seen before, or erased with a tombstone left: either way not stored again.
             fresh = await tx.execute(
-                "INSERT INTO dedupe (channel_id, key, created_at_ms) VALUES (?, ?, ?)"
+                "INSERT INTO dedupe (channel_id, key, created_at_ms) SELECT ?, ?, ?"
+                " WHERE NOT EXISTS (SELECT 1 FROM dedupe WHERE channel_id = ? AND key = ?)"
                 " ON CONFLICT DO NOTHING",
                 e.channel_id or "",
                 e.dedupe_key,
                 now,
+                e.channel_id or "",
+                tombstone(e.dedupe_key),
             )
             if not fresh:
                 seqs.append(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relay.store.accounts import Accounts
+from relay.store.attempts import PasswordAttempts
 from relay.store.base import CommitListener
 from relay.store.channels import Channels
 from relay.store.erasure import Erasure
@@ -10,6 +11,7 @@ from relay.store.events import Events
 from relay.store.health import ChannelHealth
 from relay.store.logins import MetaLogins
 from relay.store.port import Database
+from relay.store.quotas import Quotas
 from relay.store.retention import Retention
 from relay.store.sends import Sends
 from relay.store.usage import Usage
@@ -18,7 +20,17 @@ __all__ = ["SqlStore"]
 
 
 class SqlStore(
-    Accounts, Channels, ChannelHealth, Events, Sends, Usage, Erasure, Retention, MetaLogins
+    Accounts,
+    PasswordAttempts,
+    Channels,
+    ChannelHealth,
+    Events,
+    Sends,
+    Usage,
+    Quotas,
+    Erasure,
+    Retention,
+    MetaLogins,
 ):
     """Implements ``relay.store.base.Store``; the driver decides only how SQL runs."""
 

@@ -24,6 +24,14 @@ _EXPIRE_DEDUPE = (
 _EXPIRE_SENDS = (
     "DELETE FROM sends WHERE id IN (SELECT id FROM sends WHERE created_at_ms < ? LIMIT ?)"
 )
+_EXPIRE_FAILED_LOGINS = (
+    "DELETE FROM password_failures WHERE key IN"
+    " (SELECT key FROM password_failures WHERE last_failure_ms < ? LIMIT ?)"
+)
+_EXPIRE_HOLDS = (
+    "DELETE FROM quota_holds WHERE (id, name) IN"
+    " (SELECT id, name FROM quota_holds WHERE expires_at_ms < ? LIMIT ?)"
+)
 _EXPIRE_CONTACTS = (
     "DELETE FROM contacts WHERE (channel_id, customer_id) IN"
     " (SELECT channel_id, customer_id FROM contacts WHERE last_inbound_ms < ? LIMIT ?)"
@@ -41,6 +49,9 @@ class Retention:
             sends=await self._in_batches(_EXPIRE_SENDS, cutoffs.keys_before_ms, batch),
             contacts=await self._in_batches(_EXPIRE_CONTACTS, cutoffs.contacts_before_ms, batch),
         )
+        # Old failure streaks would be forgotten at the next failure anyway.
+        await self._in_batches(_EXPIRE_FAILED_LOGINS, cutoffs.keys_before_ms, batch)
+        await self._in_batches(_EXPIRE_HOLDS, cutoffs.keys_before_ms, batch)
         if counts != RetentionCounts():
             await self._db.scrub()
         return counts

@@ -97,6 +97,20 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
     # 3: a WhatsApp channel's Business Account id, for account-level webhooks. Channels
     # connected before take it from their health row, where the checks kept it.
     _ACCOUNT_ID,
+    # 4: failed password checks per account (keyed by a hash), for a back-off.
+    """
+CREATE TABLE password_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_ms INTEGER NOT NULL,
+    blocked_until_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
+""",
+    # 5: quota holds, reserved before a metered call and released after it.
+    """
+CREATE TABLE quota_holds (
+    id TEXT NOT NULL, business_id TEXT NOT NULL, name TEXT NOT NULL, amount REAL NOT NULL,
+    expires_at_ms INTEGER NOT NULL, PRIMARY KEY (id, name)) WITHOUT ROWID;
+CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
+""",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -180,6 +194,20 @@ CREATE INDEX IF NOT EXISTS channel_health_business ON channel_health(business_id
     "ALTER TABLE sends ADD COLUMN lease_until_ms BIGINT;\n",
     # 3: as SQLITE's 3.
     _ACCOUNT_ID,
+    # 4: failed password checks per account (keyed by a hash), for a back-off.
+    """
+CREATE TABLE password_failures (
+    key TEXT PRIMARY KEY, failures INTEGER NOT NULL, last_failure_ms BIGINT NOT NULL,
+    blocked_until_ms BIGINT NOT NULL);
+CREATE INDEX password_failures_last ON password_failures(last_failure_ms);
+""",
+    # 5: quota holds, reserved before a metered call and released after it.
+    """
+CREATE TABLE quota_holds (
+    id TEXT NOT NULL, business_id TEXT NOT NULL, name TEXT NOT NULL,
+    amount DOUBLE PRECISION NOT NULL, expires_at_ms BIGINT NOT NULL, PRIMARY KEY (id, name));
+CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
+""",
 )
 
 
