@@ -2,11 +2,13 @@
 
 Runs the app's real workspace in local mode (built-in relay, test channel), fills a
 demo shop (knowledge in Albanian, Serbian and English; conversations on several
-channels delivered through the store as the sync delivers them; a customer typing in
-the test channel), and grabs each screen, in the light look and one in the dark.
+channels delivered through the store as the sync delivers them; test customers typing
+in the test channel, one answered on its own), and grabs every screen at 1366x768 and
+1280x720 (the 13-inch laptops owners use), light and dark, into one folder per size and
+look (``1366x768-light/``...); the dialogs once per look.
 
     python docs/make_screenshots.py            # offscreen (no display needed)
-    xvfb-run -s "-screen 0 1600x1000x24" python docs/make_screenshots.py --xcb
+    xvfb-run -s "-screen 0 1366x768x24" python docs/make_screenshots.py --xcb
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--xcb", action="store_true", help="use the X display (under Xvfb)")
-    parser.add_argument("--width", type=int, default=1440)
-    parser.add_argument("--height", type=int, default=900)
     return parser.parse_args()
 
 
@@ -307,33 +307,58 @@ def save(widget: QWidget, out: Path, name: str) -> None:
     print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+SIZES = ((1366, 768), (1280, 720))
+LOOKS = ("light", "dark")
+
+
+def folder(out: Path, size: tuple[int, int], look: str) -> Path:
+    path = out / f"{size[0]}x{size[1]}-{look}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def settle(seconds: float = 0.3) -> None:
+    await asyncio.sleep(seconds)
+
+
 async def shoot(app: QApplication, out: Path, data: Path) -> None:
     # The engine's libraries load here, after Qt has set the platform chosen above.
+    from desktop.core.autopilot import ChannelPolicy  # noqa: PLC0415
     from desktop.core.settings import AppSettings  # noqa: PLC0415
+    from desktop.ui.screens.lists import ListScreen  # noqa: PLC0415
+    from desktop.ui.widgets.webchat_share import WebChatDialog  # noqa: PLC0415
     from desktop.ui.workspace import Workspace, open_engine  # noqa: PLC0415
 
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     settings = QSettings(str(data / "window.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
-    window.resize(ARGS.width, ARGS.height)
+    window.setMinimumSize(0, 0)
+    window.resize(*SIZES[0])
     window.show()
     engine = await open_engine(data / "shop")
-    await engine.update_settings(
+    prefs = engine.preferences
+    await prefs.update(
         msgspec.structs.replace(
-            engine.settings, relay=msgspec.structs.replace(engine.settings.relay, embedded_port=0)
+            prefs.settings, relay=msgspec.structs.replace(prefs.settings.relay, embedded_port=0)
         )
     )
     workspace = Workspace(engine, window, settings)
     await workspace.enter()
     first = workspace.first_run
     first.shop.setText("Butiku Arta")
-    await asyncio.sleep(0.3)
-    save(window, out, "01-first-run")
+    for look in LOOKS:
+        apply_theme(app, look)
+        for size in SIZES:
+            window.resize(*size)
+            await settle()
+            save(window, folder(out, size, look), "01-first-run")
+    apply_theme(app, "light")
+    window.resize(*SIZES[0])
 
     first.local_button.click()
     await wait_until(lambda: window.current_screen is not None, 60)
-    settings_now: AppSettings = engine.settings
-    await engine.update_settings(
+    settings_now: AppSettings = prefs.settings
+    await prefs.update(
         msgspec.structs.replace(
             settings_now,
             settle_s=0.3,
@@ -355,107 +380,125 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
 
     now = time.time_ns() // 1_000_000
     await engine.store.apply_events(demo_frames(now))
-    await engine.simulate_customer("Sa kushton dërgesa në Prizren?", customer="Test customer")
-    await wait_until(lambda: window.count("approvals") >= 4, 60)
-    await asyncio.sleep(0.5)
-
-    # Inbox with the test conversation open and its draft.
-    window.show_screen("inbox")
-    await asyncio.sleep(0.3)
-    inbox = workspace.inbox
-    target = next(
-        (
-            i
-            for i in range(inbox.proxy.rowCount())
-            if (c := inbox.proxy.conversation(i)) and c.customer.name == "Arta Krasniqi"
-        ),
-        0,
+    channels = engine.channels
+    test_channel = channels.test_channel_id
+    # One test customer is answered on its own (auto mode), one waits for approval.
+    if test_channel is not None:
+        await channels.set_policy(test_channel, ChannelPolicy(mode="auto"))
+    await channels.simulate_customer(
+        "Sa kushton dërgesa në Prizren?", customer="Test customer", visitor="demo-visitor-1"
     )
-    workspace.inbox_screen.select_row(target)
-    await wait_until(workspace.inbox_screen.pane.draft_panel.isVisible, 20)
-    await asyncio.sleep(0.4)
-    save(window, out, "02-inbox")
-
-    window.show_screen("approvals")
-    await asyncio.sleep(0.2)
-    workspace.approvals_screen.select_row(0)
-    await asyncio.sleep(0.6)
-    save(window, out, "03-approvals")
-
-    window.show_screen("expiring")
-    await asyncio.sleep(0.2)
-    workspace.expiring_screen.select_row(0)
-    await asyncio.sleep(0.6)
-    save(window, out, "04-expiring-soon")
-
-    window.show_screen("knowledge")
-    workspace.knowledge_screen.show_type("faq")
-    workspace.knowledge_screen.question.setText("Sa kushton dërgesa në Pejë?")
-    workspace.knowledge_screen.ask_button.click()
-    await wait_until(workspace.knowledge_screen.answer.isVisible, 20)
-    await asyncio.sleep(0.3)
-    save(window, out, "05-knowledge")
-
-    dialog = workspace.knowledge.open_faq(None)
-    dialog.question.setText("A keni parking?")
-    dialog.validate()
-    await asyncio.sleep(0.2)
-    save(dialog, out, "06-knowledge-faq-form")
-    dialog.reject()
-
+    await wait_until(lambda: window.count("approvals") >= 4, 60)
+    if test_channel is not None:
+        await channels.set_policy(test_channel, ChannelPolicy(mode="manual"))
+    await channels.simulate_customer(
+        "A e keni fustanin veror në madhësinë L?", customer="Drita (test)", visitor="demo-visitor-2"
+    )
+    await wait_until(lambda: window.count("approvals") >= 5, 60)
+    await settle(0.5)
     for health in demo_health(now):
         workspace.channels_screen.set_health(health, now)
-    window.show_screen("channels")
-    await asyncio.sleep(0.5)
-    card = next(iter(workspace.channels_screen.cards.values()), None)
-    if card is not None:
-        card.set_mode("auto")
-    await asyncio.sleep(0.3)
-    save(window, out, "07-channels")
-    # The picker as it looks after signing in with Facebook (the built-in relay has no
-    # Meta app, so the dialog gets what such a relay would list).
-    picker = MetaConnectDialog(window)
-    picker.set_assets(
-        DEMO_ASSETS,
-        ["1 Page was left out: your role there cannot send messages."],
-        preselect=lambda asset: asset.id in ("messenger:555001", "instagram:17841401234"),
-    )
-    picker.show()
-    await asyncio.sleep(0.3)
-    save(picker, out, "08b-connect-with-facebook")
-    picker.reject()
-    connect = workspace.channels.open_connect()
-    connect.set_platform("whatsapp")
-    connect.field("phone_number_id").setText("10654")
-    connect.validate()
-    await asyncio.sleep(0.2)
-    save(connect, out, "08-connect-channel")
-    connect.reject()
 
-    window.show_screen("usage")
-    await wait_until(lambda: workspace.usage_screen.conversations.value.text() != "–", 20)
-    await asyncio.sleep(0.5)
-    save(window, out, "09-usage")
+    async def open_first(screen: ListScreen) -> None:
+        # A list reloads on its own timer: select again until the pane shows the row.
+        for _ in range(40):
+            screen.select_row(0)
+            await settle(0.25)
+            if screen.pane.conversation is not None:
+                break
+        await settle(0.4)
 
-    window.show_screen("settings")
-    await asyncio.sleep(0.3)
-    save(window, out, "10-settings")
+    async def screens(target: Path) -> None:
+        started = time.monotonic()
+        window.show_screen("inbox")
+        await settle()
+        inbox = workspace.inbox
+        row = next(
+            (
+                i
+                for i in range(inbox.proxy.rowCount())
+                if (c := inbox.proxy.conversation(i)) and c.customer.name == "Arta Krasniqi"
+            ),
+            0,
+        )
+        workspace.inbox_screen.select_row(row)
+        await wait_until(workspace.inbox_screen.pane.draft_panel.isVisible, 20)
+        await settle(0.4)
+        save(window, target, "02-inbox")
+        window.show_screen("approvals")
+        await settle(0.2)
+        await open_first(workspace.approvals_screen)
+        save(window, target, "03-approvals")
+        window.show_screen("expiring")
+        await settle(0.2)
+        await open_first(workspace.expiring_screen)
+        save(window, target, "04-expiring-soon")
+        window.show_screen("knowledge")
+        workspace.knowledge_screen.show_type("faq")
+        workspace.knowledge_screen.question.setText("Sa kushton dërgesa në Pejë?")
+        workspace.knowledge_screen.ask_button.click()
+        await wait_until(workspace.knowledge_screen.answer.isVisible, 20)
+        await settle()
+        save(window, target, "05-knowledge")
+        window.show_screen("channels")
+        await settle(0.5)
+        save(window, target, "07-channels")
+        window.show_screen("usage")
+        workspace.usage.reload()
+        await wait_until(lambda: workspace.usage_screen.conversations.value.text() != "–", 20)
+        await settle(0.8)
+        save(window, target, "09-usage")
+        window.show_screen("settings")
+        await settle()
+        save(window, target, "10-settings")
+        print(f"  {target.name}: {time.monotonic() - started:.1f} s")
 
-    dialog_chat = workspace.inbox.open_test_chat()
-    await asyncio.sleep(0.2)
-    save(dialog_chat, out, "11-test-chat")
-    dialog_chat.hide()
+    async def dialogs(target: Path) -> None:
+        dialog = workspace.knowledge.open_faq(None)
+        dialog.question.setText("A keni parking?")
+        dialog.validate()
+        await settle(0.2)
+        save(dialog, target, "06-knowledge-faq-form")
+        dialog.reject()
+        # The picker as it looks after signing in with Facebook (the built-in relay has
+        # no Meta app, so the dialog gets what such a relay would list).
+        picker = MetaConnectDialog(window)
+        picker.set_assets(
+            DEMO_ASSETS,
+            ["1 Page was left out: your role there cannot send messages."],
+            preselect=lambda asset: asset.id in ("messenger:555001", "instagram:17841401234"),
+        )
+        picker.show()
+        await settle()
+        save(picker, target, "08b-connect-with-facebook")
+        picker.reject()
+        connect = workspace.channels.open_connect()
+        connect.set_platform("whatsapp")
+        connect.field("phone_number_id").setText("10654")
+        connect.validate()
+        await settle(0.2)
+        save(connect, target, "08-connect-channel")
+        connect.reject()
+        window.show_screen("inbox")
+        chat = workspace.inbox.open_test_chat()
+        await wait_until(lambda: bool(chat.chips), 20)
+        await settle(0.3)
+        save(chat, target, "11-test-chat")
+        chat.hide()
+        share = WebChatDialog(channels.relay_url, "demo-webchat", window)
+        share.show()
+        await settle()
+        save(share, target, "14-webchat-share")
+        share.reject()
 
-    apply_theme(app, "dark")
-    window.show_screen("inbox")
-    await asyncio.sleep(0.6)
-    save(window, out, "12-inbox-dark")
-    window.show_screen("usage")
-    workspace.usage.reload()
-    await asyncio.sleep(1.0)
-    save(window, out, "13-usage-dark")
+    for look in LOOKS:
+        apply_theme(app, look)
+        for size in SIZES:
+            window.resize(*size)
+            await settle(0.5)
+            await screens(folder(out, size, look))
+        await dialogs(folder(out, SIZES[0], look))
     apply_theme(app, "light")
-
     await workspace.close()
 
 

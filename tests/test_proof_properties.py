@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,16 @@ from relay.webhooks.meta import parse_meta
 from relay.webhooks.parsing import ParseResult, PayloadError
 from relay.webhooks.viber import parse_viber
 
-#: Enough to find the shallow crashes in CI time; a deeper run: HYPOTHESIS_PROFILE=deep.
-settings.register_profile("proof", max_examples=300, deadline=None, database=None, derandomize=True)
-settings.register_profile("deep", max_examples=20_000, deadline=None, database=None)
-settings.load_profile("proof")
+#: Enough to find the shallow crashes in CI time; CLIENTORA_PROOF_EXAMPLES=20000 runs deeper.
+#: (Per test, not a loaded profile: other tests' Hypothesis settings stay their own.)
+EXAMPLES = int(os.environ.get("CLIENTORA_PROOF_EXAMPLES", "300"))
+PROOF = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 JSON_LEAF = (
     st.none()
@@ -116,12 +123,14 @@ def _parses_or_refuses_viber(body: bytes) -> None:
     assert isinstance(result, ParseResult)
 
 
+@PROOF
 @given(st.binary(max_size=2048))
 def test_meta_parser_takes_any_bytes(body: bytes) -> None:
     """Random bytes: an event list or PayloadError."""
     _parses_or_refuses_meta(body)
 
 
+@PROOF
 @given(
     st.sampled_from(["page", "instagram", "whatsapp_business_account", "user", ""]),
     st.lists(SHAPED, max_size=3),
@@ -131,12 +140,14 @@ def test_meta_parser_takes_any_shape_of_entries(kind: str, entries: list[Any]) -
     _parses_or_refuses_meta(_meta_body(kind, entries))
 
 
+@PROOF
 @given(st.binary(max_size=2048))
 def test_viber_parser_takes_any_bytes(body: bytes) -> None:
     """Random bytes: an event list or PayloadError."""
     _parses_or_refuses_viber(body)
 
 
+@PROOF
 @given(
     st.sampled_from(
         [
@@ -158,6 +169,7 @@ def test_viber_parser_takes_any_shape_of_callback(event: str, fields: dict[str, 
     _parses_or_refuses_viber(json.dumps({**fields, "event": event}).encode())
 
 
+@PROOF
 @given(st.integers(min_value=1, max_value=200_000))
 def test_parsers_refuse_any_depth_of_nesting(depth: int) -> None:
     """Arrays nested to any depth, even past the recursion limit, are a PayloadError."""
@@ -176,12 +188,14 @@ def _decodes_or_refuses(raw: bytes | str) -> ClientFrame | None:
         return None
 
 
+@PROOF
 @given(st.binary(max_size=512))
 def test_client_frames_from_any_bytes(raw: bytes) -> None:
     """Any bytes: a frame or DecodeError."""
     _decodes_or_refuses(raw)
 
 
+@PROOF
 @given(
     st.sampled_from(["hello", "ack", "ping", "pong", "event", ""]),
     st.dictionaries(
@@ -197,6 +211,7 @@ def test_client_frames_of_any_shape(tag: str, fields: dict[str, Any]) -> None:
         assert 0 <= value < 2**63
 
 
+@PROOF
 @given(st.integers(min_value=1, max_value=200_000))
 def test_client_frames_nested_to_any_depth(depth: int) -> None:
     """Nesting past the recursion limit is a DecodeError like any other bad frame."""
@@ -221,6 +236,7 @@ FRAMES = st.one_of(
 )
 
 
+@PROOF
 @given(FRAMES)
 def test_every_valid_frame_survives_the_wire(frame: ClientFrame) -> None:
     """What a desktop encodes, the relay decodes to the same frame."""
@@ -295,7 +311,7 @@ def test_the_seed_documents_import(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".pdf", ".docx"])
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=100)
+@settings(PROOF, max_examples=max(100, EXAMPLES // 3))
 @given(data=st.binary(min_size=1, max_size=4096))
 def test_any_bytes_import_or_are_refused(tmp_path: Path, suffix: str, data: bytes) -> None:
     """Random bytes under every supported extension: a document or DocumentError."""
@@ -303,7 +319,7 @@ def test_any_bytes_import_or_are_refused(tmp_path: Path, suffix: str, data: byte
 
 
 @pytest.mark.parametrize("suffix", [".pdf", ".docx"])
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=150)
+@settings(PROOF, max_examples=max(150, EXAMPLES // 2))
 @given(st.data())
 def test_damaged_documents_import_or_are_refused(
     tmp_path: Path, suffix: str, data: st.DataObject
@@ -319,7 +335,7 @@ def test_damaged_documents_import_or_are_refused(
     _imports_or_refuses(tmp_path, suffix, bytes(seed))
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@settings(PROOF, max_examples=max(60, EXAMPLES // 5))
 @given(
     st.lists(
         st.tuples(

@@ -61,6 +61,9 @@ def test_results_chart_queues_and_badges_agree(qtbot: QtBot, workspace: Workspac
     qtbot.waitUntil(lambda: ws.approvals.model.rowCount() == 1, timeout=15_000)
     qtbot.waitUntil(lambda: ws.window.count("expiring") == 1, timeout=15_000)
     assert ws.expiring.model.rowCount() == 1
+    ws.window.show_screen("expiring")
+    ws.expiring_screen.select_row(0)
+    qtbot.waitUntil(lambda: ws.expiring_screen.pane.conversation is not None, timeout=10_000)
     waiting = ws.expiring.model.at(0)
     assert waiting.customer.name == "Klient 3"
     assert waiting.id == pending[0].conversation_id

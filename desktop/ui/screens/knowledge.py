@@ -127,13 +127,22 @@ class KnowledgeScreen(QWidget):
             table.verticalHeader().hide()
             table.verticalHeader().setDefaultSectionSize(34)
             header = table.horizontalHeader()
-            header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-            header.setStretchLastSection(True)
             header.setHighlightSections(False)
             header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-            table.setColumnWidth(0, 240)
-            table.setColumnWidth(1, 260 if item_type in ("faq", "web") else 130)
-            table.setColumnWidth(2, 150)
+            # The two text columns share the room and elide; the short ones keep their
+            # width: the table never scrolls sideways, even on a 1280-pixel screen.
+            header.setStretchLastSection(False)
+            table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            for column in range(model.columnCount()):
+                stretch = column < 2 or (column == 2 and item_type == "faq")
+                header.setSectionResizeMode(
+                    column,
+                    QHeaderView.ResizeMode.Stretch
+                    if stretch
+                    else QHeaderView.ResizeMode.Interactive,
+                )
+                if not stretch:
+                    table.setColumnWidth(column, 120)
             table.setAccessibleName(title)
             table.doubleClicked.connect(self._activated)
             delete = QShortcut(QKeySequence.StandardKey.Delete, table)

@@ -123,6 +123,7 @@ class TestChatDialog(QDialog):
             self.chips.append(chip)
         if questions:
             self.text.setPlaceholderText(f"e.g. {questions[0]}")
+        self.adjustSize()  # room for every chip at its full height
 
     def _send(self) -> None:
         text = self.text.text().strip()
