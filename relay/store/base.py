@@ -495,3 +495,33 @@ class Store(Protocol):
 
     async def forget_channel_health(self, channel_id: str | None = None) -> int:
         """Delete the health row of ``channel_id``; with None, every row whose channel is gone."""
+
+    # the away reply (relay/away.py)
+    async def device_connected(
+        self, business_id: str, device_id: str, now_ms: int, stale_before_ms: int
+    ) -> None:
+        """Count one more open stream of the device (a count last seen before
+        ``stale_before_ms`` was left by a process that died: it restarts at one)."""
+
+    async def device_seen(self, device_id: str, now_ms: int) -> None:
+        """The device's stream is still open (a heartbeat)."""
+
+    async def device_disconnected(self, device_id: str, now_ms: int) -> None:
+        """One stream of the device closed."""
+
+    async def presence(self, business_id: str, stale_before_ms: int) -> tuple[bool, int | None]:
+        """Whether a device of the business has a stream open (seen since
+        ``stale_before_ms``), and when one was last seen (None: never)."""
+
+    async def set_away_channel(
+        self, business_id: str, channel_id: str, enabled: bool, minutes: int
+    ) -> bool:
+        """Save a channel's away switch; False if the channel is not the business's."""
+
+    async def away_channels(self, business_id: str) -> dict[str, tuple[bool, int]]:
+        """Channel id -> (enabled, minutes), for channels with a saved switch."""
+
+    async def set_away_messages(self, business_id: str, messages: bytes) -> None: ...
+    async def away_messages(self, business_id: str) -> bytes | None: ...
+    async def first_of_customer(self, channel_id: str, customer_id: str, seq: int) -> bool:
+        """True when the log holds no event of the customer on the channel before ``seq``."""
