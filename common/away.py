@@ -39,6 +39,8 @@ class AwaySettings(msgspec.Struct, frozen=True, kw_only=True):
 
     messages: AwayMessages
     channels: dict[str, AwayChannel] = msgspec.field(default_factory=dict)
+    #: Whether a device of the business has its stream open now (the relay then waits).
+    connected: bool = False
 
 
 def pick_message(messages: AwayMessages, customer_text: str) -> str | None:

@@ -119,7 +119,11 @@ async def away_settings(
 ) -> AwaySettings:
     raw = await services.store.away_messages(principal.business_id)
     channels = await services.store.away_channels(principal.business_id)
+    connected, _ = await services.store.presence(
+        principal.business_id, now_ms() - presence_stale_ms(services)
+    )
     return AwaySettings(
+        connected=connected,
         messages=_MESSAGES.decode(raw) if raw else AwayMessages(),
         channels={
             cid: AwayChannel(enabled=enabled, minutes=minutes)

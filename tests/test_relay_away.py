@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -24,13 +25,9 @@ from tests.relay_helpers import Account, messenger_text, open_stream, post_meta,
 
 FakeGraphServer = tuple[FakeGraph, ServedApp]
 DAY_MS = 24 * 3600 * 1000
-MESSAGES = {
-    "default_language": "en",
-    "messages": {
-        "en": "Thanks! We are away and will answer soon.",
-        "sq": "Faleminderit! Nuk jemi këtu tani, do t'ju përgjigjemi së shpejti.",
-    },
-}
+EN = "Thanks! We are away and will answer soon."
+SQ = "Faleminderit! Nuk jemi këtu tani, do t'ju përgjigjemi së shpejti."
+MESSAGES: dict[str, object] = {"default_language": "en", "messages": {"en": EN, "sq": SQ}}
 
 
 def _now_ms() -> int:
@@ -38,7 +35,8 @@ def _now_ms() -> int:
 
 
 def _relay(tmp_path: Path, graph: ServedApp, **overrides: object) -> Any:
-    settings = relay_settings(tmp_path, graph_url=f"{graph.url}/{GRAPH_VERSION}", **overrides)
+    settings = relay_settings(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9", **overrides)
+    settings = dataclasses.replace(settings, graph_base_url=f"{graph.url}/{GRAPH_VERSION}")
     return serve_app(AppFactory(lambda url: create_app(settings)))
 
 
@@ -99,14 +97,14 @@ async def test_a_new_conversation_gets_one_away_reply_in_its_language(
     _wrote(relay.url, "A keni edhe dërgesa?", mid="m-2")
     await _wait_outcome("not_new", later)
     (request,) = _texts(fake)
-    assert request.json["message"]["text"] == MESSAGES["messages"]["sq"]  # type: ignore[index]
+    assert request.json["message"]["text"] == SQ
     async with open_stream(account) as stream:
         frames = await stream.events(4)  # the channel's connection, then the thread
     first, reply, second = (f.event for f in frames[1:])
     assert isinstance(first, MessageReceived) and isinstance(second, MessageReceived)
     assert isinstance(reply, MessageSent)
     assert reply.sent_by == "server" and reply.automatic and reply.reply_to is None, reply
-    assert reply.text == MESSAGES["messages"]["sq"] and reply.customer.id == "PSID1"
+    assert reply.text == SQ and reply.customer.id == "PSID1"
 
 
 async def test_an_unclear_language_gets_the_default_text(
@@ -119,7 +117,7 @@ async def test_an_unclear_language_gets_the_default_text(
     _wrote(relay.url, "👍 ok")
     await _wait_outcome("sent", before)
     (request,) = _texts(fake)
-    assert request.json["message"]["text"] == MESSAGES["messages"]["en"]  # type: ignore[index]
+    assert request.json["message"]["text"] == EN
 
 
 async def test_no_away_reply_while_a_device_is_connected_or_was_just_seen(
