@@ -7,6 +7,7 @@ ignore an item is listed here with why it belongs to no account of ours.
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,37 @@ def test_account_alerts_keep_the_platforms_id_so_retries_dedupe() -> None:
     ids = [e.platform_id for e in first.events if isinstance(e, ChannelAlert)]
     assert ids == [e.platform_id for e in again.events if isinstance(e, ChannelAlert)]
     assert ids[0] == "message_template_status_update:1764840074:REJECTED:806312974732580"
+
+
+def test_a_list_of_a_newer_kind_still_reaches_the_channel() -> None:
+    """Items under a key this relay does not know (a newer kind) are alerts, not dropped."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"phone_number_id": "1065403522"},
+        "contacts": [{"wa_id": "38349111222"}],
+        "calls": [{"id": "call-1"}, {"id": "call-2"}],
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "2391001", "changes": [{"field": "messages", "value": value}]}],
+    }
+    result = parse_meta(
+        json.dumps(body).encode(), lambda platform, key: ROUTES.get((platform, key)), 42
+    )
+    assert result.ignored == []
+    assert (
+        result.events
+        == [
+            ChannelAlert(
+                channel_id="ch-kafe-wa",
+                platform="whatsapp",
+                timestamp_ms=42,
+                raw_type="calls",
+                reason="unknown item kind",
+            )
+        ]
+        * 2
+    )
 
 
 def test_an_unknown_account_is_ignored_and_named() -> None:

@@ -134,6 +134,13 @@ def _value(
     # Body order: Meta writes messages, statuses and errors as separate keys of one value.
     for key, items in value.items():
         if key not in _ITEM_LISTS:
+            if key != "contacts" and isinstance(items, list):
+                # A list of items of a kind newer than this relay: the channel hears of each.
+                for _ in items:
+                    seen += 1
+                    result.events.append(
+                        _alert(channel_id, received_ms, label(key), "unknown item kind")
+                    )
             continue
         for item in as_list(items):
             seen += 1

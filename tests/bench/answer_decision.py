@@ -26,6 +26,10 @@ writes one JSON line per question. ``--fit`` (with ``--by-shop``) fits the confi
 ``ANSWER_AT``, the least threshold whose held-out precision is at least 98 % and the
 weights fitted on all shops, as a second JSON line.
 
+``--llm`` drafts with a chat model instead (OPENAI_BASE_URL, OPENAI_API_KEY,
+CLIENTORA_CHAT_MODEL; any OpenAI-compatible server): with ``--fit`` the second line is
+then the LLM drafter's calibration (``confidence.LLM_WEIGHTS``) fitted on its answers.
+
 Usage: python -m tests.bench.answer_decision --kb ../shared/data/shops_sq_sr.kb.jsonl \\
            --questions ../shared/data/shops_sq_sr.dev.questions.jsonl --by-shop
 """
@@ -36,6 +40,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections import defaultdict
@@ -43,10 +48,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.drafting.confidence import ANSWER_AT, fit_logistic, probability
+from desktop.core.drafting import AIConfig
+from desktop.core.drafting.confidence import ANSWER_AT, fit_logistic, llm_features, probability
 from desktop.core.drafting.language import detect_language, is_cyrillic
-from desktop.core.drafting.matching import best_of, candidates, features
+from desktop.core.drafting.matching import best_of, candidates, features, support
 from desktop.core.engine import Engine
 from desktop.core.kb import FaqInput
 from tests.bench.kb_quality import read_jsonl, tags_of
@@ -77,8 +85,17 @@ def written_in(reply: str, lang: str) -> bool:
     return detect_language(reply) == base
 
 
+def llm_config() -> AIConfig:
+    """The chat model named by the environment (``--llm``)."""
+    return AIConfig(
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        model=os.environ.get("CLIENTORA_CHAT_MODEL", "gpt-4o-mini"),
+    )
+
+
 async def ask_shop(
-    entries: list[dict[str, Any]], questions: list[dict[str, Any]]
+    entries: list[dict[str, Any]], questions: list[dict[str, Any]], ai: AIConfig | None = None
 ) -> list[dict[str, Any]]:
     """Each question's outcome against a fresh app data folder holding ``entries``."""
     kept = {str(e["id"]) for e in entries}
@@ -86,6 +103,8 @@ async def ask_shop(
         folder = Path(tmp)
         engine = await Engine.open(folder, credentials=EncryptedFileCredentials(folder / "secret"))
         try:
+            if ai is not None:
+                await engine.preferences.update(msgspec.structs.replace(engine.settings, ai=ai))
             await engine.kb.add_faqs(
                 FaqInput(
                     question=e["title"], answer=e["text"], tags=tags_of(e), item_id=str(e["id"])
@@ -125,6 +144,13 @@ async def ask_shop(
                         "reply": draft.reply[:200],
                         "features": evidence,
                         "picked_right": picked_right,
+                        "llm_features": llm_features(
+                            draft.model_confidence,
+                            support(q["question"], result.hits, draft.cited_chunk_ids),
+                            draft.handoff,
+                        )
+                        if draft.model_confidence is not None
+                        else [],
                     }
                 )
             return outcomes
@@ -181,8 +207,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
     else:
         groups[""] = (entries, questions)
     outcomes: list[dict[str, Any]] = []
+    ai = llm_config() if args.llm else None
     for shop_entries, shop_questions in groups.values():
-        outcomes.extend(await ask_shop(shop_entries, shop_questions))
+        outcomes.extend(await ask_shop(shop_entries, shop_questions, ai))
     return summary(Path(args.kb).name.split(".")[0], outcomes), outcomes
 
 
@@ -224,6 +251,19 @@ def fit(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def fit_llm(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The LLM drafter's calibration fitted on its answers (``--llm --fit``)."""
+    rows = [o for o in outcomes if o["llm_features"]]
+    weights = fit_logistic([o["llm_features"] for o in rows], [o["right"] for o in rows])
+    shown = [(probability(o["llm_features"], weights), o["right"]) for o in rows]
+    return {
+        "bench": "answer_decision_fit_llm",
+        "llm_weights": weights,
+        "answers": len(rows),
+        "calibration_error": round(expected_calibration_error(shown), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kb", required=True, help="knowledge base JSONL")
@@ -236,6 +276,9 @@ def main() -> None:
     parser.add_argument(
         "--fit", action="store_true", help="also fit the confidence map (by shop) and print it"
     )
+    parser.add_argument(
+        "--llm", action="store_true", help="draft with the chat model named by the environment"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     line, outcomes = asyncio.run(run(args))
@@ -245,7 +288,7 @@ def main() -> None:
                 f.write(json.dumps(o, ensure_ascii=False) + "\n")
     print(json.dumps(line), flush=True)
     if args.fit:
-        print(json.dumps(fit(outcomes)), flush=True)
+        print(json.dumps(fit_llm(outcomes) if args.llm else fit(outcomes)), flush=True)
 
 
 if __name__ == "__main__":
