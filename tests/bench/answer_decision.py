@@ -13,8 +13,11 @@ default settings. Prints one JSON line:
 * ``answered_right``: answerable questions answered (no hand-off) citing a relevant entry;
 * ``sent_wrong``: all questions answered (no hand-off) citing no relevant entry;
 * ``handoff_unanswerable``: questions with no relevant entry that were handed off;
-* ``handoff_own_language``: hand-offs whose reply is in the question's language and script
-  (``lang``: sq, sr-Latn, sr-Cyrl, en, it...), as ``detect_language`` judges it;
+* ``handoff_own_language``: hand-offs whose reply speaks to the customer in the question's
+  language and script (``lang``: sq, sr-Latn, sr-Cyrl, en, it...), as ``detect_language``
+  judges it: its first paragraph (the answer, or the lead-in before an answer quoted in
+  the shop's language) and its last (the hand-off note) both; ``answered_own_language``
+  the same for drafts answered without a hand-off;
 * ``calibration_error``: expected calibration error (10 equal-width bins) of the confidence
   shown on each draft against "the cited entry is right" (nothing cited: wrong).
 
@@ -73,6 +76,14 @@ def expected_calibration_error(pairs: Sequence[tuple[float, bool]]) -> float:
         mean = sum(c for c, _ in members) / len(members)
         total += len(members) * abs(accuracy - mean)
     return total / len(pairs) if pairs else 0.0
+
+
+def addressed_in(reply: str, lang: str, handoff: bool) -> bool:
+    """Whether ``reply`` opens in language ``lang`` (an answer quoted in another language
+    counts only behind a lead-in in the customer's), and a hand-off's note, its last
+    paragraph, is in that language too."""
+    paragraphs = [p for p in reply.split("\n\n") if p.strip()] or [reply]
+    return written_in(paragraphs[0], lang) and (not handoff or written_in(paragraphs[-1], lang))
 
 
 def written_in(reply: str, lang: str) -> bool:
@@ -140,7 +151,7 @@ async def ask_shop(
                         "handoff": draft.handoff,
                         "right": bool(cited & relevant),
                         "confidence": draft.confidence,
-                        "own_language": written_in(draft.reply, lang),
+                        "own_language": addressed_in(draft.reply, lang, draft.handoff),
                         "reply": draft.reply[:200],
                         "features": evidence,
                         "picked_right": picked_right,
@@ -162,6 +173,7 @@ def summary(kb: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o["answerable"]]
     unanswerable = [o for o in outcomes if not o["answerable"]]
     handoffs = [o for o in outcomes if o["handoff"]]
+    answered = [o for o in outcomes if not o["handoff"]]
 
     def share(part: int, whole: int) -> float:
         return round(part / whole, 4) if whole else 0.0
@@ -186,6 +198,9 @@ def summary(kb: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
             sum(1 for o in unanswerable if o["handoff"]), len(unanswerable)
         ),
         "handoff_own_language": share(sum(1 for o in handoffs if o["own_language"]), len(handoffs)),
+        "answered_own_language": share(
+            sum(1 for o in answered if o["own_language"]), len(answered)
+        ),
         "calibration_error": round(
             expected_calibration_error([(o["confidence"], o["right"]) for o in outcomes]), 4
         ),
