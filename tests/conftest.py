@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from relay.app import create_app
+from relay.send import PlatformUrls
 from relay.settings import Settings
+from relay.store import PostgresStore, SqliteStore, Store
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph
 from tests.fakes.server import AppFactory, ServedApp, serve_app
 from tests.fakes.viber import FakeViber
+from tests.pg import pg_schema
 from tests.relay_helpers import APP_SECRET, TEST_KEYS, VERIFY_TOKEN
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -86,3 +90,50 @@ def relay(
 
     with serve_app(AppFactory(build)) as served:
         yield served
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """An opened, empty relay store of each kind (a test module may define its own ``store``)."""
+    if request.param == "sqlite":
+        sqlite = await SqliteStore.open(tmp_path / "relay.db")
+        try:
+            yield sqlite
+        finally:
+            await sqlite.close()
+        return
+    async with pg_schema() as dsn:
+        postgres = await PostgresStore.open(dsn)
+        try:
+            yield postgres
+        finally:
+            await postgres.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client (the send tests call the platforms with it)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def served_graph(graph_fake: FakeGraph) -> Iterator[tuple[FakeGraph, PlatformUrls]]:
+    """The module's ``graph_fake`` served over HTTP, and platform URLs that lead to it."""
+    with serve_app(graph_fake.app) as served:
+        yield (
+            graph_fake,
+            PlatformUrls(graph=f"{served.url}/{GRAPH_VERSION}", viber="http://127.0.0.1:9"),
+        )
+
+
+@pytest.fixture
+def graph(served_graph: tuple[FakeGraph, PlatformUrls]) -> FakeGraph:
+    """The served fake Graph, with what earlier tests did to it forgotten."""
+    served_graph[0].reset()
+    return served_graph[0]
+
+
+@pytest.fixture
+def urls(served_graph: tuple[FakeGraph, PlatformUrls]) -> PlatformUrls:
+    return served_graph[1]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from litestar import Litestar
 
 from relay.app import create_app
@@ -37,9 +38,12 @@ __all__ = [
     "WABA_ID",
     "RelayHandle",
     "browse",
+    "graph",
     "kafe_owner",
     "meta_graph",
     "meta_relay",
+    "relay",
+    "strict_meta_relay",
 ]
 
 T = TypeVar("T")
@@ -152,6 +156,37 @@ def meta_relay(
 
     with serve_app(AppFactory(build)) as served:
         yield RelayHandle(served, apps[0])
+
+
+@contextmanager
+def strict_meta_relay(
+    tmp_path: Path, graph: tuple[FakeGraph, ServedApp], viber: ServedApp | None = None
+) -> Iterator[RelayHandle]:
+    """``meta_relay`` with Meta in strict mode, as the operator sets it up: only this
+    relay's exact redirect URI is allowed."""
+    with meta_relay(tmp_path, graph[1], viber) as handle:
+        assert graph[0].meta is not None
+        graph[0].meta.redirect_uris = frozenset({f"{handle.url}/onboarding/meta/callback"})
+        yield handle
+
+
+# Fixtures of the Connect with Facebook tests (a module imports the ones it uses).
+
+
+@pytest.fixture
+def graph() -> Iterator[tuple[FakeGraph, ServedApp]]:
+    """The fake Graph with the relay's Meta app, Arta signed in at its login dialog."""
+    with meta_graph() as served:
+        assert served[0].meta is not None
+        served[0].meta.sign_in(kafe_owner())
+        yield served
+
+
+@pytest.fixture
+def relay(tmp_path: Path, graph: tuple[FakeGraph, ServedApp]) -> Iterator[RelayHandle]:
+    """A relay set up for Connect with Facebook against ``graph``."""
+    with strict_meta_relay(tmp_path / "relay", graph) as handle:
+        yield handle
 
 
 def browse(login_url: str) -> tuple[httpx.Response, str | None]:

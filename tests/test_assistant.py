@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +16,15 @@ from desktop.core.engine import Engine
 from desktop.core.store.drafts import SAME_TEXT_SENT
 from tests.engine_helpers import citing_answer, now_ms, open_engine, settles, wait_for
 from tests.fakes.graph import FakeGraph, Recorded
-from tests.fakes.openai import Delay, Error, FakeOpenAI, Reply, ServedOpenAI, serve_fake_openai
+from tests.fakes.openai import (
+    ChatRequest,
+    Delay,
+    Error,
+    FakeOpenAI,
+    Reply,
+    ServedOpenAI,
+    serve_fake_openai,
+)
 from tests.fakes.server import ServedApp
 from tests.relay_helpers import messenger_text, post_meta
 
@@ -112,7 +122,7 @@ async def test_owner_reply_silences_the_assistant_until_handed_back(
     await engine.conversations.send_manual(conversation_id, "Po, ejani!")
     await wait_for(lambda: len(sent(fake)) == 2)
     async with settles(engine):
-        _write(relay, "Edhe të hënën?", "o2")
+        _write(relay, "Edhe të dielën tjetër jeni të hapur?", "o2")
     assert len(sent(fake)) == 2
     assert await engine.store.pending_drafts() == []
     await engine.conversations.hand_back(conversation_id)
@@ -197,6 +207,33 @@ async def test_garbage_from_the_model_is_never_sent(
     texts = [r.json["message"]["text"] for r in sent(fake)]
     assert "not json" not in " ".join(texts)
     assert texts in ([], [engine.settings.profile.message("handoff", "sq")])
+
+
+async def test_a_confident_model_citing_a_chunk_retrieval_doubts_is_not_sent(
+    engine: Engine, relay: ServedApp, fake_graph: FakeGraphServer, model: ServedOpenAI
+) -> None:
+    """The model says 0.99 for the Sunday-hours FAQ, but the question is about delivery and
+    the delivery FAQ fits it: the shown confidence is the calibrated one, under the
+    channel's 0.8, and the draft waits for the owner."""
+    fake, _ = fake_graph
+    await engine.kb.add_faq("Sa kushton dërgesa?", "Dërgesa kushton 2 € në gjithë Kosovën.")
+
+    def sunday_hours(request: ChatRequest) -> str:
+        chunks = re.findall(r'<chunk id="([^"]+)"[^>]*>(.*?)</chunk>', request.text, re.DOTALL)
+        cited = [chunk_id for chunk_id, text in chunks if "dielën" in text]
+        return json.dumps(
+            {"reply": ANSWER, "cited_chunk_ids": cited, "confidence": 0.99, "handoff": False}
+        )
+
+    model.fake.responder = sunday_hours
+    _write(relay, "Sa kushton dërgesa në Pejë të dielën?", "c1")
+
+    await wait_for(engine.store.pending_drafts)
+    (draft,) = await engine.store.pending_drafts()
+    assert draft.drafter == "llm" and draft.cited_chunk_ids
+    assert draft.confidence is not None and draft.confidence < 0.8
+    assert draft.hold_reason and "Confidence" in draft.hold_reason
+    assert ANSWER not in [r.json["message"]["text"] for r in sent(fake)]
 
 
 async def test_an_exhausted_ai_budget_falls_back_to_the_knowledge_base_never_silence(

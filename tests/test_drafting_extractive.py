@@ -18,7 +18,7 @@ from desktop.core.drafting.extractive import (
 )
 from desktop.core.drafting.handoff import ASKED_FOR_PERSON
 from desktop.core.drafting.matching import candidates, split_questions
-from desktop.core.drafting.messages import CannedMessages
+from desktop.core.drafting.messages import LEAD_INS, CannedMessages
 from desktop.core.drafting.offers import format_date, offer_sentence
 from desktop.core.kb.models import SearchHit
 
@@ -267,3 +267,17 @@ def test_title_words_count_the_customers_own_words_only() -> None:
     assert sq.title_words == 1  # "dërgesa"; "price"/"delivery" only through translations
     assert sq.coverage > sq.title_words / sq.terms
     assert en.title_words == 0
+
+
+async def test_an_answer_in_another_language_is_led_in_in_the_customers() -> None:
+    """An English question answered from an Albanian FAQ quotes the shop's Albanian words
+    behind a lead-in in English; an Albanian question gets the answer alone."""
+    english = await ExtractiveDrafter().draft(
+        make_request("How much does delivery cost?", first(DELIVERY_SQ))
+    )
+    assert not english.handoff
+    assert english.reply == f"{LEAD_INS['en']}\n\n{DELIVERY_SQ.text}"
+    albanian = await ExtractiveDrafter().draft(
+        make_request("Sa kushton dërgesa?", first(DELIVERY_SQ))
+    )
+    assert albanian.reply == DELIVERY_SQ.text

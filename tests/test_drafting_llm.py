@@ -149,7 +149,8 @@ async def test_grounded_draft_cites_chunks_in_customer_language(
         "sq",
         "llm",
     )
-    assert draft.confidence == 0.9
+    assert draft.model_confidence == 0.9
+    assert draft.confidence > 0.95  # calibrated: the FAQ clearly answers the question
     assert draft.error is None
     system, user = seen[0].content_of("system"), seen[0].content_of("user")
     assert "reply in Albanian" in system
@@ -538,3 +539,19 @@ async def test_shared_http_client_is_used_and_left_open(
         await drafter.aclose()
         assert not http.is_closed
     assert draft.grounded
+
+
+async def test_shown_confidence_is_calibrated_against_what_retrieval_says(
+    served: ServedOpenAI, config: AIConfig
+) -> None:
+    """A model sure of an answer citing a chunk that does not fit the question is shown a
+    low confidence; the same model citing the chunk that fits is shown a high one."""
+    served.fake.push(
+        answer("Dërgesa kushton 2 €.", ["faq-delivery#0"], confidence=0.99),
+        answer("Dërgesa kushton 2 €.", ["faq-delivery#0"], confidence=0.99),
+    )
+    misfit = await draft_with(config, make_request("A keni xhaketa dimri?"))
+    fit = await draft_with(config, make_request("Sa kushton dërgesa?"))
+    assert misfit.model_confidence == fit.model_confidence == 0.99
+    assert misfit.confidence < 0.2
+    assert fit.confidence > 0.95

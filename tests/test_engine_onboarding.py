@@ -4,7 +4,7 @@ and the fake Graph: the same calls the app's button, picker and channel cards ma
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,32 +19,15 @@ from tests.meta_helpers import (
     KAFE_PAGE,
     PHONE_ID,
     RelayHandle,
+    graph,
     kafe_owner,
-    meta_graph,
-    meta_relay,
+    relay,
 )
 from tests.relay_helpers import messenger_text, post_meta
 
+__all__ = ["graph", "relay"]  # fixtures
+
 FakeGraphServer = tuple[FakeGraph, ServedApp]
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    """The fake Graph with the relay's Meta app, Arta signed in at its login dialog."""
-    with meta_graph() as served:
-        served[0].meta.sign_in(kafe_owner())  # type: ignore[union-attr]
-        yield served
-
-
-@pytest.fixture
-def relay(tmp_path: Path, graph: FakeGraphServer) -> Iterator[RelayHandle]:
-    """A relay set up for Connect with Facebook."""
-    with meta_relay(tmp_path / "relay", graph[1]) as handle:
-        # Strict mode, as the operator sets it up: only this exact redirect URI is allowed.
-        graph[0].meta.redirect_uris = frozenset(  # type: ignore[union-attr]
-            {f"{handle.url}/onboarding/meta/callback"}
-        )
-        yield handle
 
 
 @pytest.fixture

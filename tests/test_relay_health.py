@@ -23,22 +23,15 @@ from tests.meta_helpers import (
     KAFE_PAGE,
     RelayHandle,
     browse,
-    kafe_owner,
-    meta_graph,
-    meta_relay,
+    graph,
+    strict_meta_relay,
 )
 from tests.relay_helpers import Account, messenger_text, open_stream, post_meta, sign_up
 
+__all__ = ["graph"]  # fixtures
+
 FakeGraphServer = tuple[FakeGraph, ServedApp]
 FakeViberServer = tuple[FakeViber, ServedApp]
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    """The fake Graph with the relay's Meta app, Arta signed in at its login dialog."""
-    with meta_graph() as served:
-        served[0].meta.sign_in(kafe_owner())  # type: ignore[union-attr]
-        yield served
 
 
 @pytest.fixture
@@ -52,11 +45,7 @@ def viber() -> Iterator[FakeViberServer]:
 @pytest.fixture
 def relay(tmp_path: Path, graph: FakeGraphServer, viber: FakeViberServer) -> Iterator[RelayHandle]:
     """A relay with the Meta app configured, sending to the fake Graph and Viber."""
-    with meta_relay(tmp_path, graph[1], viber[1]) as handle:
-        # Strict mode, as the operator sets it up: only this exact redirect URI is allowed.
-        graph[0].meta.redirect_uris = frozenset(  # type: ignore[union-attr]
-            {f"{handle.url}/onboarding/meta/callback"}
-        )
+    with strict_meta_relay(tmp_path, graph, viber[1]) as handle:
         yield handle
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from common.events import ChannelChanged, MessageReceived, MessageSent
 from relay.send.graph_admin import PAGE_FIELDS
@@ -26,33 +24,17 @@ from tests.meta_helpers import (
     WABA_ID,
     RelayHandle,
     browse,
+    graph,
     kafe_owner,
-    meta_graph,
     meta_relay,
+    relay,
 )
 from tests.relay_helpers import Account, messenger_text, open_stream, post_meta, sign_up
 
+__all__ = ["graph", "relay"]  # fixtures
+
 FakeGraphServer = tuple[FakeGraph, ServedApp]
 PICKS = [f"messenger:{KAFE_PAGE}", f"instagram:{IG_ID}", f"whatsapp:{PHONE_ID}"]
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    """The fake Graph with the relay's Meta app, Arta signed in at its login dialog."""
-    with meta_graph() as served:
-        served[0].meta.sign_in(kafe_owner())  # type: ignore[union-attr]
-        yield served
-
-
-@pytest.fixture
-def relay(tmp_path: Path, graph: FakeGraphServer) -> Iterator[RelayHandle]:
-    """A relay set up for Connect with Facebook against the fake Graph."""
-    with meta_relay(tmp_path, graph[1]) as handle:
-        # Strict mode, as the operator sets it up: only this exact redirect URI is allowed.
-        graph[0].meta.redirect_uris = frozenset(  # type: ignore[union-attr]
-            {f"{handle.url}/onboarding/meta/callback"}
-        )
-        yield handle
 
 
 def _start(account: Account) -> dict[str, Any]:

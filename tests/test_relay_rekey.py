@@ -8,40 +8,18 @@ import base64
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from relay.crypto import Keyring, parse_keys
 from relay.directory import decode_credentials, encode_credentials
 from relay.onboarding import listing_aad
 from relay.rekey import RekeyCounts, rekey
-from relay.store import PostgresStore, SqliteStore, Store
+from relay.store import SqliteStore, Store
 from relay.store.base import MetaLoginRow
-from tests.pg import pg_schema
 
 OLD = "old:" + base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip("=")
 NEW = "new:" + base64.urlsafe_b64encode(bytes(range(32, 64))).decode().rstrip("=")
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, empty store of each kind."""
-    if request.param == "sqlite":
-        sqlite = await SqliteStore.open(tmp_path / "relay.db")
-        try:
-            yield sqlite
-        finally:
-            await sqlite.close()
-        return
-    async with pg_schema() as dsn:
-        postgres = await PostgresStore.open(dsn)
-        try:
-            yield postgres
-        finally:
-            await postgres.close()
 
 
 async def _secrets_under(store: Store, keyring: Keyring) -> str:

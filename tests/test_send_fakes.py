@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -57,12 +57,6 @@ def served_viber() -> Iterator[tuple[FakeViber, str]]:
 def viber(served_viber: tuple[FakeViber, str]) -> tuple[FakeViber, str]:
     served_viber[0].reset()
     return served_viber
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 def with_text(text: str) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -10,7 +9,6 @@ import pytest
 
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
-from tests.fakes.server import serve_app
 from tests.shared_data import load_fixture
 
 TOKEN = "EAAGsendmetatoken0123456789abcdef"
@@ -20,27 +18,8 @@ CREDENTIALS = {"access_token": TOKEN}
 
 
 @pytest.fixture(scope="module")
-def served_graph() -> Iterator[tuple[FakeGraph, PlatformUrls]]:
-    fake = FakeGraph({TOKEN}, instagram_ids={IG_ID})
-    with serve_app(fake.app) as served:
-        yield fake, PlatformUrls(graph=f"{served.url}/{GRAPH_VERSION}", viber="http://127.0.0.1:9")
-
-
-@pytest.fixture
-def graph(served_graph: tuple[FakeGraph, PlatformUrls]) -> FakeGraph:
-    served_graph[0].reset()
-    return served_graph[0]
-
-
-@pytest.fixture
-def urls(served_graph: tuple[FakeGraph, PlatformUrls]) -> PlatformUrls:
-    return served_graph[1]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+def graph_fake() -> FakeGraph:
+    return FakeGraph({TOKEN}, instagram_ids={IG_ID})
 
 
 def messenger(text: str = "Hello, world!", **fields: Any) -> OutboundText:

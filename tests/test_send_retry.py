@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +13,6 @@ from relay.send import OutboundText, PlatformUrls, SendError, send_with_retry
 from relay.send.errors import retry_after_seconds
 from relay.send.retry import backoff_delay
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
-from tests.fakes.server import serve_app
 
 TOKEN = "EAAGretrytoken0123456789abcdef"
 PAGE_ID = "106540352242922"
@@ -34,27 +32,8 @@ class Sleeps:
 
 
 @pytest.fixture(scope="module")
-def served_graph() -> Iterator[tuple[FakeGraph, PlatformUrls]]:
-    fake = FakeGraph({TOKEN}, whatsapp_numbers={PHONE_NUMBER_ID})
-    with serve_app(fake.app) as served:
-        yield fake, PlatformUrls(graph=f"{served.url}/{GRAPH_VERSION}", viber="http://127.0.0.1:9")
-
-
-@pytest.fixture
-def graph(served_graph: tuple[FakeGraph, PlatformUrls]) -> FakeGraph:
-    served_graph[0].reset()
-    return served_graph[0]
-
-
-@pytest.fixture
-def urls(served_graph: tuple[FakeGraph, PlatformUrls]) -> PlatformUrls:
-    return served_graph[1]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+def graph_fake() -> FakeGraph:
+    return FakeGraph({TOKEN}, whatsapp_numbers={PHONE_NUMBER_ID})
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -46,12 +46,6 @@ def viber(served_viber: tuple[FakeViber, PlatformUrls]) -> FakeViber:
 @pytest.fixture
 def urls(served_viber: tuple[FakeViber, PlatformUrls]) -> PlatformUrls:
     return served_viber[1]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -11,7 +10,6 @@ import pytest
 
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
-from tests.fakes.server import serve_app
 from tests.shared_data import load_fixture
 
 TOKEN = "EAAGwhatsappsendtoken0123456789"
@@ -21,27 +19,8 @@ TO = "+16505551234"
 
 
 @pytest.fixture(scope="module")
-def served_graph() -> Iterator[tuple[FakeGraph, PlatformUrls]]:
-    fake = FakeGraph({TOKEN}, whatsapp_numbers={PHONE_NUMBER_ID})
-    with serve_app(fake.app) as served:
-        yield fake, PlatformUrls(graph=f"{served.url}/{GRAPH_VERSION}", viber="http://127.0.0.1:9")
-
-
-@pytest.fixture
-def graph(served_graph: tuple[FakeGraph, PlatformUrls]) -> FakeGraph:
-    served_graph[0].reset()
-    return served_graph[0]
-
-
-@pytest.fixture
-def urls(served_graph: tuple[FakeGraph, PlatformUrls]) -> PlatformUrls:
-    return served_graph[1]
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+def graph_fake() -> FakeGraph:
+    return FakeGraph({TOKEN}, whatsapp_numbers={PHONE_NUMBER_ID})
 
 
 def whatsapp(text: str, **fields: Any) -> OutboundText:

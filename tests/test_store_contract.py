@@ -6,7 +6,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,7 +14,6 @@ from relay.store import (
     Conflict,
     NewEvent,
     PostgresStore,
-    SqliteStore,
     Store,
     StoredEvent,
     UserRow,
@@ -32,24 +30,6 @@ from tests.pg import pg_schema
 
 # A guard against a hang, never a measured time.
 WAIT_S = 10.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, empty store of each kind."""
-    if request.param == "sqlite":
-        sqlite = await SqliteStore.open(tmp_path / "relay.db")
-        try:
-            yield sqlite
-        finally:
-            await sqlite.close()
-        return
-    async with pg_schema() as dsn:
-        postgres = await PostgresStore.open(dsn)
-        try:
-            yield postgres
-        finally:
-            await postgres.close()
 
 
 @pytest.fixture

@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from relay.store import NewEvent, PostgresStore, SqliteStore, Store
+from relay.store import NewEvent, Store
 from relay.store.base import QuotaWant
 from relay.store.clock import utc_day
 from relay.store.quotas import IN_FLIGHT
-from tests.pg import pg_schema
 
 NOW = 1_796_000_000_000
 DAY = utc_day(NOW)
 MESSAGES = ("outbound_auto", "outbound_manual")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, empty store of each kind."""
-    if request.param == "sqlite":
-        sqlite = await SqliteStore.open(tmp_path / "relay.db")
-        try:
-            yield sqlite
-        finally:
-            await sqlite.close()
-        return
-    async with pg_schema() as dsn:
-        postgres = await PostgresStore.open(dsn)
-        try:
-            yield postgres
-        finally:
-            await postgres.close()
 
 
 async def _hold(store: Store, biz: str, hold_id: str, limit: float = 3) -> str | None:

@@ -2,31 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from relay.store import PostgresStore, SqliteStore, Store
-from tests.pg import pg_schema
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, empty store of each kind."""
-    if request.param == "sqlite":
-        sqlite = await SqliteStore.open(tmp_path / "relay.db")
-        try:
-            yield sqlite
-        finally:
-            await sqlite.close()
-        return
-    async with pg_schema() as dsn:
-        postgres = await PostgresStore.open(dsn)
-        try:
-            yield postgres
-        finally:
-            await postgres.close()
+from relay.store import Store
 
 
 async def _business(store: Store) -> str:

@@ -33,14 +33,14 @@ from tests.meta_helpers import (
     PHONE_ID,
     RelayHandle,
     browse,
+    graph,
     kafe_owner,
-    meta_graph,
-    meta_relay,
+    strict_meta_relay,
 )
 from tests.qt_helpers import qloop, qsettings, wait_for
 from tests.relay_helpers import messenger_text, post_meta
 
-__all__ = ["qloop", "qsettings"]
+__all__ = ["graph", "qloop", "qsettings"]
 
 FakeGraphServer = tuple[FakeGraph, ServedApp]
 KAFE = f"messenger:{KAFE_PAGE}"
@@ -60,20 +60,9 @@ class SystemBrowser:
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeGraphServer]:
-    """The fake Graph with the relay's Meta app; Arta is signed in at its login dialog."""
-    with meta_graph() as served:
-        served[0].meta.sign_in(kafe_owner())  # type: ignore[union-attr]
-        yield served
-
-
-@pytest.fixture
 def onboarding_relay(tmp_path: Path, graph: FakeGraphServer) -> Iterator[RelayHandle]:
     """A relay set up for Connect with Facebook, with strict redirect URIs at Meta."""
-    with meta_relay(tmp_path / "relay", graph[1]) as handle:
-        graph[0].meta.redirect_uris = frozenset(  # type: ignore[union-attr]
-            {f"{handle.url}/onboarding/meta/callback"}
-        )
+    with strict_meta_relay(tmp_path / "relay", graph) as handle:
         yield handle
 
 

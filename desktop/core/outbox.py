@@ -9,6 +9,17 @@ refusal (``window_closed``, ``too_long``, ``token_invalid``, ``already_replied``
 marks the message failed with the relay's plain-words message; it is never retried on its
 own (``Outbox.retry`` queues it again under a new key when the owner asks).
 
+One reply never holds up the others. A failure of the relay itself (unreachable, 5xx,
+``rate_limited``, signed out) ends the pass, as every other reply would meet it too. A
+failure of one reply does not: a ``platform_error`` being retried holds only the later
+replies of its own conversation (so a customer still reads them in order), and a reply
+whose first attempt the relay still holds "in progress" (a relay that crashed mid-send
+holds it until the claim's lease runs out) holds nothing: later replies, in its
+conversation too, go out, since waiting minutes on a reply that may already have arrived
+helps no one. When the lease runs out the relay answers ``outcome_unknown``; the reply is
+marked failed with those words and never retried on its own: the owner checks the
+conversation and retries it (a new key) or leaves it.
+
 Decisions: a ``platform_error`` (the platform failed after the relay's own retries) is
 retried a few times, then marked failed, because the relay answers a permanent and a
 transient platform failure with the same code. A 401 keeps replies queued and pauses the
@@ -41,11 +52,13 @@ from desktop.core.store import (
     now_ms,
 )
 
-__all__ = ["Outbox", "OutboxState", "Verdict", "classify", "new_idempotency_key"]
+__all__ = ["Outbox", "OutboxState", "Scope", "Verdict", "classify", "new_idempotency_key", "scope"]
 
 log = logging.getLogger(__name__)
 
 Verdict = Literal["retry", "retry_limited", "fail", "sign_in"]
+#: What a retried failure holds back: the rest of the pass, its conversation, or itself.
+Scope = Literal["relay", "conversation", "message"]
 OutboxState = Literal["stopped", "idle", "sending", "waiting", "signed_out"]
 #: How many times a ``platform_error`` is tried before the message is marked failed.
 PLATFORM_ERROR_ATTEMPTS: Final = 5
@@ -74,6 +87,15 @@ def classify(error: RelayError) -> Verdict:
     if error.status is not None and error.status >= 500:
         return "retry"
     return "fail"
+
+
+def scope(error: RelayError) -> Scope:
+    """Which later replies a retried failure holds back (see the module's docstring)."""
+    if error.code == "idempotency_conflict":
+        return "message"
+    if error.code == "platform_error":
+        return "conversation"
+    return "relay"
 
 
 class Outbox:
@@ -191,10 +213,19 @@ class Outbox:
                 continue
             self._state = "sending"
             delay: float | None = None
+            held: set[int] = set()  # conversations whose earlier reply is being retried
             for item in items:
-                delay = await self._send_one(item)
-                if delay is not None:
+                if item.message.conversation_id in held:
+                    continue
+                waited = await self._send_one(item)
+                if waited is None:
+                    continue
+                wait_s, held_by = waited
+                delay = wait_s if delay is None else min(delay, wait_s)
+                if held_by == "relay":
                     break
+                if held_by == "conversation":
+                    held.add(item.message.conversation_id)
             if delay is None:
                 self.backoff.reset()
                 continue
@@ -204,8 +235,9 @@ class Outbox:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
-    async def _send_one(self, item: OutboxItem) -> float | None:
-        """Try one message; returns how long to wait before the next try, or None."""
+    async def _send_one(self, item: OutboxItem) -> tuple[float, Scope] | None:
+        """Try one message; None when settled, else how long to wait before trying it
+        again and what it holds back meanwhile."""
         message = item.message
         if not await self.store.mark_sending(message.id):
             return None  # the stream settled it meanwhile
@@ -234,7 +266,7 @@ class Outbox:
         )
         return None
 
-    async def _failed(self, message: Message, error: RelayError) -> float | None:
+    async def _failed(self, message: Message, error: RelayError) -> tuple[float, Scope] | None:
         verdict = classify(error)
         if verdict == "retry_limited" and message.attempts + 1 >= self.platform_error_attempts:
             verdict = "fail"
@@ -259,4 +291,4 @@ class Outbox:
             message=reason,
             next_attempt_ms=self._clock() + int(delay * 1000),
         )
-        return delay
+        return delay, scope(error)

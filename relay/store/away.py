@@ -13,6 +13,8 @@ class Away:
     async def device_connected(
         self, business_id: str, device_id: str, now_ms: int, stale_before_ms: int
     ) -> None:
+        """Count one more open stream of the device (a count last seen before
+        ``stale_before_ms`` was left by a process that died: it restarts at one)."""
         # A count left by a process that died with the stream open is stale: start over.
         await self._db.write(
             "INSERT INTO device_presence (device_id, business_id, connections, seen_ms)"
@@ -26,6 +28,7 @@ class Away:
         )
 
     async def device_seen(self, device_id: str, now_ms: int) -> None:
+        """The device's stream is still open (a heartbeat)."""
         await self._db.write(
             "UPDATE device_presence SET seen_ms = GREATEST(seen_ms, ?) WHERE device_id = ?",
             now_ms,
@@ -33,6 +36,7 @@ class Away:
         )
 
     async def device_disconnected(self, device_id: str, now_ms: int) -> None:
+        """One stream of the device closed."""
         await self._db.write(
             "UPDATE device_presence SET connections = GREATEST(connections - 1, 0),"
             " seen_ms = GREATEST(seen_ms, ?) WHERE device_id = ?",
@@ -41,6 +45,8 @@ class Away:
         )
 
     async def presence(self, business_id: str, stale_before_ms: int) -> tuple[bool, int | None]:
+        """Whether a device of the business has a stream open (seen since
+        ``stale_before_ms``), and when one was last seen (None: never)."""
         row = await self._db.fetchrow(
             "SELECT MAX(seen_ms) AS seen, MAX(CASE WHEN connections > 0 AND seen_ms >= ?"
             " THEN 1 ELSE 0 END) AS live FROM device_presence WHERE business_id = ?",
@@ -54,6 +60,7 @@ class Away:
     async def set_away_channel(
         self, business_id: str, channel_id: str, enabled: bool, minutes: int
     ) -> bool:
+        """Save a channel's away switch; False if the channel is not the business's."""
         return bool(
             await self._db.write(
                 "INSERT INTO away_channels (channel_id, business_id, enabled, minutes)"
@@ -68,6 +75,7 @@ class Away:
         )
 
     async def away_channels(self, business_id: str) -> dict[str, tuple[bool, int]]:
+        """Channel id -> (enabled, minutes), for channels with a saved switch."""
         rows = await self._db.fetch(
             "SELECT channel_id, enabled, minutes FROM away_channels WHERE business_id = ?",
             business_id,
@@ -89,6 +97,7 @@ class Away:
         return None if row is None else bytes(row["messages"])
 
     async def first_of_customer(self, channel_id: str, customer_id: str, seq: int) -> bool:
+        """True when the log holds no event of the customer on the channel before ``seq``."""
         row = await self._db.fetchrow(
             "SELECT 1 AS earlier FROM events WHERE channel_id = ? AND customer_id = ?"
             " AND seq < ? LIMIT 1",

@@ -13,8 +13,11 @@ default settings. Prints one JSON line:
 * ``answered_right``: answerable questions answered (no hand-off) citing a relevant entry;
 * ``sent_wrong``: all questions answered (no hand-off) citing no relevant entry;
 * ``handoff_unanswerable``: questions with no relevant entry that were handed off;
-* ``handoff_own_language``: hand-offs whose reply is in the question's language and script
-  (``lang``: sq, sr-Latn, sr-Cyrl, en, it...), as ``detect_language`` judges it;
+* ``handoff_own_language``: hand-offs whose reply speaks to the customer in the question's
+  language and script (``lang``: sq, sr-Latn, sr-Cyrl, en, it...), as ``detect_language``
+  judges it: its first paragraph (the answer, or the lead-in before an answer quoted in
+  the shop's language) and its last (the hand-off note) both; ``answered_own_language``
+  the same for drafts answered without a hand-off;
 * ``calibration_error``: expected calibration error (10 equal-width bins) of the confidence
   shown on each draft against "the cited entry is right" (nothing cited: wrong).
 
@@ -26,6 +29,10 @@ writes one JSON line per question. ``--fit`` (with ``--by-shop``) fits the confi
 ``ANSWER_AT``, the least threshold whose held-out precision is at least 98 % and the
 weights fitted on all shops, as a second JSON line.
 
+``--llm`` drafts with a chat model instead (OPENAI_BASE_URL, OPENAI_API_KEY,
+CLIENTORA_CHAT_MODEL; any OpenAI-compatible server): with ``--fit`` the second line is
+then the LLM drafter's calibration (``confidence.LLM_WEIGHTS``) fitted on its answers.
+
 Usage: python -m tests.bench.answer_decision --kb ../shared/data/shops_sq_sr.kb.jsonl \\
            --questions ../shared/data/shops_sq_sr.dev.questions.jsonl --by-shop
 """
@@ -36,6 +43,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections import defaultdict
@@ -43,10 +51,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.drafting.confidence import ANSWER_AT, fit_logistic, probability
+from desktop.core.drafting import AIConfig
+from desktop.core.drafting.confidence import ANSWER_AT, fit_logistic, llm_features, probability
 from desktop.core.drafting.language import detect_language, is_cyrillic
-from desktop.core.drafting.matching import best_of, candidates, features
+from desktop.core.drafting.matching import best_of, candidates, features, support
 from desktop.core.engine import Engine
 from desktop.core.kb import FaqInput
 from tests.bench.kb_quality import read_jsonl, tags_of
@@ -67,6 +78,14 @@ def expected_calibration_error(pairs: Sequence[tuple[float, bool]]) -> float:
     return total / len(pairs) if pairs else 0.0
 
 
+def addressed_in(reply: str, lang: str, handoff: bool) -> bool:
+    """Whether ``reply`` opens in language ``lang`` (an answer quoted in another language
+    counts only behind a lead-in in the customer's), and a hand-off's note, its last
+    paragraph, is in that language too."""
+    paragraphs = [p for p in reply.split("\n\n") if p.strip()] or [reply]
+    return written_in(paragraphs[0], lang) and (not handoff or written_in(paragraphs[-1], lang))
+
+
 def written_in(reply: str, lang: str) -> bool:
     """Whether ``reply`` is in language ``lang`` ("sq", "en", "sr-Cyrl"...), script included."""
     base, _, script = lang.partition("-")
@@ -77,8 +96,17 @@ def written_in(reply: str, lang: str) -> bool:
     return detect_language(reply) == base
 
 
+def llm_config() -> AIConfig:
+    """The chat model named by the environment (``--llm``)."""
+    return AIConfig(
+        base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        api_key=os.environ.get("OPENAI_API_KEY") or None,
+        model=os.environ.get("CLIENTORA_CHAT_MODEL", "gpt-4o-mini"),
+    )
+
+
 async def ask_shop(
-    entries: list[dict[str, Any]], questions: list[dict[str, Any]]
+    entries: list[dict[str, Any]], questions: list[dict[str, Any]], ai: AIConfig | None = None
 ) -> list[dict[str, Any]]:
     """Each question's outcome against a fresh app data folder holding ``entries``."""
     kept = {str(e["id"]) for e in entries}
@@ -86,6 +114,8 @@ async def ask_shop(
         folder = Path(tmp)
         engine = await Engine.open(folder, credentials=EncryptedFileCredentials(folder / "secret"))
         try:
+            if ai is not None:
+                await engine.preferences.update(msgspec.structs.replace(engine.settings, ai=ai))
             await engine.kb.add_faqs(
                 FaqInput(
                     question=e["title"], answer=e["text"], tags=tags_of(e), item_id=str(e["id"])
@@ -121,10 +151,17 @@ async def ask_shop(
                         "handoff": draft.handoff,
                         "right": bool(cited & relevant),
                         "confidence": draft.confidence,
-                        "own_language": written_in(draft.reply, lang),
+                        "own_language": addressed_in(draft.reply, lang, draft.handoff),
                         "reply": draft.reply[:200],
                         "features": evidence,
                         "picked_right": picked_right,
+                        "llm_features": llm_features(
+                            draft.model_confidence,
+                            support(q["question"], result.hits, draft.cited_chunk_ids),
+                            draft.handoff,
+                        )
+                        if draft.model_confidence is not None
+                        else [],
                     }
                 )
             return outcomes
@@ -136,6 +173,7 @@ def summary(kb: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o["answerable"]]
     unanswerable = [o for o in outcomes if not o["answerable"]]
     handoffs = [o for o in outcomes if o["handoff"]]
+    answered = [o for o in outcomes if not o["handoff"]]
 
     def share(part: int, whole: int) -> float:
         return round(part / whole, 4) if whole else 0.0
@@ -160,6 +198,9 @@ def summary(kb: str, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
             sum(1 for o in unanswerable if o["handoff"]), len(unanswerable)
         ),
         "handoff_own_language": share(sum(1 for o in handoffs if o["own_language"]), len(handoffs)),
+        "answered_own_language": share(
+            sum(1 for o in answered if o["own_language"]), len(answered)
+        ),
         "calibration_error": round(
             expected_calibration_error([(o["confidence"], o["right"]) for o in outcomes]), 4
         ),
@@ -181,8 +222,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
     else:
         groups[""] = (entries, questions)
     outcomes: list[dict[str, Any]] = []
+    ai = llm_config() if args.llm else None
     for shop_entries, shop_questions in groups.values():
-        outcomes.extend(await ask_shop(shop_entries, shop_questions))
+        outcomes.extend(await ask_shop(shop_entries, shop_questions, ai))
     return summary(Path(args.kb).name.split(".")[0], outcomes), outcomes
 
 
@@ -224,6 +266,19 @@ def fit(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def fit_llm(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The LLM drafter's calibration fitted on its answers (``--llm --fit``)."""
+    rows = [o for o in outcomes if o["llm_features"]]
+    weights = fit_logistic([o["llm_features"] for o in rows], [o["right"] for o in rows])
+    shown = [(probability(o["llm_features"], weights), o["right"]) for o in rows]
+    return {
+        "bench": "answer_decision_fit_llm",
+        "llm_weights": weights,
+        "answers": len(rows),
+        "calibration_error": round(expected_calibration_error(shown), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kb", required=True, help="knowledge base JSONL")
@@ -236,6 +291,9 @@ def main() -> None:
     parser.add_argument(
         "--fit", action="store_true", help="also fit the confidence map (by shop) and print it"
     )
+    parser.add_argument(
+        "--llm", action="store_true", help="draft with the chat model named by the environment"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     line, outcomes = asyncio.run(run(args))
@@ -245,7 +303,7 @@ def main() -> None:
                 f.write(json.dumps(o, ensure_ascii=False) + "\n")
     print(json.dumps(line), flush=True)
     if args.fit:
-        print(json.dumps(fit(outcomes)), flush=True)
+        print(json.dumps(fit_llm(outcomes) if args.llm else fit(outcomes)), flush=True)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from typing import Final
 import msgspec
 
 from common.channels import TEXT_LIMITS
-from desktop.core.drafting.handoff import request_tag
+from desktop.core.drafting.confidence import LLM_WEIGHTS, llm_features, probability
+from desktop.core.drafting.handoff import pending_customer_text, request_tag
 from desktop.core.drafting.intents import promises_follow_up
+from desktop.core.drafting.matching import support
 from desktop.core.drafting.models import Draft, DraftRequest, Usage
 from desktop.core.drafting.pii import restore_pii
 from desktop.core.drafting.text import trim_to_limit
@@ -61,12 +63,18 @@ def finish_answer(
     pii: dict[str, str],
     usage: Usage | None,
 ) -> Draft:
-    """Check the answer against the request: known citations, confidence, length, promises."""
+    """Check the answer against the request: known citations, confidence, length, promises.
+
+    The confidence shown is not the model's own figure but the calibrated chance that the
+    draft is right (``confidence.LLM_WEIGHTS``): the model's figure and hand-off flag with
+    the retrieval side's chance that the cited chunks answer the message."""
     known = {hit.chunk_id for hit in request.hits}
     cited = tuple(dict.fromkeys(i for i in answer.cited_chunk_ids if i in known))
     grounded = bool(cited)
-    confidence = answer.confidence if math.isfinite(answer.confidence) else 0.0
-    confidence = min(max(confidence, 0.0), 1.0)
+    own = answer.confidence if math.isfinite(answer.confidence) else 0.0
+    own = min(max(own, 0.0), 1.0)
+    backed = support(pending_customer_text(request.turns), request.hits, cited)
+    confidence = round(probability(llm_features(own, backed, answer.handoff), LLM_WEIGHTS), 3)
     if not grounded:
         confidence = min(confidence, UNGROUNDED_CONFIDENCE_CAP)
     handoff = answer.handoff
@@ -88,6 +96,7 @@ def finish_answer(
         drafter="llm",
         cited_chunk_ids=cited,
         confidence=confidence,
+        model_confidence=own,
         handoff=handoff,
         handoff_reason=reason if handoff else None,
         grounded=grounded,

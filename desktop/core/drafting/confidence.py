@@ -18,8 +18,11 @@ __all__ = [
     "ANSWER_AT",
     "AUTO_SEND_AT",
     "FEATURES",
+    "LLM_FEATURES",
+    "LLM_WEIGHTS",
     "WEIGHTS",
     "fit_logistic",
+    "llm_features",
     "probability",
 ]
 
@@ -54,6 +57,31 @@ ANSWER_AT: Final = 0.85
 #: Least confidence for sending on its own (auto mode's default threshold): the least
 #: threshold whose answers, held out by shop, were right at least 98 % of the time.
 AUTO_SEND_AT: Final = 0.91
+
+
+#: What the LLM drafter's shown confidence is made of (``llm_features``): the model's own
+#: figure and the retrieval side's calibrated chance that the chunks it cites answer the
+#: question (``matching.support``), both as log-odds, and its hand-off flag.
+LLM_FEATURES: Final = ("model_logit", "support_logit", "model_handoff")
+#: A prior, not a fit: no model's answers have been labelled here yet. The retrieval side
+#: counts fully and the model's own figure at 0.3 of its log-odds (models state high
+#: confidence for wrong answers too), and a model's own hand-off lowers it: a model sure
+#: of itself (0.99) citing a chunk retrieval gives 30 % is shown 63 %, below any auto-send
+#: threshold; 0.95 over a chunk at 90 % is shown 96 %. Refit with real answers
+#: (docs/knowledge-base.md, "Confidence of LLM drafts").
+LLM_WEIGHTS: Final[tuple[float, ...]] = (0.3, 1.0, -2.0, 0.0)
+#: Log-odds are taken of figures clipped to this margin from 0 and 1.
+_CLIP: Final = 0.01
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _CLIP), 1.0 - _CLIP)
+    return math.log(p / (1.0 - p))
+
+
+def llm_features(model_confidence: float, support: float, handoff: bool) -> list[float]:
+    """The LLM drafter's evidence in ``LLM_FEATURES`` order."""
+    return [_logit(model_confidence), _logit(support), 1.0 if handoff else 0.0]
 
 
 def probability(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> float:

@@ -30,6 +30,7 @@ from desktop.core.drafting.matching import (
     question_terms,
     split_questions,
 )
+from desktop.core.drafting.messages import LEAD_INS
 from desktop.core.drafting.models import Draft, DraftRequest
 from desktop.core.drafting.offers import offer_sentence
 from desktop.core.drafting.text import to_cyrillic, to_latin, trim_to_limit
@@ -139,6 +140,9 @@ class ExtractiveDrafter:
             )
         missing = len(answered) < len(answers)
         parts = list(dict.fromkeys(a.text for a in answered))
+        lead_in = LEAD_INS.get(tag if language == "sr" else language)
+        if lead_in and any(detect_language(p) not in (language, "und") for p in parts):
+            parts.insert(0, lead_in)  # the shop's words are quoted in their own language
         if missing:
             parts.append(request.profile.message("handoff", tag))
         reply = "\n\n".join(parts)

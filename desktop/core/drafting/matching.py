@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from desktop.core.drafting.confidence import probability
 from desktop.core.kb.analysis import alternatives, content_words, loose, unfilled
 from desktop.core.kb.models import SearchHit
 
@@ -25,6 +26,7 @@ __all__ = [
     "features",
     "question_terms",
     "split_questions",
+    "support",
 ]
 
 #: Weight of a question word found in the title (or alternatives, tags, headings), in the
@@ -149,6 +151,28 @@ def features(
         # at 1.7 % without this feature).
         best.title_words,
     ]
+
+
+def support(text: str, hits: Sequence[SearchHit], chunk_ids: Sequence[str]) -> float:
+    """The calibrated chance (the no-key drafter's map) that the chunks ``chunk_ids`` answer
+    ``text``: for each question of it the best of those chunks, as if chosen over the other
+    hits; the least over the questions (each must be answered). 0 when none is among
+    ``hits`` or none shares a word with the question."""
+    cited = set(chunk_ids)
+    if not cited & {hit.chunk_id for hit in hits}:
+        return 0.0
+    least = 1.0
+    for question in split_questions(text) or [text]:
+        scored = candidates(question, hits)
+        best = 0.0
+        for candidate in scored:
+            if candidate.hit.chunk_id not in cited or candidate.coverage == 0:
+                continue
+            others = [c for c in scored if c.hit.chunk_id != candidate.hit.chunk_id]
+            runner_up = others[0] if others else None
+            best = max(best, probability(features(candidate, runner_up, hits)))
+        least = min(least, best)
+    return least
 
 
 _QUESTION_END: Final = re.compile(r"(?<=\?)\s+|\n+")

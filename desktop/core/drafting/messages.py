@@ -16,6 +16,7 @@ from common.language import message_language
 
 __all__ = [
     "DEFAULT_MESSAGES",
+    "LEAD_INS",
     "MESSAGE_LANGUAGES",
     "CannedMessages",
     "MessageKind",
@@ -87,6 +88,19 @@ DEFAULT_MESSAGES: Final[dict[str, CannedMessages]] = {
         limit="Danke für Ihre Nachricht! Jemand aus unserem Team antwortet Ihnen so bald wie "
         "möglich.",
     ),
+}
+
+
+#: Said first, in the customer's language, when the shop's answer is written in another
+#: one (it is quoted, not translated): the customer knows the text that follows is the
+#: shop's own.
+LEAD_INS: Final[dict[str, str]] = {
+    "en": "Here is what the shop has written about this:",
+    "sq": "Ja çfarë ka shkruar dyqani për këtë:",
+    "sr-Latn": "Evo šta je prodavnica napisala o tome:",
+    "sr-Cyrl": "Ево шта је продавница написала о томе:",
+    "it": "Ecco che cosa ha scritto il nostro negozio:",
+    "de": "Das hat das Geschäft dazu geschrieben:",
 }
 
 

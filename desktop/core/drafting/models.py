@@ -85,7 +85,11 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     language: str
     drafter: Literal["llm", "extractive"]
     cited_chunk_ids: tuple[str, ...] = ()
+    #: The calibrated chance that the draft is right (what is shown and what auto mode
+    #: compares with its threshold).
     confidence: float = 0.0
+    #: The model's own figure (LLM drafts), kept to refit the calibration.
+    model_confidence: float | None = None
     handoff: bool = False
     handoff_reason: str | None = None
     grounded: bool = False

@@ -219,7 +219,9 @@ class SettingsScreen(QWidget):
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key.setPlaceholderText("sk-…  (kept in this computer's secret storage)")
         self.api_key.setAccessibleName("API key")
-        self.mask_pii = QCheckBox("Hide phone numbers, e-mails and card numbers from the AI")
+        self.mask_pii = QCheckBox(
+            "Hide customers' phones, e-mails, cards, IBANs, addresses and ID numbers from the AI"
+        )
         self.endpoint_error = label("", "fieldError")
         self.endpoint_error.hide()
         endpoint_field = QVBoxLayout()
