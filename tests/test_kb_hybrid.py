@@ -6,6 +6,7 @@ import base64
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, Literal
 
 import httpx
 import lancedb
@@ -20,6 +21,7 @@ from desktop.core.kb import (
     OpenAIEmbedder,
 )
 from tests.fakes.embeddings import FakeEmbeddings, serve_embeddings
+from tests.fakes.server import serve_app
 
 DIMS = 32
 FAQS = [
@@ -248,3 +250,88 @@ async def test_probe_dims_reports_the_model_width(fake: tuple[FakeEmbeddings, st
         assert await client.probe_dims() == DIMS
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("encoding", ["base64", "float"])
+async def test_embedder_reads_both_encodings(
+    fake: tuple[FakeEmbeddings, str], encoding: Literal["base64", "float"]
+) -> None:
+    """Vectors asked for as base64 (little-endian float32) or as JSON floats are the
+    server's vectors, in the order of the texts, with the key in the Bearer header."""
+    server, url = fake
+    client = OpenAIEmbedder(base_url=url, api_key="sk-enc", model="m", dims=DIMS,
+                            max_retries=0, encoding_format=encoding)  # fmt: skip
+    try:
+        texts = ["delivery to Peja", "", "kthim i këpucëve"]
+        vectors = await client.embed(texts)
+    finally:
+        await client.aclose()
+    request = server.requests[-1]
+    assert (request.encoding_format, request.authorization) == (encoding, "Bearer sk-enc")
+    assert request.inputs == ["delivery to Peja", "-", "kthim i këpucëve"]
+    for text, vector in zip(request.inputs, vectors, strict=True):
+        assert np.allclose(vector, server.vector(text), atol=1e-6)
+
+
+async def test_embedder_retries_transient_failures_then_reports_the_last(
+    fake: tuple[FakeEmbeddings, str],
+) -> None:
+    """A 503 then a 429 are retried and the third attempt's vectors returned; a 400 is not
+    retried; once retries run out the last answer is the error, without the key."""
+    server, url = fake
+    client = OpenAIEmbedder(base_url=url, api_key="sk-secret", model="m", dims=DIMS, max_retries=2)
+    try:
+        server.fail_next(503, message="busy")
+        server.fail_next(429, message="slow down")
+        assert len((await client.embed(["parking"]))[0]) == DIMS
+        assert len(server.requests) == 3
+        server.fail_next(400, message="bad input")
+        with pytest.raises(EmbeddingError, match="HTTP 400: bad input"):
+            await client.embed(["parking"])
+        assert len(server.requests) == 4
+        server.fail_next(502, times=3, message="gateway down")
+        with pytest.raises(EmbeddingError, match="HTTP 502: gateway down") as caught:
+            await client.embed(["parking"])
+        assert len(server.requests) == 7
+        assert "sk-secret" not in str(caught.value)
+    finally:
+        await client.aclose()
+
+
+async def test_embedder_time_out_is_a_clear_error(fake: tuple[FakeEmbeddings, str]) -> None:
+    """A server slower than ``timeout_s`` is reported as not answering in time."""
+    server, url = fake
+    server.delay_s = 2.0
+    client = OpenAIEmbedder(base_url=url, api_key="k", model="m", dims=DIMS, timeout_s=0.2,
+                            max_retries=0)  # fmt: skip
+    try:
+        with pytest.raises(EmbeddingError, match=r"did not answer within 0\.2 s"):
+            await client.embed(["parking"])
+    finally:
+        await client.aclose()
+
+
+async def test_unreadable_answer_is_an_embedding_error() -> None:
+    """A 200 whose body is not an embeddings answer (or holds too few vectors) is an
+    EmbeddingError, never a crash of the caller."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b'{"data": [{"index": 0, "embedding": "%%not-base64%%"}]}'
+        if scope["path"].startswith("/short"):
+            body = b'{"data": []}'
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    with serve_app(app) as served:
+        for base in (served.url + "/v1", served.url + "/short/v1"):
+            client = OpenAIEmbedder(base_url=base, api_key="k", model="m", dims=DIMS, max_retries=0)
+            try:
+                with pytest.raises(EmbeddingError, match=r"unreadable answer|0 vectors for 1"):
+                    await client.embed(["parking"])
+            finally:
+                await client.aclose()

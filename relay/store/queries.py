@@ -32,12 +32,14 @@ class SqlStore(
     Retention,
     MetaLogins,
 ):
-    """Implements ``relay.store.base.Store``; the driver decides only how SQL runs."""
+    """Every query names its business; nothing crosses from one business to another. The
+    driver (``Database``) decides only how SQL runs."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` with the business ids that have new events after each commit."""
         self._db.on_commit(listener)
 
     async def close(self) -> None:
