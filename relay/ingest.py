@@ -79,17 +79,15 @@ def system_event(business_id: str, event: SystemEvent) -> NewEvent:
     )
 
 
-async def append_events(store: Store, records: Sequence[NewEvent]) -> int:
-    """Append and count; returns how many were new (the rest were repeats)."""
+async def append_events(store: Store, records: Sequence[NewEvent]) -> list[int | None]:
+    """Append and count; returns each record's seq (None: a repeat, not stored)."""
     seqs = await store.append(records)
-    stored = 0
     for rec, seq in zip(records, seqs, strict=True):
         if seq is None:
             EVENTS_DUPLICATE.inc()
         else:
-            stored += 1
             _stored_counter(rec.kind).inc()
-    return stored
+    return seqs
 
 
 def _stored_counter(kind: str) -> Counter:

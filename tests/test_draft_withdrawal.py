@@ -98,6 +98,10 @@ async def test_the_same_text_sent_automatically_withdraws_the_draft(store: Store
     )
     (still,) = await store.expiring_conversations(now=T0 + 60_000)  # waits for a person
     assert still.id == cid
+    assert still.needs_person  # the list's "Needs a person" filter and chip
+    await store.queue_outbound(cid, "Po, ju ndihmoj unë.", idempotency_key="h1", author="owner")
+    answered = await store.conversation(cid)
+    assert answered is not None and not answered.needs_person
 
 
 async def test_approving_sends_once_and_leaves_no_draft(store: Store) -> None:

@@ -5,7 +5,8 @@ dies before it learns so), the test SIGKILLs the relay at that moment and restar
 the same database. That reply's claim stays "pending" at the relay until its lease runs
 out; the outbox must send every later reply meanwhile, then surface the held one as
 ``outcome_unknown`` (never sent again on its own). Every reply reaches Graph exactly once
-or is shown to the owner as unknown: none twice, none silently lost.
+or is shown to the owner as unknown: none twice, none silently lost. A reply the platform
+keeps failing holds back only its own conversation.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from desktop.core.relay_client import Backoff
 from desktop.core.store import Message
 from tests.bench._relay_proc import ServerProcess, relay_process
 from tests.conftest import PAGE_TOKEN
-from tests.fakes.graph import GRAPH_VERSION, FakeGraph
-from tests.fakes.server import serve_app
+from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
+from tests.fakes.server import ServedApp, serve_app
 from tests.relay_helpers import messenger_text
-from tests.test_desktop_sync import PAGE, desk, eventually, now_ms, post
+from tests.test_desktop_sync import PAGE, desk, eventually, now_ms, post, relay_on
 
 CUSTOMERS = 6
 REPLIES_EACH = 3  # replies per customer, queued in turns: 18 in all
@@ -188,3 +189,52 @@ async def _burst_through_a_crash(
 async def _status_is(store: Any, message_id: int, status: str) -> bool:
     message = await store.message(message_id)
     return message is not None and message.status == status
+
+
+async def test_a_failing_reply_holds_only_its_own_conversation(
+    tmp_path: Path, fake_graph: tuple[FakeGraph, ServedApp]
+) -> None:
+    """While the platform fails one customer's reply (``platform_error``, retried), the
+    other customers' replies go out; that customer's later reply waits, then follows in
+    order."""
+    graph, graph_server = fake_graph
+    with relay_on(tmp_path, graph_server, send_attempts=1) as served:
+        async with desk(served.url, tmp_path) as d:
+            d.sync.start()
+            for customer in ("U1", "U2"):
+                await post(
+                    served.url, messenger_text(PAGE, customer, f"mid.{customer}", "Hi", now_ms())
+                )
+
+            async def conversations() -> dict[str, int] | None:
+                found = {c.customer.platform_id: c.id for c in await d.store.list_conversations()}
+                return found if len(found) == 2 else None
+
+            by_customer = await eventually(conversations)
+            graph.fail_recipient("U1", graph_error(2, "Please retry later."), status=500)
+            outbox = Outbox(
+                d.store,
+                d.client,
+                backoff=Backoff(initial_s=0.05, cap_s=0.2),
+                platform_error_attempts=1000,  # keep it retrying for this test
+            )
+            first = await outbox.send(by_customer["U1"], "first")
+            second = await outbox.send(by_customer["U1"], "second")
+            other = await outbox.send(by_customer["U2"], "other")
+            outbox.start()
+            try:
+                await eventually(lambda: _status_is(d.store, other.id, "sent"), timeout=30)
+                held = await d.store.message(second.id)
+                assert held is not None and (held.status, held.attempts) == ("queued", 0)
+                assert delivered(graph)["second"] == 0
+                graph.reset()  # the platform recovers
+                await eventually(lambda: _status_is(d.store, second.id, "sent"), timeout=30)
+            finally:
+                await outbox.stop()
+            assert await _status_is(d.store, first.id, "sent")
+            order = [
+                r.json["message"]["text"]
+                for r in graph.requests
+                if r.path.endswith("/messages") and r.json["recipient"]["id"] == "U1"
+            ]
+            assert order == ["first", "second"]

@@ -1,4 +1,4 @@
-"""The relay's storage: one interface, with SQLite and PostgreSQL implementations."""
+"""The relay's storage: one ``Store`` of queries, over a SQLite or a PostgreSQL driver."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from relay.store.base import (
     NewEvent,
     SendClaim,
     SessionRow,
-    Store,
     StoredEvent,
     UsageRow,
     UserRow,
 )
 from relay.store.postgres import PostgresStore
+from relay.store.queries import SqlStore
 from relay.store.sqlite import SqliteStore
 
 __all__ = [
@@ -34,6 +34,9 @@ __all__ = [
     "UserRow",
     "open_store",
 ]
+
+#: What the relay is handed: the queries are one class; drivers differ only in how SQL runs.
+Store = SqlStore
 
 
 async def open_store(database_url: str) -> Store:

@@ -75,6 +75,7 @@ class Channels:
         return found[0] if found else None
 
     async def channel_by_id(self, channel_id: str) -> ChannelRow | None:
+        """Any business's channel: only for routing a webhook that names it."""
         found = await self._channels(f"{CHANNEL} WHERE id = ?", channel_id)
         return found[0] if found else None
 
@@ -84,6 +85,8 @@ class Channels:
     async def channels_with_customer(
         self, customer_id: str, platforms: Sequence[str]
     ) -> list[ChannelRow]:
+        """Channels of any business, on these platforms, holding events or a contact row
+        of ``customer_id`` (for a platform's deletion request, which names no business)."""
         if not platforms:
             return []
         return await self._channels(
@@ -135,6 +138,11 @@ class Channels:
     async def delete_channel(
         self, business_id: str, channel_id: str, farewell: NewEvent | None
     ) -> bool:
+        """Erase the channel, its credentials, pending events and dedupe keys; then append
+        ``farewell`` (a business-wide event) in the same transaction. As with an erasure,
+        the deleted bytes are then made unrecoverable from the files where the engine
+        allows it (SQLite: a WAL checkpoint)."""
+
         async def op(tx: Tx) -> bool:
             # Lock the business first: an append of this channel's events that is still
             # open finishes before we erase, and none can start until we commit.
@@ -148,7 +156,7 @@ class Channels:
                 channel_id,
                 business_id,
             )
-            for table in ("dedupe", "contacts", "sends"):
+            for table in ("dedupe", "contacts", "sends", "away_channels"):
                 await tx.execute(f"DELETE FROM {table} WHERE channel_id = ?", channel_id)
             if farewell is not None:
                 await insert_events(tx, [farewell])

@@ -33,6 +33,9 @@ _BUSINESS_TABLES = (
     "erasures",
     "meta_logins",
     "channel_health",
+    "device_presence",
+    "away_channels",
+    "away_messages",
 )
 
 
@@ -50,6 +53,14 @@ class Erasure:
         deletion_code: str | None = None,
         tombstones: bool = False,
     ) -> ErasureRow | None:
+        """In one transaction: delete the customer's events on the channel, their contact
+        row, the dedupe keys of those events and any key of the channel that contains
+        ``customer_id``, the sends that produced those events; record the erasure under
+        ``request_id``; append ``event``. With ``tombstones``, a one-way hash of each
+        erased event's key stays (until keys expire), so a platform's redelivery of an
+        erased message is dropped like any duplicate. None (and nothing done) if the channel is not
+        the business's. Deleted bytes are made unrecoverable from the files where the
+        engine allows it (SQLite: secure_delete and a WAL checkpoint)."""
         if not customer_id:
             raise ValueError("an erasure needs a customer id")
 
@@ -154,6 +165,9 @@ class Erasure:
     async def confirm_erasure(
         self, business_id: str, request_id: str, device_id: str, counts: bytes, now_ms: int
     ) -> bool:
+        """Record a device's confirmation (the first one counts). False if the erasure or
+        the device is not the business's."""
+
         async def op(tx: Tx) -> bool:
             erasure = await tx.fetchrow(
                 "SELECT 1 AS found FROM erasures WHERE request_id = ? AND business_id = ?",
@@ -212,6 +226,9 @@ class Erasure:
         return None if row is None else build(DeletionRequestRow, row)
 
     async def delete_business(self, business_id: str) -> bool:
+        """Erase everything of the business (users, sessions, devices, channels and their
+        credentials, events, dedupe keys, contacts, sends, usage, erasure records)."""
+
         async def op(tx: Tx) -> bool:
             if not await tx.fetchrow("SELECT 1 AS found FROM businesses WHERE id = ?", business_id):
                 return False

@@ -75,6 +75,7 @@ class Events:
     _db: Database
 
     async def append(self, events: Sequence[NewEvent]) -> list[int | None]:
+        """Store events durably, in order; a duplicate's slot is None."""
         if not events:
             return []
         return await self._db.transact(lambda tx: insert_events(tx, events))
@@ -97,6 +98,7 @@ class Events:
     async def customer_events(
         self, channel_id: str, customer_id: str, after: int, limit: int
     ) -> list[StoredEvent]:
+        """One customer's events on one channel (the web-chat page's history)."""
         # A channel belongs to one business, so its events share one numbering.
         rows = await self._db.fetch(
             f"{_STORED} WHERE channel_id = ? AND customer_id = ? AND seq > ? ORDER BY seq LIMIT ?",

@@ -19,6 +19,8 @@ class ChannelHealth:
     _db: Database
 
     async def save_channel_health(self, row: ChannelHealthRow) -> None:
+        """Insert or replace ``node_id``, ``avatar_url`` and ``checks`` (never the
+        ``last_*`` activity columns) of a channel that exists."""
         await self._db.write(
             "INSERT INTO channel_health (channel_id, business_id, node_id, avatar_url, checks)"
             " SELECT id, business_id, ?, ?, ? FROM channels WHERE id = ? AND business_id = ?"
@@ -36,6 +38,9 @@ class ChannelHealth:
         events: Mapping[str, int],
         sends: Mapping[str, tuple[int, bool, str | None]],
     ) -> None:
+        """Move channels' last event time (``events``: channel id -> ms) and last send
+        (``sends``: channel id -> (ms, ok, error code)) forward; older values and unknown
+        channels are ignored."""
         if not events and not sends:
             return
 
@@ -71,6 +76,7 @@ class ChannelHealth:
         return [build(ChannelHealthRow, r) for r in rows]
 
     async def channels_on_node(self, node_id: str) -> list[str]:
+        """Ids of existing channels (any business) whose webhooks come through ``node_id``."""
         rows = await self._db.fetch(
             "SELECT h.channel_id FROM channel_health h JOIN channels c ON c.id = h.channel_id"
             " WHERE h.node_id = ? ORDER BY h.channel_id",
@@ -79,6 +85,7 @@ class ChannelHealth:
         return [str(r["channel_id"]) for r in rows]
 
     async def forget_channel_health(self, channel_id: str | None = None) -> int:
+        """Delete the health row of ``channel_id``; with None, every row whose channel is gone."""
         if channel_id is not None:
             return await self._db.write(
                 "DELETE FROM channel_health WHERE channel_id = ?", channel_id

@@ -17,6 +17,8 @@ class MetaLogins:
     _db: Database
 
     async def create_meta_login(self, row: MetaLoginRow) -> None:
+        """Store a new login; logins past ``expires_at_ms`` are removed in the same write."""
+
         async def op(tx: Tx) -> None:
             await tx.execute("DELETE FROM meta_logins WHERE expires_at_ms < ?", row.created_at_ms)
             await tx.execute(
@@ -52,6 +54,9 @@ class MetaLogins:
 
     async def claim_meta_login(self, state_hash: str, now_ms: int) -> MetaLoginRow | None:
         # One UPDATE: of two processes handling the same callback, exactly one gets the row.
+        """Use a login's state once: if it was pending, unused and not expired, mark it
+        used and return the row; else None, and nothing changes."""
+
         async def op(tx: Tx) -> MetaLoginRow | None:
             row = await tx.fetchrow(
                 "UPDATE meta_logins SET state_used = TRUE WHERE state_hash = ?"
@@ -106,6 +111,7 @@ class MetaLogins:
         )
 
     async def expire_meta_logins(self, now_ms: int) -> int:
+        """Delete logins past their time, and those of businesses that no longer exist."""
         return await self._db.write(
             "DELETE FROM meta_logins WHERE expires_at_ms < ?"
             " OR business_id NOT IN (SELECT id FROM businesses)",

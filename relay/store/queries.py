@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relay.store.accounts import Accounts
 from relay.store.attempts import PasswordAttempts
+from relay.store.away import Away
 from relay.store.base import CommitListener
 from relay.store.channels import Channels
 from relay.store.erasure import Erasure
@@ -31,13 +32,16 @@ class SqlStore(
     Erasure,
     Retention,
     MetaLogins,
+    Away,
 ):
-    """Implements ``relay.store.base.Store``; the driver decides only how SQL runs."""
+    """Every query names its business; nothing crosses from one business to another. The
+    driver (``Database``) decides only how SQL runs."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def on_commit(self, listener: CommitListener) -> None:
+        """Call ``listener`` with the business ids that have new events after each commit."""
         self._db.on_commit(listener)
 
     async def close(self) -> None:

@@ -28,6 +28,12 @@ class Quotas:
         ttl_ms: int,
         max_in_flight: int,
     ) -> str | None:
+        """Reserve each want under ``hold_id`` until ``now_ms + ttl_ms``, in one step with
+        the check: the month's use (days ``first_day``..``last_day``) plus live holds plus
+        the amount must stay within each limit. None when held; else the name of the
+        limit it would pass, or ``in_flight`` when the business already holds
+        ``max_in_flight`` calls (nothing is held then)."""
+
         async def op(tx: Tx) -> str | None:
             # One business at a time: PostgreSQL locks its head row, SQLite has one writer.
             await tx.lock_businesses([business_id])
@@ -70,4 +76,5 @@ class Quotas:
         return await self._db.transact(op)
 
     async def release_quota(self, hold_id: str) -> None:
+        """Drop a hold (its real use was counted, or the call never ran)."""
         await self._db.write("DELETE FROM quota_holds WHERE id = ?", hold_id)

@@ -42,6 +42,10 @@ class Retention:
     _db: Database
 
     async def expire(self, cutoffs: RetentionCutoffs, batch: int) -> RetentionCounts:
+        """Delete what is past its time, at most ``batch`` rows per transaction, so no
+        write waits long behind it. Acknowledged events go first (an event counts as
+        acknowledged when the business has devices and every cursor reached it); what
+        is left older than ``unacked_before_ms`` is counted as never acknowledged."""
         counts = RetentionCounts(
             acked_events=await self._events(_ACKED, cutoffs.acked_before_ms, batch),
             unacked_events=await self._events(_UNACKED, cutoffs.unacked_before_ms, batch),

@@ -25,6 +25,10 @@ class Sends:
         auto_reply_to: str | None,
         lease_ms: int = 300_000,
     ) -> SendClaim:
+        """Take an idempotency key for ``lease_ms``. ``auto_reply_to`` (an inbound message
+        id) may be claimed by one automatic send only: another key gets
+        ``already_replied``. A pending claim past its lease comes back ``unknown``."""
+
         async def op(tx: Tx) -> SendClaim:
             # ON CONFLICT waits for a rival claim to commit or roll back; a claim released
             # in between is tried again.
@@ -65,6 +69,8 @@ class Sends:
         return await self._db.transact(op)
 
     async def finish_send(self, send_id: str, ok: bool, result: bytes, event: NewEvent) -> int:
+        """Record the outcome and append its event in one transaction; returns its seq."""
+
         async def op(tx: Tx) -> int:
             seq = (await insert_events(tx, [event]))[0]
             if seq is None:
@@ -81,4 +87,5 @@ class Sends:
         return await self._db.transact(op)
 
     async def release_send(self, send_id: str) -> None:
+        """Forget a claim whose send failed transiently, so the same key may try again."""
         await self._db.write("DELETE FROM sends WHERE id = ?", send_id)

@@ -31,9 +31,11 @@ class Usage:
     async def add_usage(
         self, business_id: str, channel_id: str, deltas: Mapping[str, float], now_ms: int
     ) -> None:
+        """Add to today's (UTC) counters, atomically under any concurrency."""
         await self._db.transact(lambda tx: add_usage(tx, business_id, channel_id, deltas, now_ms))
 
     async def usage(self, business_id: str, first_day: str, last_day: str) -> list[UsageRow]:
+        """Counters for days ``first_day``..``last_day`` (``YYYY-MM-DD``, inclusive)."""
         rows = await self._db.fetch(
             "SELECT channel_id, day, metric, value FROM usage"
             " WHERE business_id = ? AND day BETWEEN ? AND ?",
@@ -46,6 +48,7 @@ class Usage:
         return sorted(found, key=lambda u: (u.day, u.channel_id, u.metric))
 
     async def claim_warning(self, business_id: str, key: str) -> bool:
+        """True the first time ``key`` is claimed for the business (one warning per level)."""
         claimed = await self._db.write(
             "INSERT INTO usage_warnings (business_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
             business_id,

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
 from litestar import Litestar, MediaType, Request, get, post
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+from tests.fakes.asgi import Receive, Scope, Send, http_body
 
 _ANSWER = b"EVENT_RECEIVED"
 _HEADERS = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"14")]
@@ -40,26 +38,10 @@ litestar_app = Litestar(
 )
 
 
-async def asgi_app(
-    scope: Scope,
-    receive: Callable[[], Awaitable[Message]],
-    send: Callable[[Message], Awaitable[None]],
-) -> None:
+async def asgi_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Read the whole body of any request and answer 200."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
+    if await http_body(scope, receive, send) is None:
         return
-    more = True
-    while more:
-        message = await receive()
-        more = message.get("more_body", False)
     await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": _ANSWER})
 

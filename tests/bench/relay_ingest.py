@@ -17,55 +17,26 @@ from __future__ import annotations
 import argparse
 import json
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from tests.bench._load import percentile
+from tests.bench import _rounds
 from tests.bench._relay_proc import (
     PAGE_ID,
-    REPO_ROOT,
     ServerProcess,
     bare_process,
     relay_process,
     signed_up_with_page,
 )
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _system_cpu() -> tuple[int, int]:
-    """(all, idle) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(values), values[3] + values[4]
+from tests.bench._rounds import generate, log, system_cpu
 
 
 @dataclass
-class Tally:
-    """One target's figures, summed over its rounds."""
-
-    name: str
-    seconds: float = 0.0
-    answered: int = 0
-    latencies_us: list[int] = field(default_factory=list)
-    ok: list[str] = field(default_factory=list)
-    failed: int = 0
+class Tally(_rounds.Tally):
     server_cpu_s: float = 0.0
     generator_cpu_s: float = 0.0
-    wall_s: float = 0.0
-
-    @property
-    def per_s(self) -> float:
-        return self.answered / self.seconds if self.seconds else 0.0
-
-    def p_ms(self, pct: float) -> float:
-        return percentile(self.latencies_us, pct) / 1000
 
     def summary(self) -> str:
         return (
@@ -79,33 +50,10 @@ class Tally:
 
 def _round(server: ServerProcess, tally: Tally, index: int, args: argparse.Namespace) -> None:
     """One generator run against ``server``, added to ``tally``."""
-    out = args.workdir / f"{tally.name}-{index}.json"
-    command = [
-        sys.executable,
-        "-m",
-        "tests.bench._load",
-        f"--port={server.port}",
-        f"--page-id={PAGE_ID}",
-        f"--prefix={tally.name}{index}",
-        f"--connections={args.connections}",
-        f"--seconds={args.round_s}",
-        f"--warmup={args.warmup}",
-        f"--out={out}",
-    ]
-    cpu_before, began = server.cpu_seconds(), time.perf_counter()
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{done.stderr}")
-    result: dict[str, Any] = json.loads(out.read_text())
-    tally.seconds += result["seconds"]
-    tally.answered += result["answered_in_window"]
-    tally.latencies_us += result["latencies_us"]
-    tally.ok += result["ok"]
-    tally.failed += len(result["failed"])
+    cpu_before = server.cpu_seconds()
+    result = generate(server, tally, index, args, PAGE_ID)
     tally.server_cpu_s += server.cpu_seconds() - cpu_before
-    tally.generator_cpu_s += result["generator_cpu"] * wall
-    tally.wall_s += wall
+    tally.generator_cpu_s += result["generator_cpu"] * result["wall_s"]
 
 
 def stored_mids(database: Path) -> list[str]:
@@ -146,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     relay, litestar, asgi = Tally("relay"), Tally("litestar"), Tally("asgi")
     with tempfile.TemporaryDirectory(prefix="relay-ingest-") as tmp:
         args.workdir = Path(tmp)
-        system_before = _system_cpu()
+        system_before = system_cpu()
         database = f"sqlite:///{args.workdir / 'relay.db'}?synchronous={args.synchronous}"
         with (
             relay_process(args.workdir, database_url=database) as relay_server,
@@ -158,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
                 _round(relay_server, relay, index, args)
                 _round(litestar_server, litestar, index, args)
                 _round(asgi_server, asgi, index, args)
-        system_after = _system_cpu()
+        system_after = system_cpu()
         stored = stored_mids(args.workdir / "relay.db")
 
     busy = 1 - (system_after[1] - system_before[1]) / (system_after[0] - system_before[0])
     lost = len(set(relay.ok) - set(stored))
     for tally in (relay, litestar, asgi):
-        _log(tally.summary())
-    _log(
+        log(tally.summary())
+    log(
         f"relay answered 200: {len(relay.ok)}, stored: {len(stored)},"
         f" stored twice: {len(stored) - len(set(stored))}; machine busy {busy:.0%}"
     )

@@ -27,26 +27,24 @@ import contextlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import websockets
 
 from common.protocol import Hello, encode
+from tests.bench import _rounds
 from tests.bench._load import percentile, run_fast
 from tests.bench._relay_proc import (
-    REPO_ROOT,
     ServerProcess,
     relay_process,
     signed_up_with_page,
 )
+from tests.bench._rounds import generate, log, system_cpu
 from tests.bench.stream_latency import Timings, _measure
 from tests.pg import admin_dsn, with_search_path
 from tests.relay_helpers import Account, ws_url
@@ -54,16 +52,6 @@ from tests.relay_helpers import Account, ws_url
 #: Shops the ingest load is spread over. Each business numbers its events under a row
 #: lock, so one shop's webhooks commit one after another whatever the process count.
 PAGES = [f"1040000000001{n:02d}" for n in range(16)]
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _system_cpu() -> tuple[int, int]:
-    """(all, idle) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(values), values[3] + values[4]
 
 
 def _tree_cpu(pid: int) -> float:
@@ -98,59 +86,24 @@ def _postgres_cpu() -> float:
 
 
 @dataclass
-class Tally:
-    """One configuration's figures, summed over its rounds."""
-
-    name: str
-    seconds: float = 0.0
-    answered: int = 0
-    latencies_us: list[int] = field(default_factory=list)
-    ok: list[str] = field(default_factory=list)
-    failed: int = 0
+class Tally(_rounds.Tally):
     relay_cpu_s: float = 0.0
     postgres_cpu_s: float = 0.0
-    wall_s: float = 0.0
-
-    @property
-    def per_s(self) -> float:
-        return self.answered / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
         per = max(1, len(self.ok))
         return (
-            f"{self.name}: {self.per_s:.0f}/s, p50 {percentile(self.latencies_us, 50) / 1000:.2f}"
-            f" ms, p99 {percentile(self.latencies_us, 99) / 1000:.2f} ms, answered 200"
-            f" {len(self.ok)}, other {self.failed}; relay CPU {self.relay_cpu_s / per * 1e6:.0f}"
-            f" µs and PostgreSQL {self.postgres_cpu_s / per * 1e6:.0f} µs a webhook"
+            f"{self.name}: {self.per_s:.0f}/s, p50 {self.p_ms(50):.2f} ms,"
+            f" p99 {self.p_ms(99):.2f} ms, answered 200 {len(self.ok)}, other {self.failed};"
+            f" relay CPU {self.relay_cpu_s / per * 1e6:.0f} µs and PostgreSQL"
+            f" {self.postgres_cpu_s / per * 1e6:.0f} µs a webhook"
         )
 
 
 def _round(server: ServerProcess, tally: Tally, index: int, args: argparse.Namespace) -> None:
     """One generator run against ``server``, added to ``tally``."""
-    out = args.workdir / f"{tally.name}-{index}.json"
-    command = [
-        sys.executable,
-        "-m",
-        "tests.bench._load",
-        f"--port={server.port}",
-        f"--page-id={','.join(PAGES)}",
-        f"--prefix={tally.name}{index}",
-        f"--connections={args.connections}",
-        f"--seconds={args.round_s}",
-        f"--warmup={args.warmup}",
-        f"--out={out}",
-    ]
-    relay_before, pg_before, began = _tree_cpu(server.pid), _postgres_cpu(), time.perf_counter()
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    tally.wall_s += time.perf_counter() - began
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed:\n{done.stderr}")
-    result: dict[str, Any] = json.loads(out.read_text())
-    tally.seconds += result["seconds"]
-    tally.answered += result["answered_in_window"]
-    tally.latencies_us += result["latencies_us"]
-    tally.ok += result["ok"]
-    tally.failed += len(result["failed"])
+    relay_before, pg_before = _tree_cpu(server.pid), _postgres_cpu()
+    generate(server, tally, index, args, ",".join(PAGES))
     tally.relay_cpu_s += _tree_cpu(server.pid) - relay_before
     tally.postgres_cpu_s += _postgres_cpu() - pg_before
 
@@ -205,7 +158,7 @@ def _ingest(args: argparse.Namespace, dsns: tuple[str, str]) -> tuple[Tally, Tal
     for tally, dsn in ((one, dsns[0]), (two, dsns[1])):
         stored = asyncio.run(_stored_mids(dsn))
         lost += len(set(tally.ok) - set(stored))
-        _log(f"{tally.name}: stored {len(stored)}, twice {len(stored) - len(set(stored))}")
+        log(f"{tally.name}: stored {len(stored)}, twice {len(stored) - len(set(stored))}")
     return one, two, lost
 
 
@@ -294,9 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="relay-scale-") as tmp:
             args.workdir = Path(tmp)
-            system_before = _system_cpu()
+            system_before = system_cpu()
             one, two, lost = _ingest(args, (dsns[0], dsns[1]))
-            system_after = _system_cpu()
+            system_after = system_cpu()
             args.seconds = args.latency_seconds
             timings, stream_mb = _cross(args, dsns[2])
             same = _same(args, dsns[3])
@@ -308,9 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     same_latencies = _latencies(same)
     lost += len(set(timings.accepted) - set(timings.received))
     lost += len(set(same.accepted) - set(same.received))
-    _log(one.summary())
-    _log(two.summary())
-    _log(
+    log(one.summary())
+    log(two.summary())
+    log(
         f"machine busy {busy:.0%} during ingest on {os.cpu_count()} cores; cross-process:"
         f" {len(latencies)} measured, refused {len(timings.refused)}"
     )

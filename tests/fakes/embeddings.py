@@ -20,21 +20,18 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tests.fakes.asgi import Receive, Scope, Send, http_body
 from tests.fakes.server import serve_app
 
 __all__ = ["EmbeddingsRequest", "FakeEmbeddings", "serve_embeddings"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CACHE_LIMIT = 50_000
@@ -109,22 +106,9 @@ class FakeEmbeddings:
     # ---- ASGI -----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if scope["type"] != "http":
+        body = await http_body(scope, receive, send)
+        if body is None:
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         if scope["path"].rstrip("/") not in ("/v1/embeddings", "/embeddings"):
             await _json(send, 404, {"error": {"message": "not found", "type": "invalid_request"}})
             return

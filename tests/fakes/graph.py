@@ -17,7 +17,7 @@ import json
 import secrets
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
@@ -25,6 +25,8 @@ from urllib.parse import parse_qsl
 from litestar import Litestar, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
+
+from tests.fakes.asgi import Message, Receive, Scope, Send, read_body
 
 if TYPE_CHECKING:
     from tests.fakes.graph_accounts import MetaAccounts
@@ -46,10 +48,6 @@ MESSENGER_TEXT_LIMIT: Final = 2000
 INSTAGRAM_TEXT_LIMIT: Final = 1000
 WHATSAPP_TEXT_LIMIT: Final = 4096
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
@@ -93,15 +91,7 @@ class RequestLog:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            chunks: list[bytes] = []
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False):
-                    break
-            body = b"".join(chunks)
+            body = await read_body(receive)
             self._append(scope, body)
             replayed = False
 

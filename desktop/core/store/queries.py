@@ -53,8 +53,7 @@ SELECT c.id, c.channel_id, ch.name, c.platform,
        c.last_activity_ms, c.last_message_id, c.last_preview, c.last_direction, c.last_status,
        c.pending_drafts,
        c.created_at_ms,
-       c.pending_drafts > 0 AND EXISTS (SELECT 1 FROM drafts d WHERE d.conversation_id = c.id
-           AND d.state = 'pending' AND d.handoff = 1)
+       c.pending_handoffs
 FROM conversations c
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN channels ch ON ch.id = c.channel_id

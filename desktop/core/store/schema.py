@@ -228,6 +228,31 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     ALTER TABLE channels ADD COLUMN alert_level TEXT;
     ALTER TABLE channels ADD COLUMN alert_at_ms INTEGER;
     """,
+    # "Needs a person" per row of the list, kept by triggers like ``pending_drafts``
+    # (a subquery per listed row slowed the 10k-conversation search).
+    """
+    ALTER TABLE conversations ADD COLUMN pending_handoffs INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversations SET pending_handoffs = (SELECT COUNT(*) FROM drafts d
+        WHERE d.conversation_id = conversations.id AND d.state = 'pending' AND d.handoff = 1);
+    CREATE TRIGGER drafts_handoff_insert AFTER INSERT ON drafts
+        WHEN new.state = 'pending' AND new.handoff = 1 BEGIN
+        UPDATE conversations SET pending_handoffs = pending_handoffs + 1
+            WHERE id = new.conversation_id;
+    END;
+    CREATE TRIGGER drafts_handoff_update AFTER UPDATE OF state, handoff ON drafts
+        WHEN (old.state = 'pending' AND old.handoff = 1)
+            != (new.state = 'pending' AND new.handoff = 1) BEGIN
+        UPDATE conversations
+            SET pending_handoffs = pending_handoffs
+                + iif(new.state = 'pending' AND new.handoff = 1, 1, -1)
+            WHERE id = new.conversation_id;
+    END;
+    CREATE TRIGGER drafts_handoff_delete AFTER DELETE ON drafts
+        WHEN old.state = 'pending' AND old.handoff = 1 BEGIN
+        UPDATE conversations SET pending_handoffs = pending_handoffs - 1
+            WHERE id = old.conversation_id;
+    END;
+    """,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

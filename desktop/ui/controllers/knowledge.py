@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from desktop.core.kb.models import ImportReport, ImportResult, ItemInfo, Progress, SearchHit
 from desktop.core.services import AskResult, KnowledgeService
+from desktop.ui.models.knowledge import Site
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.common import BannerKind
@@ -92,6 +93,8 @@ class KnowledgeController(QObject):
         screen.choose_files_requested.connect(self.choose_files)
         screen.import_files_requested.connect(self.import_paths)
         screen.import_site_requested.connect(self.import_site)
+        screen.resync_site_requested.connect(self.import_site)
+        screen.remove_site_requested.connect(self.confirm_remove_site)
         screen.cancel_import_requested.connect(self.cancel_import)
         screen.ask_requested.connect(self.ask)
         screen.hit_activated.connect(self.show_hit)
@@ -187,6 +190,39 @@ class KnowledgeController(QObject):
         box.open()
         self.dialog_opened.emit(box)
         return box
+
+    def confirm_remove_site(self, site: object) -> QMessageBox:
+        assert isinstance(site, Site)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Remove site",
+            f"Remove {site.host} and its {len(site.pages)} pages from what the assistant"
+            " knows? Import it again at any time.",
+            QMessageBox.StandardButton.Cancel,
+            self._parent(),
+        )
+        confirm = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
+        box.buttonClicked.connect(
+            lambda clicked: self.remove_site(site) if clicked is confirm else None
+        )
+        box.open()
+        self.dialog_opened.emit(box)
+        return box
+
+    def remove_site(self, site: Site) -> None:
+        async def remove() -> None:
+            for item_id in site.pages:
+                await self.knowledge.delete_item(item_id)
+            await self._load()
+
+        self.tasks.spawn(
+            remove(),
+            key="kb-delete",
+            error=self._error,
+            done=lambda _: self.screen.banner.show_message(
+                "info", f"Removed {site.host}.", timeout_ms=4000
+            ),
+        )
 
     def delete(self, item: ItemInfo) -> None:
         async def remove() -> None:

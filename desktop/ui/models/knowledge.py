@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -17,7 +19,7 @@ from PySide6.QtCore import (
 
 from desktop.core.kb.models import ItemInfo, ItemType, SearchHit
 
-__all__ = ["HIT_ROLE", "ITEM_ROLE", "HitsModel", "KnowledgeItemsModel"]
+__all__ = ["HIT_ROLE", "ITEM_ROLE", "HitsModel", "KnowledgeItemsModel", "Site", "sites"]
 
 ITEM_ROLE: Final = Qt.ItemDataRole.UserRole + 1
 HIT_ROLE: Final = Qt.ItemDataRole.UserRole + 2
@@ -152,3 +154,41 @@ class HitsModel(QAbstractListModel):
 
     def at(self, row: int) -> SearchHit:
         return self._hits[row]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One imported website: its address, its pages and when it was last read."""
+
+    host: str
+    root: str  # where a re-sync starts: scheme://host/
+    pages: tuple[str, ...]  # item ids
+    synced: datetime | None
+
+
+def _latest(pages: Sequence[ItemInfo]) -> datetime | None:
+    times = [t for i in pages if (t := i.updated_at or i.created_at) is not None]
+    return max(times) if times else None
+
+
+def sites(items: Sequence[ItemInfo]) -> list[Site]:
+    """Web pages grouped by site, largest first."""
+    grouped: dict[str, list[ItemInfo]] = {}
+    roots: dict[str, str] = {}
+    for item in items:
+        if item.item_type != "web":
+            continue
+        parts = urlsplit(item.source or "")
+        host = parts.netloc.lower().removeprefix("www.") or "(no address)"
+        grouped.setdefault(host, []).append(item)
+        roots.setdefault(host, f"{parts.scheme or 'https'}://{parts.netloc}/")
+    found = [
+        Site(
+            host=host,
+            root=roots[host],
+            pages=tuple(i.item_id for i in pages),
+            synced=_latest(pages),
+        )
+        for host, pages in grouped.items()
+    ]
+    return sorted(found, key=lambda s: (-len(s.pages), s.host))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -26,7 +27,14 @@ from PySide6.QtWidgets import (
 from desktop.core.drafting import Draft
 from desktop.core.kb.models import ItemInfo, ItemType, SearchHit
 from desktop.ui.icons import icon
-from desktop.ui.models.knowledge import HIT_ROLE, ITEM_ROLE, HitsModel, KnowledgeItemsModel
+from desktop.ui.models.knowledge import (
+    HIT_ROLE,
+    ITEM_ROLE,
+    HitsModel,
+    KnowledgeItemsModel,
+    Site,
+    sites,
+)
 from desktop.ui.widgets.common import Banner, EmptyState, button, card, label, repolish
 
 __all__ = ["DOCUMENT_SUFFIXES", "KnowledgeScreen"]
@@ -76,6 +84,9 @@ class KnowledgeScreen(QWidget):
     delete_requested = Signal(object)  # ItemInfo
     import_files_requested = Signal(list)  # list[str]
     import_site_requested = Signal(str)
+    #: "Re-sync now" on a site (its address) and "Remove site" (the Site).
+    resync_site_requested = Signal(str)
+    remove_site_requested = Signal(object)
     cancel_import_requested = Signal()
     ask_requested = Signal(str)
     hit_activated = Signal(object)  # SearchHit
@@ -150,12 +161,23 @@ class KnowledgeScreen(QWidget):
             delete.activated.connect(self.delete_selected)
             stack = QStackedWidget()
             empty = EmptyState(icon_name, empty_title, empty_text)
-            stack.addWidget(table)
+            if item_type == "web":
+                # Pages grouped by site above the pages: re-sync or remove a whole site.
+                holder = QWidget()
+                holder_layout = QVBoxLayout(holder)
+                holder_layout.setContentsMargins(0, 6, 0, 0)
+                holder_layout.setSpacing(6)
+                self.sites_box = QVBoxLayout()
+                self.sites_box.setSpacing(4)
+                self.site_rows: dict[str, QWidget] = {}
+                holder_layout.addLayout(self.sites_box)
+                holder_layout.addWidget(table, 1)
+                stack.addWidget(holder)
+            else:
+                stack.addWidget(table)
             stack.addWidget(empty)
             model.modelReset.connect(
-                lambda m=model, s=stack, t=table, e=empty: s.setCurrentWidget(
-                    t if m.rowCount() else e
-                )
+                lambda m=model, s=stack, e=empty: s.setCurrentIndex(0 if m.rowCount() else 1)
             )
             stack.setCurrentWidget(empty)
             self.tabs.addTab(stack, icon(icon_name), title)
@@ -268,12 +290,40 @@ class KnowledgeScreen(QWidget):
     def set_items(self, items: list[ItemInfo]) -> None:
         for model in self.models.values():
             model.set_items(items)
+        self.set_sites(sites(items))
         for item_type, stack in self.stacks.items():
             model = self.models[item_type]
             stack.setCurrentIndex(0 if model.rowCount() else 1)
             index = self.tabs.indexOf(stack)
             name = self.tabs.tabText(index).split("  ")[0]
             self.tabs.setTabText(index, f"{name}  {model.rowCount()}" if model.rowCount() else name)
+
+    def set_sites(self, found: Sequence[Site]) -> None:
+        """One line per imported site: pages, last read, and its two actions."""
+        while self.sites_box.count():
+            item = self.sites_box.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.site_rows = {}
+        for site in found:
+            row = QFrame()
+            row.setProperty("card", True)
+            line = QHBoxLayout(row)
+            line.setContentsMargins(12, 6, 8, 6)
+            when = f" · read {site.synced:%d %b %H:%M}" if site.synced else ""
+            pages = f"{len(site.pages)} page{'s' if len(site.pages) != 1 else ''}"
+            name = label(site.host, "heading")
+            line.addWidget(name)
+            line.addWidget(label(f"{pages}{when}", "muted"), 1)
+            resync = button("Re-sync now", "regenerate", "flat", tip="Read the site again now")
+            resync.clicked.connect(lambda _=False, r=site.root: self.resync_site_requested.emit(r))
+            remove = button("Remove site", "trash", "danger", tip="Forget every page of it")
+            remove.clicked.connect(lambda _=False, x=site: self.remove_site_requested.emit(x))
+            line.addWidget(resync)
+            line.addWidget(remove)
+            self.sites_box.addWidget(row)
+            self.site_rows[site.host] = row
 
     def current_type(self) -> ItemType:
         return _TABS[max(self.tabs.currentIndex(), 0)][0]
