@@ -87,7 +87,8 @@ _QUIET = frozenset({"off", "present", "not_new"})
 async def _answer(services: Services, business_id: str, seq: int, event: MessageReceived) -> str:
     """Send the away reply if due; the outcome: "sent", or why not."""
     store = services.store
-    switch = (await store.away_channels(business_id)).get(event.channel_id)
+    # One primary-key read per inbound message while the switch is off.
+    switch = await store.away_channel(event.channel_id)
     if switch is None or not switch[0]:
         return "off"
     now = now_ms()

@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 
@@ -213,3 +214,29 @@ async def test_two_relays_on_postgres_answer_once(
             _wrote(b.url, "Still there?", mid="m-2")
             await _wait_outcome("not_new", later)
     assert len(_texts(fake)) == 1
+
+
+async def test_a_web_chat_visitor_gets_the_away_reply_in_their_history(relay: ServedApp) -> None:
+    """Web chat too: the away reply is stored, which is how a visitor's page receives it."""
+    account = sign_up(relay.url)
+    channel = account.connect(platform="webchat", name="Website")
+    with account.client() as c:
+        assert c.put("/v1/away/messages", json=MESSAGES).status_code == 200
+        switch = {"enabled": True, "minutes": 0}
+        assert c.put(f"/v1/away/channels/{channel['id']}", json=switch).status_code == 200
+    base = f"{relay.url}/webchat/{channel['id']}/messages"
+    before = _outcome("sent")
+    r = httpx.post(base, json={"visitor_id": "visitor-0123456789", "text": "Hello, are you open?"})
+    assert r.status_code == 202
+    await _wait_outcome("sent", before)
+    history = httpx.get(base, params={"visitor_id": "visitor-0123456789"}).json()
+    assert [line["text"] for line in history] == ["Hello, are you open?", EN]
+
+
+def test_disconnecting_a_channel_forgets_its_switch(relay: ServedApp) -> None:
+    """A channel's away switch goes with the channel."""
+    account, channel_id = _shop(relay.url)
+    with account.client() as c:
+        assert channel_id in c.get("/v1/away").json()["channels"]
+        assert c.delete(f"/v1/channels/{channel_id}").status_code in (200, 204)
+        assert c.get("/v1/away").json()["channels"] == {}

@@ -82,6 +82,13 @@ class Away:
         )
         return {str(r["channel_id"]): (bool(r["enabled"]), int(r["minutes"])) for r in rows}
 
+    async def away_channel(self, channel_id: str) -> tuple[bool, int] | None:
+        """One channel's saved switch (enabled, minutes); None when never saved."""
+        row = await self._db.fetchrow(
+            "SELECT enabled, minutes FROM away_channels WHERE channel_id = ?", channel_id
+        )
+        return None if row is None else (bool(row["enabled"]), int(row["minutes"]))
+
     async def set_away_messages(self, business_id: str, messages: bytes) -> None:
         await self._db.write(
             "INSERT INTO away_messages (business_id, messages) VALUES (?, ?)"
