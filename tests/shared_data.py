@@ -19,6 +19,7 @@ __all__ = [
     "DATA",
     "FIXTURES",
     "OWN_FIXTURES",
+    "SHARED_META",
     "fixture_bytes",
     "load_fixture",
     "require_shared",
@@ -36,6 +37,30 @@ SHARED = Path(
 FIXTURES = SHARED / "fixtures"
 #: Knowledge-base evaluation data.
 DATA = SHARED / "data"
+
+#: The shared Meta payloads: file -> (how it is wrapped into a whole body: ``as_is``, or
+#: one messaging ``item``, one ``entry`` or one ``change`` of a Page; the event kinds it
+#: must become, in order).
+SHARED_META: dict[str, tuple[str, list[str]]] = {
+    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
+    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
+    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
+    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
+    "messenger_webhook-read_1.json": ("item", ["status"]),
+    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
+    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
+    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
+    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
+    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
+    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
+    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
+    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
+}
 
 
 def load_fixture(name: str) -> Any:
