@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.needs import unavailable
 
 __all__ = [
     "DATA",
@@ -77,10 +77,7 @@ def require_shared() -> None:
     """Skip the calling test without ``../shared/fixtures``; fail it on CI, where it must be."""
     if FIXTURES.is_dir():
         return
-    reason = f"the shared payload corpus is not beside this checkout ({FIXTURES})"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    unavailable(f"the shared payload corpus is not beside this checkout ({FIXTURES})")
 
 
 def shared_fixture(name: str) -> Any:
