@@ -284,6 +284,8 @@ class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
     ``idempotency_key`` is the key of the ``SendReply`` that caused it: the device that
     asked settles its own reply by that key, whichever of the relay's answer, this event
     and the platform's echo comes first. (None only in events older than the key.)
+    ``sent_by`` is "server" when the relay answered on its own (the away reply while
+    no device was connected); absent for a device's reply.
     """
 
     text: str
@@ -293,6 +295,7 @@ class MessageSent(PlatformEvent, frozen=True, tag="message_sent"):
     reply_to: str | None = None
     tag: str | None = None
     device_id: str | None = None
+    sent_by: Literal["server"] | None = None
 
 
 class SendFailed(PlatformEvent, frozen=True, tag="send_failed"):

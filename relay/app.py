@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from relay.accounts import accounts_router
+from relay.away import away_router
 from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
@@ -135,6 +136,8 @@ def create_app(settings: Settings) -> Litestar:
                         task.cancel()
                         with suppress(asyncio.CancelledError):
                             await task
+                if services.background:
+                    await asyncio.wait(set(services.background), timeout=settings.send_timeout_s)
                 if checking is not None:
                     checking.cancel()
                     with suppress(asyncio.CancelledError):
@@ -157,6 +160,7 @@ def create_app(settings: Settings) -> Litestar:
             channels_router(),
             webhooks_router(),
             sending_router(),
+            away_router(),
             usage_router(),
             gateway_router(),
             webchat_router(),

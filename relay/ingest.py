@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from prometheus_client import Counter
+
 from common.events import (
     ChannelAlert,
     MessageReceived,
@@ -77,14 +79,24 @@ def system_event(business_id: str, event: SystemEvent) -> NewEvent:
     )
 
 
-async def append_events(store: Store, records: Sequence[NewEvent]) -> int:
-    """Append and count; returns how many were new (the rest were repeats)."""
+async def append_events(store: Store, records: Sequence[NewEvent]) -> list[int | None]:
+    """Append and count; returns each record's seq (None: a repeat, not stored)."""
     seqs = await store.append(records)
-    stored = 0
     for rec, seq in zip(records, seqs, strict=True):
         if seq is None:
             EVENTS_DUPLICATE.inc()
         else:
-            stored += 1
-            EVENTS_STORED.labels(rec.kind).inc()
-    return stored
+            _stored_counter(rec.kind).inc()
+    return seqs
+
+
+def _stored_counter(kind: str) -> Counter:
+    """The per-kind counter, resolved once per kind (``labels()`` costs a lock and a tuple
+    on every webhook otherwise)."""
+    counter = _STORED_BY_KIND.get(kind)
+    if counter is None:
+        counter = _STORED_BY_KIND[kind] = EVENTS_STORED.labels(kind)
+    return counter
+
+
+_STORED_BY_KIND: dict[str, Counter] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import Counter
 
 __all__ = [
+    "AWAY_REPLIES",
     "EVENTS_DELIVERED",
     "EVENTS_DUPLICATE",
     "EVENTS_STORED",
@@ -31,5 +32,10 @@ WEBHOOK_ITEMS_UNSUPPORTED = Counter(
 EVENTS_STORED = Counter("clientora_events_stored_total", "Events appended to the log", ["kind"])
 EVENTS_DUPLICATE = Counter("clientora_events_duplicate_total", "Webhook items dropped as repeats")
 EVENTS_DELIVERED = Counter("clientora_events_delivered_total", "Events written to device streams")
+AWAY_REPLIES = Counter(
+    "clientora_away_replies_total",
+    "Inbound messages the away check looked at, by outcome (sent, or why not)",
+    ["outcome"],
+)
 SENDS = Counter("clientora_sends_total", "Replies sent to a platform", ["platform"])
 SEND_FAILURES = Counter("clientora_send_failures_total", "Failed sends by error code", ["code"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from typing import Literal
 
 import msgspec
 from litestar import Router, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from common.channels import TEXT_LIMITS, Platform, window_state
+from common.channels import TEXT_LIMITS, window_state
 from common.events import Customer, MessageSent, SendFailed
 from common.protocol import ApiError, SendReply, SendResult
 from relay.activity import SendOutcome
@@ -28,7 +29,7 @@ from relay.services import Services, now_ms
 from relay.store import ChannelRow, SendClaim
 from relay.usage import release, reserve, warn_if_crossed
 
-__all__ = ["sending_router"]
+__all__ = ["send_reply_as", "sending_router"]
 
 log = logging.getLogger("clientora.relay.send")
 
@@ -122,13 +123,25 @@ async def send_reply(
     row = await services.store.channel(principal.business_id, data.channel_id)
     if row is None:
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
-    platform = row.platform
     if not data.text.strip():
         raise RelayError(422, "bad_request", "The reply is empty.")
     if not data.recipient_id.strip():
         raise RelayError(422, "unknown_recipient", "The reply has no recipient.")
     if not 8 <= len(data.idempotency_key) <= 200:
         raise RelayError(422, "bad_request", "idempotency_key must be 8 to 200 characters.")
+    return await send_reply_as(services, principal.business_id, row, data)
+
+
+async def send_reply_as(
+    services: Services,
+    business_id: str,
+    row: ChannelRow,
+    data: SendReply,
+    sent_by: Literal["server"] | None = None,
+) -> SendResult:
+    """Send ``data`` on the business's channel ``row``: length, quota, idempotency and
+    window rules, then the platform; ``sent_by="server"`` marks the relay's own reply."""
+    platform = row.platform
     limit = TEXT_LIMITS[platform]
     if len(data.text) > limit:
         raise RelayError(
@@ -140,24 +153,24 @@ async def send_reply(
     lease_ms = _lease_ms(services)
     # The message is held against the plan before anything else, so concurrent sends
     # cannot pass the limit together; the hold ends once the send is counted (or not).
-    hold = await reserve(services, principal.business_id, {"outbound_messages": 1}, lease_ms)
+    hold = await reserve(services, business_id, {"outbound_messages": 1}, lease_ms)
     try:
-        return await _claim_and_deliver(services, principal, row, platform, data, lease_ms)
+        return await _claim_and_deliver(services, business_id, row, data, lease_ms, sent_by)
     finally:
         await release(services, hold)
 
 
 async def _claim_and_deliver(
     services: Services,
-    principal: Principal,
+    business_id: str,
     row: ChannelRow,
-    platform: Platform,
     data: SendReply,
     lease_ms: int,
+    sent_by: Literal["server"] | None,
 ) -> SendResult:
     fingerprint = _fingerprint(data)
     claim = await services.store.claim_send(
-        principal.business_id,
+        business_id,
         data.idempotency_key,
         fingerprint,
         row.id,
@@ -176,17 +189,18 @@ async def _claim_and_deliver(
         )
     if claim.state != "new":
         return _replay(claim)
-    return await _deliver(services, principal, row, platform, data, claim.send_id)
+    return await _deliver(services, business_id, row, data, claim.send_id, sent_by)
 
 
 async def _deliver(
     services: Services,
-    principal: Principal,
+    business_id: str,
     row: ChannelRow,
-    platform: Platform,
     data: SendReply,
     send_id: str,
+    sent_by: Literal["server"] | None,
 ) -> SendResult:
+    platform = row.platform
     customer = Customer(id=data.recipient_id)
     left = False
     try:
@@ -248,7 +262,7 @@ async def _deliver(
         )
         error = ApiError(code=exc.code, message=exc.message)
         await services.store.finish_send(
-            send_id, False, msgspec.json.encode(error), record(principal.business_id, failed)
+            send_id, False, msgspec.json.encode(error), record(business_id, failed)
         )
         if exc.code == "token_invalid":
             await token_rejected(services, row, exc.message)
@@ -277,14 +291,15 @@ async def _deliver(
         reply_to=data.reply_to,
         tag=tag,
         device_id=data.device_id,
+        sent_by=sent_by,
     )
     seq = await services.store.finish_send(
         send_id,
         True,
         msgspec.json.encode(_Sent(message_id, tag)),
-        record(principal.business_id, sent),
+        record(business_id, sent),
     )
-    await warn_if_crossed(services, principal.business_id, "outbound_messages")
+    await warn_if_crossed(services, business_id, "outbound_messages")
     return SendResult(send_id=send_id, platform_message_id=message_id, seq=seq, tag=tag)
 
 

@@ -75,3 +75,5 @@ class Services:
     webchat_limiter: VisitorLimiter = field(default_factory=VisitorLimiter)
     #: Each channel's last event and send, noted in memory (relay/health.py saves them).
     activity: ChannelActivity = field(default_factory=ChannelActivity)
+    #: Work started after a request's answer (away replies), awaited on shutdown.
+    background: set[asyncio.Task[None]] = field(default_factory=set)

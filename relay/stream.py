@@ -32,6 +32,7 @@ from common.protocol import (
     encode,
 )
 from relay.auth import authenticate, bearer_token
+from relay.away import presence_stale_ms
 from relay.errors import RelayError
 from relay.metrics import EVENTS_DELIVERED
 from relay.services import Services
@@ -216,10 +217,20 @@ async def stream(socket: WebSocket[Any, Any, Any], services: NamedDependency[Ser
         conn = _Connection(
             socket, services, principal.business_id, device.id, principal.token_hash, cursor
         )
-        await conn.send_frame(
-            encode(Welcome(business_id=principal.business_id, device_id=device.id, head=head))
+        # Present before the welcome: a message the device could miss is not answered
+        # as if the shop were away.
+        now = _now_ms()
+        await services.store.device_connected(
+            principal.business_id, device.id, now, now - presence_stale_ms(services)
         )
-        await _run(conn)
+        try:
+            await conn.send_frame(
+                encode(Welcome(business_id=principal.business_id, device_id=device.id, head=head))
+            )
+            await _run(conn)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(services.store.device_disconnected(device.id, _now_ms()))
     except _Close as close:
         log.info("stream closed", extra={"code": close.code, "reason": close.reason})
         with contextlib.suppress(Exception):
@@ -228,18 +239,27 @@ async def stream(socket: WebSocket[Any, Any, Any], services: NamedDependency[Ser
         pass
 
 
+async def _present(conn: _Connection) -> None:
+    """Keep the device marked present in the store, for every relay process's away check."""
+    store = conn.services.store
+    while True:
+        await asyncio.sleep(conn.services.settings.heartbeat_s)
+        await store.device_seen(conn.device_id, _now_ms())
+
+
 async def _run(conn: _Connection) -> None:
     reader = asyncio.create_task(conn.reader())
     sender = asyncio.create_task(conn.sender())
+    present = asyncio.create_task(_present(conn))
     try:
-        done, _ = await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({reader, sender, present}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             exc = task.exception()
             if exc is not None:
                 raise exc
     finally:
-        for task in (reader, sender):
+        for task in (reader, sender, present):
             task.cancel()
-        await asyncio.gather(reader, sender, return_exceptions=True)
+        await asyncio.gather(reader, sender, present, return_exceptions=True)
         with contextlib.suppress(Exception):
             await conn.persist()

@@ -29,6 +29,7 @@ from litestar.response import Stream
 
 from common.events import EVENT_DECODER, Customer, MessageReceived, MessageSent
 from common.protocol import VisitorMessage
+from relay.away import consider_away
 from relay.directory import Route
 from relay.errors import RelayError
 from relay.ingest import append_events, record
@@ -315,7 +316,9 @@ async def visitor_says(
         platform_id=f"{data.visitor_id}:{message_id or uuid.uuid4().hex}",
         text=text,
     )
-    await append_events(services.store, [record(route.business_id, event)])
+    (seq,) = await append_events(services.store, [record(route.business_id, event)])
+    if seq is not None:
+        consider_away(services, [(route.business_id, seq, event)])
     return {"status": "received"}
 
 

@@ -522,14 +522,23 @@ def test_malformed_unknown_and_oversized_bodies(relay: ServedApp) -> None:
 
 
 async def test_retries_and_concurrent_duplicates_are_stored_once(relay: ServedApp) -> None:
-    """The same message id delivered many times, also at once, is one event."""
+    """The same message id delivered many times, also at once, is one event; the metrics
+    count one stored message and the rest as repeats."""
     account = sign_up(relay.url)
     account.connect(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN)
     body = messenger_text("PAGE1", "U1", "mid.dup", "once please")
+    stored, repeats = (
+        'clientora_events_stored_total{kind="message"}',
+        "clientora_events_duplicate_total",
+    )
+    before = httpx.get(f"{relay.url}/metrics").text
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda _: post_meta(relay.url, body).status_code, range(32)))
     assert codes == [200] * 32
     assert post_meta(relay.url, body).status_code == 200
+    after = httpx.get(f"{relay.url}/metrics").text
+    assert _metric(after, stored) == _metric(before, stored) + 1
+    assert _metric(after, repeats) == _metric(before, repeats) + 32
     async with open_stream(account) as stream:
         frames = await stream.events(2)
         with pytest.raises(TimeoutError):

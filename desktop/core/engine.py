@@ -21,6 +21,7 @@ from desktop.core.outbox import Outbox
 from desktop.core.relay_client import RelayClient
 from desktop.core.services import (
     AskResult,
+    AwayService,
     ChannelsService,
     ConversationsService,
     DayUsage,
@@ -92,6 +93,8 @@ class Engine:
         self.knowledge = KnowledgeService(preferences, kb, drafters)
         self.session.on_local_ready = self.channels.ensure_test_channel
         self.session.on_started.append(self.knowledge.start)
+        self.away = AwayService(preferences, self.client)
+        self.session.on_started.append(self.away.start)
         self.usage = UsageService(preferences, store, self.client, lambda: self.session.relay_head)
 
     @classmethod
@@ -129,6 +132,7 @@ class Engine:
         await self.session.start()
 
     async def close(self) -> None:
+        await self.away.close()
         await self.session.close()
         await self.knowledge.close()
         await self.store.close()

@@ -22,6 +22,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from common.away import AwayChannel, AwayMessages, AwaySettings
 from common.erasure import ErasureConfirmation, ErasureResult
 from common.health import ChannelHealth, HealthCheck
 from common.onboarding import (
@@ -395,6 +396,15 @@ class RelayClient:
     async def connect_channel(self, data: ConnectChannel) -> ChannelInfo:
         """Connect a channel from credentials (a Viber bot token; Meta goes by browser)."""
         return await self._call("POST", "/v1/channels", ChannelInfo, data)
+
+    async def away(self) -> AwaySettings:
+        return await self._call("GET", "/v1/away", AwaySettings)
+
+    async def set_away_messages(self, messages: AwayMessages) -> None:
+        await self._request("PUT", "/v1/away/messages", messages)
+
+    async def set_away_channel(self, channel_id: str, switch: AwayChannel) -> None:
+        await self._request("PUT", f"/v1/away/channels/{quote(channel_id, safe='')}", switch)
 
     async def disconnect_channel(self, channel_id: str) -> None:
         await self._request("DELETE", f"/v1/channels/{quote(channel_id, safe='')}")

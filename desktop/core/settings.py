@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
+from common.away import AwayChannel
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig, BusinessProfile
 from desktop.core.drafting.language import is_cyrillic
@@ -65,6 +66,9 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
     hours: OpeningHours = OpeningHours()
     #: Per-channel autopilot policy (missing: manual).
     policies: dict[str, ChannelPolicy] = {}
+    #: Per channel: the relay answers a new conversation once with the away message
+    #: when no device has been connected for a while (missing: off).
+    away: dict[str, AwayChannel] = {}
     #: A burst of messages counts as one turn once the customer is quiet this long.
     settle_s: float = 4.0
     #: Hand off after this many drafts in a row that found nothing to answer from.

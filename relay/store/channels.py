@@ -156,7 +156,7 @@ class Channels:
                 channel_id,
                 business_id,
             )
-            for table in ("dedupe", "contacts", "sends"):
+            for table in ("dedupe", "contacts", "sends", "away_channels"):
                 await tx.execute(f"DELETE FROM {table} WHERE channel_id = ?", channel_id)
             if farewell is not None:
                 await insert_events(tx, [farewell])

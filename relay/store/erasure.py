@@ -33,6 +33,9 @@ _BUSINESS_TABLES = (
     "erasures",
     "meta_logins",
     "channel_health",
+    "device_presence",
+    "away_channels",
+    "away_messages",
 )
 
 

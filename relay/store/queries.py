@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relay.store.accounts import Accounts
 from relay.store.attempts import PasswordAttempts
+from relay.store.away import Away
 from relay.store.base import CommitListener
 from relay.store.channels import Channels
 from relay.store.erasure import Erasure
@@ -31,6 +32,7 @@ class SqlStore(
     Erasure,
     Retention,
     MetaLogins,
+    Away,
 ):
     """Every query names its business; nothing crosses from one business to another. The
     driver (``Database``) decides only how SQL runs."""

@@ -111,6 +111,20 @@ CREATE TABLE quota_holds (
     expires_at_ms INTEGER NOT NULL, PRIMARY KEY (id, name)) WITHOUT ROWID;
 CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
 """,
+    # 6: the away reply: each device's presence (so every relay process knows whether the
+    # shop is connected), each channel's switch, the shop's texts per language.
+    """
+CREATE TABLE device_presence (
+    device_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, connections INTEGER NOT NULL,
+    seen_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX device_presence_business ON device_presence(business_id);
+CREATE TABLE away_channels (
+    channel_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, enabled INTEGER NOT NULL,
+    minutes INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX away_channels_business ON away_channels(business_id);
+CREATE TABLE away_messages (
+    business_id TEXT PRIMARY KEY, messages BLOB NOT NULL) WITHOUT ROWID;
+""",
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -207,6 +221,18 @@ CREATE TABLE quota_holds (
     id TEXT NOT NULL, business_id TEXT NOT NULL, name TEXT NOT NULL,
     amount DOUBLE PRECISION NOT NULL, expires_at_ms BIGINT NOT NULL, PRIMARY KEY (id, name));
 CREATE INDEX quota_holds_business ON quota_holds(business_id, expires_at_ms);
+""",
+    # 6: as SQLITE's 6.
+    """
+CREATE TABLE device_presence (
+    device_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, connections INTEGER NOT NULL,
+    seen_ms BIGINT NOT NULL);
+CREATE INDEX device_presence_business ON device_presence(business_id);
+CREATE TABLE away_channels (
+    channel_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, enabled BOOLEAN NOT NULL,
+    minutes INTEGER NOT NULL);
+CREATE INDEX away_channels_business ON away_channels(business_id);
+CREATE TABLE away_messages (business_id TEXT PRIMARY KEY, messages BYTEA NOT NULL);
 """,
 )
 

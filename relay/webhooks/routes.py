@@ -11,12 +11,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from common.events import ChannelAlert, PlatformEvent, Unsupported
+from common.events import ChannelAlert, MessageReceived, PlatformEvent, Unsupported
+from relay.away import consider_away
 from relay.directory import decode_credentials
 from relay.errors import RelayError
 from relay.ingest import append_events, record
 from relay.metrics import WEBHOOK_ITEMS_IGNORED, WEBHOOK_ITEMS_UNSUPPORTED, WEBHOOKS
 from relay.services import Services, now_ms
+from relay.store import NewEvent
 from relay.webhooks.meta import parse_meta
 from relay.webhooks.parsing import ParseResult, PayloadError
 from relay.webhooks.signatures import meta_signature_ok, same_secret, viber_signature_ok
@@ -38,7 +40,8 @@ async def _store(services: Services, source: str, result: ParseResult) -> None:
     for ignored in result.ignored:
         WEBHOOK_ITEMS_IGNORED.labels(ignored.platform, ignored.reason).inc()
         log.info("webhook item ignored", extra={"source": source, "reason": str(ignored)})
-    records = []
+    records: list[NewEvent] = []
+    inbound: list[tuple[int, MessageReceived]] = []
     for event in result.events:
         if not isinstance(event, (PlatformEvent, ChannelAlert)):
             continue
@@ -46,8 +49,14 @@ async def _store(services: Services, source: str, result: ParseResult) -> None:
             WEBHOOK_ITEMS_UNSUPPORTED.labels(event.platform, event.reason).inc()
         route = services.directory.route(event.channel_id)
         if route is not None:
+            if isinstance(event, MessageReceived):
+                inbound.append((len(records), event))
             records.append(record(route.business_id, event))
-    await append_events(services.store, records)
+    seqs = await append_events(services.store, records)
+    consider_away(
+        services,
+        [(records[i].business_id, seq, e) for i, e in inbound if (seq := seqs[i]) is not None],
+    )
     # For channel health: in memory only, saved now and then by relay/health.py.
     services.activity.saw_events((r.channel_id for r in records if r.channel_id), now_ms())
     _OUTCOMES[source, bool(records)].inc()

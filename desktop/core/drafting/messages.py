@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from desktop.core.drafting.language import detect_language, is_cyrillic
+from common.language import message_language
 
 __all__ = [
     "DEFAULT_MESSAGES",
@@ -102,15 +102,6 @@ LEAD_INS: Final[dict[str, str]] = {
     "it": "Ecco che cosa ha scritto il nostro negozio:",
     "de": "Das hat das Geschäft dazu geschrieben:",
 }
-
-
-def message_language(text: str) -> str:
-    """The language tag of ``text`` for picking messages: "sq", "en", "sr-Latn",
-    "sr-Cyrl", "it", "de"... ("und" when nothing marks one)."""
-    language = detect_language(text)
-    if language == "sr":
-        return "sr-Cyrl" if is_cyrillic(text) else "sr-Latn"
-    return language
 
 
 def canned(

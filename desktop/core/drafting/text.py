@@ -3,45 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
+
+from common.language import cyrillic_share, fold, words
 
 __all__ = ["cyrillic_share", "fold", "to_cyrillic", "to_latin", "trim_to_limit", "words"]
 
-# Serbian Cyrillic → Latin (Gaj), so one keyword list serves both scripts.
-_CYRILLIC_TO_LATIN: Final = str.maketrans(
-    {
-        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "ђ": "đ", "е": "e", "ж": "ž",
-        "з": "z", "и": "i", "ј": "j", "к": "k", "л": "l", "љ": "lj", "м": "m", "н": "n",
-        "њ": "nj", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "ћ": "ć", "у": "u",
-        "ф": "f", "х": "h", "ц": "c", "ч": "č", "џ": "dž", "ш": "š",
-    }
-)  # fmt: skip
-# Letters NFKD does not decompose.
-_EXTRA_FOLDS: Final = str.maketrans({"đ": "dj", "ß": "ss", "ø": "o", "ł": "l", "ı": "i"})
-_WORD: Final = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _SENTENCE_END: Final = re.compile(r"[.!?…](?=[\s\"')\]]|$)|\n")
 _ELLIPSIS: Final = "…"
-
-
-def fold(text: str) -> str:
-    """Lower-case, Serbian Cyrillic to Latin, diacritics dropped: "Повраћај" → "povracaj"."""
-    text = text.casefold().translate(_CYRILLIC_TO_LATIN).translate(_EXTRA_FOLDS)
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def words(text: str) -> list[str]:
-    """The words of ``text`` as written (apostrophe contractions kept: "i'm", "t'ju")."""
-    return _WORD.findall(text)
-
-
-def cyrillic_share(text: str) -> float:
-    """Share of the letters in ``text`` that are Cyrillic (0 when there are no letters)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum(1 for c in letters if "\u0400" <= c <= "\u04ff") / len(letters)
 
 
 def trim_to_limit(text: str, limit: int) -> str:

@@ -1,5 +1,6 @@
 """The engine's services: each UI controller is handed the one it uses."""
 
+from .away import AwayService
 from .channels import TEST_VISITOR, ChannelsService
 from .conversations import ConversationsService
 from .errors import EngineError, plainly
@@ -11,6 +12,7 @@ from .usage import DayUsage, UsageReport, UsageService
 __all__ = [
     "TEST_VISITOR",
     "AskResult",
+    "AwayService",
     "ChannelsService",
     "ConversationsService",
     "DayUsage",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import msgspec
 
+from common.away import AwayChannel
 from common.health import ChannelHealth
 from common.onboarding import MetaLoginStarted, MetaLoginState
 from common.protocol import ChannelInfo, ConnectChannel
@@ -58,6 +59,19 @@ class ChannelsService:
         settings = self.preferences.settings
         policies = {**settings.policies, channel_id: policy}
         await self.preferences.update(msgspec.structs.replace(settings, policies=policies))
+
+    @property
+    def away(self) -> Mapping[str, AwayChannel]:
+        """Each channel's away-reply switch (the relay is told by ``AwayService``)."""
+        return self.preferences.settings.away
+
+    async def set_away(self, channel_id: str, enabled: bool) -> None:
+        settings = self.preferences.settings
+        switch = msgspec.structs.replace(
+            settings.away.get(channel_id, AwayChannel()), enabled=enabled
+        )
+        away = {**settings.away, channel_id: switch}
+        await self.preferences.update(msgspec.structs.replace(settings, away=away))
 
     # ---- connecting ---------------------------------------------------------------------
 

@@ -597,7 +597,11 @@ class EventWriter:
             message_id = self._insert_message(
                 conversation_id,
                 direction="out",
-                author="assistant" if event.automatic else "owner",
+                author="server"
+                if event.sent_by == "server"
+                else "assistant"
+                if event.automatic
+                else "owner",
                 kind="message",
                 text=event.text,
                 status="sent",

@@ -56,7 +56,8 @@ MESSAGE_STATUSES: Final[tuple[MessageStatus, ...]] = (
 #: customer: inbound; owner: a person here or on another device; assistant: an automatic
 #: reply; elsewhere: sent from the platform's own app or inbox (an echo).
 #: ``platform``: a note the platform made about the conversation (an opt-in, a handover).
-Author = Literal["customer", "owner", "assistant", "elsewhere", "platform"]
+#: ``server``: the relay's away reply, sent while no device was connected.
+Author = Literal["customer", "owner", "assistant", "elsewhere", "platform", "server"]
 AUTHORS: Final[tuple[Author, ...]] = ("customer", "owner", "assistant", "elsewhere")
 MessageKind = Literal["message", "postback", "note"]
 DraftState = Literal["pending", "approved", "sent", "discarded", "superseded", "shadow"]

@@ -77,6 +77,7 @@ class ChannelsController(QObject):
         screen.meta_requested.connect(self.open_meta_connect)
         screen.connect_requested.connect(self.open_connect)
         screen.policy_changed.connect(self.set_policy)
+        screen.away_changed.connect(self.set_away)
         screen.disconnect_requested.connect(self.confirm_disconnect)
         screen.test_chat_requested.connect(self.test_chat_requested)
         screen.fix_requested.connect(self.fix)
@@ -93,7 +94,10 @@ class ChannelsController(QObject):
     async def _load(self) -> None:
         channels = await self.channels.channels()
         self.screen.set_channels(
-            channels, dict(self.channels.policies), self.channels.test_channel_id
+            channels,
+            dict(self.channels.policies),
+            self.channels.test_channel_id,
+            {cid: switch.enabled for cid, switch in self.channels.away.items()},
         )
         self.loaded.emit()
         self.tasks.spawn(
@@ -285,6 +289,13 @@ class ChannelsController(QObject):
             self.channels.set_policy(channel_id, policy),
             key=f"policy-{channel_id}",
             done=lambda _: self.policy_saved.emit(channel_id),
+            error=self._error,
+        )
+
+    def set_away(self, channel_id: str, enabled: bool) -> None:
+        self.tasks.spawn(
+            self.channels.set_away(channel_id, enabled),
+            key=f"away-{channel_id}",
             error=self._error,
         )
 

@@ -89,6 +89,7 @@ def _author(m: Message) -> str:
     return {
         "assistant": "Assistant (sent on its own)",
         "elsewhere": "Sent from the platform's app",
+        "server": "Sent by Clientora while you were away",
         "owner": "You",
         "customer": "",
     }.get(m.author, "")
@@ -318,7 +319,7 @@ class BubbleDelegate(QStyledItemDelegate):
 
         if layout.author is not None:
             painter.setFont(small)
-            painter.setPen(accent if message.author == "assistant" else muted)
+            painter.setPen(accent if message.author in ("assistant", "server") else muted)
             painter.drawText(layout.author, Qt.AlignmentFlag.AlignLeft, layout.author_text)
         if layout.text is not None:
             body = QFont(font)

@@ -41,7 +41,13 @@ class MessageListModel(QAbstractListModel):
         if role == MESSAGE_ROLE:
             return message
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            who = "Customer" if message.direction == "in" else "You"
+            who = (
+                "Customer"
+                if message.direction == "in"
+                else "Clientora, while you were away"
+                if message.author == "server"
+                else "You"
+            )
             return f"{who}: {message.text or ''}"
         return None
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -87,6 +88,7 @@ class ChannelCard(QFrame):
     """One channel: icon, name, health, mode (manual / auto / shadow) and threshold."""
 
     policy_changed = Signal(str, object)  # channel id, ChannelPolicy
+    away_changed = Signal(str, bool)  # channel id, the relay's away reply on
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
     #: The health row asks: (channel id, "reconnect" or "resubscribe").
@@ -101,6 +103,7 @@ class ChannelCard(QFrame):
         policy: ChannelPolicy,
         *,
         test_channel: bool,
+        away: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -199,6 +202,14 @@ class ChannelCard(QFrame):
         self.shadow_score = label("", "hint", wrap=True)
         layout.addWidget(self.shadow_score)
         self.shadow_score.hide()
+        self.away = QCheckBox("Answer new conversations while this computer is off")
+        self.away.setToolTip(
+            "After 10 minutes with no device connected, Clientora's server answers a new "
+            "conversation once with your away message, in the customer's language."
+        )
+        self.away.setChecked(away)
+        self.away.toggled.connect(lambda on: self.away_changed.emit(channel.id, on))
+        layout.addWidget(self.away)
 
         self.set_policy(policy)
         self.mode_group.buttonClicked.connect(lambda _: self._changed())
@@ -265,6 +276,7 @@ class ChannelsScreen(QWidget):
     #: The form with ids and tokens, opened on this platform.
     connect_requested = Signal(str)
     policy_changed = Signal(str, object)
+    away_changed = Signal(str, bool)
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
     fix_requested = Signal(str, str)  # channel id, "reconnect" or "resubscribe"
@@ -348,6 +360,7 @@ class ChannelsScreen(QWidget):
         channels: Sequence[Channel],
         policies: dict[str, ChannelPolicy],
         test_channel_id: str | None,
+        away: Mapping[str, bool] | None = None,
     ) -> None:
         for old in self.cards.values():
             self.cards_layout.removeWidget(old)
@@ -361,8 +374,10 @@ class ChannelsScreen(QWidget):
                 channel,
                 policies.get(channel.id, ChannelPolicy()),
                 test_channel=channel.id == test_channel_id,
+                away=(away or {}).get(channel.id, False),
             )
             card_widget.policy_changed.connect(self.policy_changed)
+            card_widget.away_changed.connect(self.away_changed)
             card_widget.disconnect_requested.connect(self.disconnect_requested)
             card_widget.test_chat_requested.connect(self.test_chat_requested)
             card_widget.fix_requested.connect(self.fix_requested)

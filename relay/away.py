@@ -1,0 +1,165 @@
+"""The away reply: the relay answers a new conversation once while the shop is offline.
+
+A channel's switch says "when no device of the business has had its stream open for N
+minutes, answer a new conversation once with the away text, in the customer's
+language". A *new conversation* is an inbound text message that is the first event the
+relay's log holds for that customer on that channel: the relay's own reply then stands
+before any later message, so one conversation gets one answer; once acknowledged events
+pass retention (docs/relay.md) a returning customer starts a new one. The reply goes
+through the ordinary send path (window rules, the plan's quota, one automatic reply per
+inbound message under an idempotency key derived from it) and its ``MessageSent`` is
+marked ``sent_by="server"``, so a device sees it when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import msgspec
+from litestar import Router, get, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+
+from common.away import AwayChannel, AwayMessages, AwaySettings, pick_message
+from common.events import MessageReceived
+from common.protocol import SendReply
+from relay.auth import Principal, provide_principal
+from relay.errors import RelayError
+from relay.metrics import AWAY_REPLIES
+from relay.sending import send_reply_as
+from relay.services import Services, now_ms
+
+__all__ = ["away_router", "consider_away", "presence_stale_ms"]
+
+log = logging.getLogger("clientora.relay.away")
+
+_MESSAGES = msgspec.json.Decoder(AwayMessages)
+
+
+def presence_stale_ms(services: Services) -> int:
+    """A device's open-stream count not refreshed for this long was left by a dead process
+    (streams refresh it every ``heartbeat_s``)."""
+    return int(3 * services.settings.heartbeat_s * 1000)
+
+
+def away_key(event: MessageReceived) -> str:
+    """The idempotency key of the away reply to ``event``: the same for a redelivery of it
+    to any relay process, so the reply goes out at most once."""
+    digest = hashlib.sha256(f"{event.channel_id}\x1f{event.platform_id}".encode()).hexdigest()
+    return f"away:{digest[:40]}"
+
+
+def consider_away(services: Services, stored: Sequence[tuple[str, int, MessageReceived]]) -> None:
+    """Start the away check for newly stored inbound messages (business, seq, event);
+    it runs after the webhook's 200, so a slow platform never delays the answer."""
+    for business_id, seq, event in stored:
+        task = asyncio.get_running_loop().create_task(
+            _answer_if_away(services, business_id, seq, event), name="away"
+        )
+        services.background.add(task)
+        task.add_done_callback(services.background.discard)
+
+
+async def _answer_if_away(
+    services: Services, business_id: str, seq: int, event: MessageReceived
+) -> None:
+    try:
+        outcome = await _answer(services, business_id, seq, event)
+    except RelayError as exc:
+        # The send path refused (quota, window...); a permanent send failure is also a
+        # SendFailed event in the thread.
+        outcome = exc.code
+    except Exception:
+        log.exception("away reply failed", extra={"channel_id": event.channel_id})
+        outcome = "error"
+    AWAY_REPLIES.labels(outcome).inc()
+    if outcome not in _QUIET:
+        log.info("away reply", extra={"channel_id": event.channel_id, "outcome": outcome})
+
+
+# Outcomes of every ordinary message, not worth a log line each.
+_QUIET = frozenset({"off", "present", "not_new"})
+
+
+async def _answer(services: Services, business_id: str, seq: int, event: MessageReceived) -> str:
+    """Send the away reply if due; the outcome: "sent", or why not."""
+    store = services.store
+    # One primary-key read per inbound message while the switch is off.
+    switch = await store.away_channel(event.channel_id)
+    if switch is None or not switch[0]:
+        return "off"
+    now = now_ms()
+    live, seen = await store.presence(business_id, now - presence_stale_ms(services))
+    if live or (seen is not None and now - seen < switch[1] * 60_000):
+        return "present"
+    if not await store.first_of_customer(event.channel_id, event.customer.id, seq):
+        return "not_new"
+    raw = await store.away_messages(business_id)
+    text = pick_message(_MESSAGES.decode(raw), event.text or "") if raw else None
+    row = await store.channel(business_id, event.channel_id)
+    if text is None or row is None:
+        return "no_text"
+    reply = SendReply(
+        channel_id=row.id,
+        recipient_id=event.customer.id,
+        text=text,
+        idempotency_key=away_key(event),
+        automatic=True,
+        in_reply_to=event.platform_id,
+    )
+    await send_reply_as(services, business_id, row, reply, sent_by="server")
+    return "sent"
+
+
+@get("/")
+async def away_settings(
+    principal: NamedDependency[Principal], services: NamedDependency[Services]
+) -> AwaySettings:
+    raw = await services.store.away_messages(principal.business_id)
+    channels = await services.store.away_channels(principal.business_id)
+    connected, _ = await services.store.presence(
+        principal.business_id, now_ms() - presence_stale_ms(services)
+    )
+    return AwaySettings(
+        connected=connected,
+        messages=_MESSAGES.decode(raw) if raw else AwayMessages(),
+        channels={
+            cid: AwayChannel(enabled=enabled, minutes=minutes)
+            for cid, (enabled, minutes) in channels.items()
+        },
+    )
+
+
+@put("/messages")
+async def put_messages(
+    data: JSONBody[AwayMessages],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> AwayMessages:
+    await services.store.set_away_messages(principal.business_id, msgspec.json.encode(data))
+    return data
+
+
+@put("/channels/{channel_id:str}")
+async def put_channel(
+    channel_id: FromPath[str],
+    data: JSONBody[AwayChannel],
+    principal: NamedDependency[Principal],
+    services: NamedDependency[Services],
+) -> AwayChannel:
+    if not await services.store.set_away_channel(
+        principal.business_id, channel_id, data.enabled, data.minutes
+    ):
+        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    return data
+
+
+def away_router() -> Router:
+    return Router(
+        "/v1/away",
+        route_handlers=[away_settings, put_messages, put_channel],
+        dependencies={"principal": Provide(provide_principal)},
+    )
