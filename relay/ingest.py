@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from prometheus_client import Counter
+
 from common.events import (
     ChannelAlert,
     MessageReceived,
@@ -84,5 +86,17 @@ async def append_events(store: Store, records: Sequence[NewEvent]) -> list[int |
         if seq is None:
             EVENTS_DUPLICATE.inc()
         else:
-            EVENTS_STORED.labels(rec.kind).inc()
+            _stored_counter(rec.kind).inc()
     return seqs
+
+
+def _stored_counter(kind: str) -> Counter:
+    """The per-kind counter, resolved once per kind (``labels()`` costs a lock and a tuple
+    on every webhook otherwise)."""
+    counter = _STORED_BY_KIND.get(kind)
+    if counter is None:
+        counter = _STORED_BY_KIND[kind] = EVENTS_STORED.labels(kind)
+    return counter
+
+
+_STORED_BY_KIND: dict[str, Counter] = {}

@@ -45,6 +45,7 @@ from tests.relay_helpers import (
 )
 from tests.shared_data import (
     OWN_FIXTURES,
+    SHARED_META,
     fixture_bytes,
     require_shared,
     shared_bytes,
@@ -323,29 +324,6 @@ def _metric(text: str, name: str) -> float:
     return 0.0
 
 
-# The shared corpus: file -> (how to post it, the event kinds the stream must then carry)
-SHARED_META: dict[str, tuple[str, list[str]]] = {
-    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
-    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
-    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
-    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
-    "messenger_webhook-read_1.json": ("item", ["status"]),
-    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
-    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
-    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
-    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
-    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
-}
-
-
 def _shared_body(name: str, how: str) -> dict[str, Any]:
     payload = shared_fixture(name)
     if how == "item":
@@ -544,14 +522,23 @@ def test_malformed_unknown_and_oversized_bodies(relay: ServedApp) -> None:
 
 
 async def test_retries_and_concurrent_duplicates_are_stored_once(relay: ServedApp) -> None:
-    """The same message id delivered many times, also at once, is one event."""
+    """The same message id delivered many times, also at once, is one event; the metrics
+    count one stored message and the rest as repeats."""
     account = sign_up(relay.url)
     account.connect(platform="messenger", page_id="PAGE1", access_token=PAGE_TOKEN)
     body = messenger_text("PAGE1", "U1", "mid.dup", "once please")
+    stored, repeats = (
+        'clientora_events_stored_total{kind="message"}',
+        "clientora_events_duplicate_total",
+    )
+    before = httpx.get(f"{relay.url}/metrics").text
     with ThreadPoolExecutor(16) as pool:
         codes = list(pool.map(lambda _: post_meta(relay.url, body).status_code, range(32)))
     assert codes == [200] * 32
     assert post_meta(relay.url, body).status_code == 200
+    after = httpx.get(f"{relay.url}/metrics").text
+    assert _metric(after, stored) == _metric(before, stored) + 1
+    assert _metric(after, repeats) == _metric(before, repeats) + 32
     async with open_stream(account) as stream:
         frames = await stream.events(2)
         with pytest.raises(TimeoutError):

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["AppFactory", "ServedApp", "serve_app"]
+__all__ = ["AppFactory", "ServedApp", "serve_app", "serve_forever"]
 
 
 class AppFactory:
@@ -45,9 +45,7 @@ def serve_app(app: Any, *, ws: str = "websockets-sansio", port: int = 0) -> Iter
     ``app`` may also be a callable taking the server's base URL and returning the app,
     for apps that must know their own address (a relay registering webhooks).
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = _bound(port)
     port = sock.getsockname()[1]
     if isinstance(app, AppFactory):
         app = app(f"http://127.0.0.1:{port}")
@@ -66,3 +64,19 @@ def serve_app(app: Any, *, ws: str = "websockets-sansio", port: int = 0) -> Iter
     finally:
         served.stop()
         sock.close()
+
+
+def serve_forever(app: Any, port: int = 0, path: str = "") -> None:
+    """Serve ``app`` in this process until killed (a fake run as its own process); the
+    first line on stdout is its base URL, ending in ``path``."""
+    sock = _bound(port)
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}{path}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock

@@ -11,6 +11,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QSortFilterProxyModel,
     Qt,
 )
 
@@ -202,19 +203,80 @@ class ConversationListModel(QAbstractListModel):
             self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1))
 
 
-class ConversationFilter(QAbstractListModel):
-    """The list's visible rows: filters by channel, status, unread, waiting drafts, a
-    hand-off, a label, and search text.
+class ConversationFilter(QSortFilterProxyModel):
+    """Filters the list by channel, status, unread, waiting drafts, a hand-off, a label,
+    and search text.
 
     Search matches the customer's name, phone and last message here at once (folded:
-    no case, accents or script); the controller adds ``extra_ids`` found by the
-    store's full-text search over every message.
+    no case, accents or script); the controller adds ids found by the store's full-text
+    search over every message (:meth:`add_matches`).
 
-    Not a ``QSortFilterProxyModel``: that calls a Python ``filterAcceptsRow`` per row, which
-    cost 20-130 ms a keystroke over 10,000 conversations. Here a filter change is one pass
-    of list comprehensions over the source's precomputed search keys (only over the rows
-    still shown when the search only narrows) and one layout change; source changes touch
-    only the rows they name.
+    The filtering is done by :class:`_ShownRows` in whole passes; this proxy adds no
+    Python of its own (no ``filterAcceptsRow``, no sorting), so the view's per-row calls
+    (``index``, ``rowCount``: 1-2 per row at each relayout) stay in C++. A Python
+    ``filterAcceptsRow`` cost 20-130 ms a keystroke over 10,000 conversations, and a
+    Python list model in front of the view 10-30 ms a relayout.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._shown = _ShownRows(self)
+
+    def setSourceModel(self, model: object) -> None:
+        assert isinstance(model, ConversationListModel)
+        self._shown.set_source(model)
+        super().setSourceModel(self._shown)
+
+    @property
+    def search_text(self) -> str:
+        return self._shown.search_text
+
+    def set_filter(
+        self,
+        *,
+        channel_id: str | None = None,
+        statuses: Iterable[ConversationStatus] = (),
+        unread_only: bool = False,
+        pending_only: bool = False,
+        needs_person: bool = False,
+        label: str | None = None,
+    ) -> None:
+        self._shown.set_filter(
+            channel_id=channel_id,
+            statuses=statuses,
+            unread_only=unread_only,
+            pending_only=pending_only,
+            needs_person=needs_person,
+            label=label,
+        )
+
+    def set_search(self, text: str) -> None:
+        """Filter by words the owner typed; clears ids found by an earlier full-text search."""
+        self._shown.set_search(text)
+
+    def add_matches(self, conversation_ids: Iterable[int]) -> None:
+        """Also show these conversations (full-text hits in older messages)."""
+        self._shown.add_matches(conversation_ids)
+
+    def conversation(self, row: int) -> Conversation | None:
+        if not 0 <= row < self.rowCount():
+            return None
+        return self._shown.conversation(self.mapToSource(self.index(row, 0)).row())
+
+    def row_of(self, conversation_id: int) -> int | None:
+        row = self._shown.row_of(conversation_id)
+        if row is None:
+            return None
+        mapped = self.mapFromSource(self._shown.index(row))
+        return mapped.row() if mapped.isValid() else None
+
+
+class _ShownRows(QAbstractListModel):
+    """The rows :class:`ConversationFilter` shows, as a list model over the source.
+
+    A filter change is one pass of list comprehensions over the source's precomputed
+    search keys (only over the rows still shown when the search only narrows) and one
+    layout change; source changes touch only the rows they name.
     """
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -233,7 +295,7 @@ class ConversationFilter(QAbstractListModel):
         self._moving: tuple[int, int] | None = None
         self._removing: tuple[int, int, int, int] | None = None
 
-    def setSourceModel(self, model: ConversationListModel) -> None:
+    def set_source(self, model: ConversationListModel) -> None:
         """Filter ``model`` (once: the filter follows its signals from then on)."""
         if self._source is not None:
             raise RuntimeError("the filter already has its source model")
@@ -249,9 +311,6 @@ class ConversationFilter(QAbstractListModel):
         model.dataChanged.connect(self._source_changed)
         self._rows = self._accepted(range(model.rowCount()))
         self.endResetModel()
-
-    def sourceModel(self) -> ConversationListModel | None:
-        return self._source
 
     # ---- Qt interface -----------------------------------------------------------------
 
@@ -323,16 +382,6 @@ class ConversationFilter(QAbstractListModel):
         source = self._source
         row = None if source is None else source.row_of(conversation_id)
         return None if row is None else self._proxy_row(row)
-
-    def mapFromSource(self, index: _Index) -> QModelIndex:
-        row = self._proxy_row(index.row()) if index.isValid() else None
-        return QModelIndex() if row is None else self.index(row)
-
-    def mapToSource(self, index: _Index) -> QModelIndex:
-        source = self._source
-        if source is None or not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return QModelIndex()
-        return source.index(self._rows[index.row()])
 
     def _proxy_row(self, source_row: int) -> int | None:
         at = bisect.bisect_left(self._rows, source_row)
