@@ -49,6 +49,19 @@ class Account:
     def connect(self, **fields: Any) -> dict[str, Any]:
         return self.call("POST", "/v1/channels", fields, expect=201)
 
+    def send(self, channel_id: str, **fields: Any) -> httpx.Response:
+        """POST /v1/messages: "Hello!" to PSID1 under a fresh idempotency key, unless
+        ``fields`` say otherwise."""
+        body = {
+            "channel_id": channel_id,
+            "recipient_id": "PSID1",
+            "text": "Hello!",
+            "idempotency_key": uuid.uuid4().hex,
+            **fields,
+        }
+        with self.client() as c:
+            return c.post("/v1/messages", json=body)
+
     def call(
         self, method: str, path: str, body: Any = None, *, expect: int = 200
     ) -> dict[str, Any]:
