@@ -47,11 +47,17 @@ class Account:
         return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
 
     def connect(self, **fields: Any) -> dict[str, Any]:
+        return self.call("POST", "/v1/channels", fields, expect=201)
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, expect: int = 200
+    ) -> dict[str, Any]:
+        """The relay's JSON answer to one request, which must have status ``expect``."""
         with self.client() as c:
-            r = c.post("/v1/channels", json=fields)
-            assert r.status_code == 201, r.text
-            result: dict[str, Any] = r.json()
-            return result
+            r = c.request(method, path, json=body)
+        assert r.status_code == expect, r.text
+        result: dict[str, Any] = r.json()
+        return result
 
 
 def sign_up(

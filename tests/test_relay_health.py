@@ -54,11 +54,7 @@ def _now() -> int:
 
 
 def _health(account: Account, channel_id: str) -> dict[str, Any]:
-    with account.client() as c:
-        r = c.get(f"/v1/channels/{channel_id}/health")
-    assert r.status_code == 200, r.text
-    result: dict[str, Any] = r.json()
-    return result
+    return account.call("GET", f"/v1/channels/{channel_id}/health")
 
 
 def _check(health: dict[str, Any], name: str) -> dict[str, Any]:
