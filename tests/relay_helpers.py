@@ -23,6 +23,7 @@ from common.protocol import (
     Welcome,
     encode,
 )
+from relay.send import SendError
 from relay.webhooks.signatures import sign_meta, sign_viber
 
 APP_SECRET = "test-app-secret-0123456789"
@@ -195,3 +196,9 @@ async def open_stream(
         await ws.send(encode(Hello(device_id=account.device_id, cursor=cursor)).decode())
         welcome = msgspec.json.decode(await ws.recv(), type=Welcome)
         yield StreamClient(ws, welcome)
+
+
+def assert_not_shown(err: SendError, secret: str) -> None:
+    """``secret`` (a token) is in none of the error's texts: what logs and answers show."""
+    for shown in (str(err), repr(err), err.message, err.detail or "", *map(str, err.args)):
+        assert secret not in shown
