@@ -23,6 +23,7 @@ from common.protocol import (
     Welcome,
     encode,
 )
+from relay.send import SendError
 from relay.webhooks.signatures import sign_meta, sign_viber
 
 APP_SECRET = "test-app-secret-0123456789"
@@ -48,6 +49,19 @@ class Account:
 
     def connect(self, **fields: Any) -> dict[str, Any]:
         return self.call("POST", "/v1/channels", fields, expect=201)
+
+    def send(self, channel_id: str, **fields: Any) -> httpx.Response:
+        """POST /v1/messages: "Hello!" to PSID1 under a fresh idempotency key, unless
+        ``fields`` say otherwise."""
+        body = {
+            "channel_id": channel_id,
+            "recipient_id": "PSID1",
+            "text": "Hello!",
+            "idempotency_key": uuid.uuid4().hex,
+            **fields,
+        }
+        with self.client() as c:
+            return c.post("/v1/messages", json=body)
 
     def call(
         self, method: str, path: str, body: Any = None, *, expect: int = 200
@@ -182,3 +196,9 @@ async def open_stream(
         await ws.send(encode(Hello(device_id=account.device_id, cursor=cursor)).decode())
         welcome = msgspec.json.decode(await ws.recv(), type=Welcome)
         yield StreamClient(ws, welcome)
+
+
+def assert_not_shown(err: SendError, secret: str) -> None:
+    """``secret`` (a token) is in none of the error's texts: what logs and answers show."""
+    for shown in (str(err), repr(err), err.message, err.detail or "", *map(str, err.args)):
+        assert secret not in shown

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-__all__ = ["AppFactory", "ServedApp", "serve_app", "serve_forever"]
+__all__ = ["AppFactory", "ServedApp", "serve_app", "serve_forever", "serve_in_process"]
 
 
 class AppFactory:
@@ -73,6 +76,24 @@ def serve_forever(app: Any, port: int = 0, path: str = "") -> None:
     print(f"http://127.0.0.1:{sock.getsockname()[1]}{path}", flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextmanager
+def serve_in_process(module: str, *args: str) -> Iterator[str]:
+    """Run a fake's ``serve_forever`` (``python -m module args``) in its own process, so
+    its CPU work does not share a benchmark's GIL; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _bound(port: int) -> socket.socket:
