@@ -33,6 +33,7 @@ from .models import (
     CrawlLimits,
     FaqInput,
     ImportReport,
+    ImportResult,
     ItemInfo,
     ItemType,
     PendingChange,
@@ -41,7 +42,7 @@ from .models import (
     SearchMode,
 )
 from .search import PAYLOAD_DECODER, SearchPlan, run_search
-from .sources import import_files, import_site, resync_sites, site_of
+from .sources import import_files, import_site, replace_document, resync_sites, site_of
 from .store import FTS_FIELDS, VECTOR_INDEX_MIN_ROWS, ChunkRow, ChunkStore
 from .text import query_expansion, sanitize_query
 
@@ -602,6 +603,28 @@ class KnowledgeBase:
         self._check_open()
         record = await self._catalog.get(item_id)
         return None if record is None else record.info()
+
+    async def rename_document(self, item_id: str, title: str) -> ItemInfo:
+        """Give a document the owner's own name; it outlives re-imports of the file.
+
+        The text is unchanged; its chunks are rewritten because the name is searched too."""
+        name = " ".join(title.split())
+        if not name:
+            raise ValueError("a document needs a name")
+        record = await self._require(item_id, "document")
+        payloads = await self._store.payloads_of_item(item_id)
+        hits = [PAYLOAD_DECODER.decode(p) for p in payloads]
+        drafts = [ChunkDraft(text=h.text, heading_path=h.heading_path, page=h.page) for h in hits]
+        record.title = name
+        record.extra = {**record.extra, "name": name}
+        await self._put(record, drafts)
+        return record.info()
+
+    async def replace_document(self, item_id: str, path: Path) -> ImportResult:
+        """Read another file (or a newer copy) into this document: same item, new text."""
+        self._check_open()
+        record = await self._require(item_id, "document")
+        return await replace_document(self, record, path)
 
     # ---- imports (implemented in sources.py) ----------------------------------------------
 

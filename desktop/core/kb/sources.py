@@ -23,7 +23,14 @@ from .items import sample_of
 from .models import CrawlLimits, ImportReport, ImportResult, ItemType, Progress
 from .text import fingerprint, hamming, simhash
 
-__all__ = ["ItemSink", "import_files", "import_site", "resync_sites", "site_of"]
+__all__ = [
+    "ItemSink",
+    "import_files",
+    "import_site",
+    "replace_document",
+    "resync_sites",
+    "site_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +128,24 @@ async def import_files(
     return report
 
 
+async def replace_document(kb: ItemSink, record: ItemRecord, path: Path) -> ImportResult:
+    """Read ``path`` into the document ``record`` in place of its file: same item (and
+    name, when the owner gave one), new text; citations of the old text stop resolving."""
+    exists, files = await asyncio.to_thread(_files, path)
+    if not exists or not files or await asyncio.to_thread(path.is_dir):
+        message = "no such file" if not exists else "choose one file, not a folder"
+        return ImportResult(source=str(path), ok=False, message=message)
+    other = await kb.item_by_source(str(files[0]))
+    if other is not None and other.item_id != record.item_id:
+        message = f"this file is already imported as “{other.title}”"
+        return ImportResult(source=str(path), ok=False, message=message)
+    result = await _import_one(kb, files[0], None, replacing=record)
+    assert result is not None  # no cancel event: never cancelled
+    return result
+
+
 async def _import_one(
-    kb: ItemSink, path: Path, cancel: asyncio.Event | None
+    kb: ItemSink, path: Path, cancel: asyncio.Event | None, *, replacing: ItemRecord | None = None
 ) -> ImportResult | None:
     source = str(path)
     # Parsing is CPU work (a 500-page PDF takes seconds): a thread keeps the loop free, and
@@ -138,8 +161,8 @@ async def _import_one(
         log.exception("importing %s failed", path)
         return ImportResult(source=source, ok=False, message=f"could not read the file: {exc}")
     print_ = fingerprint("\n".join([parsed.title, *(d.text for d in drafts)]))
-    existing = await kb.item_by_source(source)
-    if existing is not None and existing.fingerprint == print_:
+    existing = replacing or await kb.item_by_source(source)
+    if existing is not None and existing.fingerprint == print_ and existing.source == source:
         return ImportResult(
             source=source,
             ok=True,
@@ -147,13 +170,18 @@ async def _import_one(
             item_id=existing.item_id,
             chunks=existing.chunks,
         )
+    # A name the owner gave (rename) outlives re-imports; the file's own title does not.
+    named = existing.extra.get("name", "") if existing else ""
+    extra = {"pages": str(parsed.pages)} if parsed.pages else {}
+    if named:
+        extra["name"] = named
     record = ItemRecord(
         item_id=existing.item_id if existing else _stable_id("doc", source),
         item_type="document",
-        title=parsed.title,
+        title=named or parsed.title,
         source=source,
         fingerprint=print_,
-        extra={"pages": str(parsed.pages)} if parsed.pages else {},
+        extra=extra,
         sample=sample_of(parsed.title, *(d.text for d in drafts[:3])),
     )
     try:

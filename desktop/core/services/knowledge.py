@@ -13,7 +13,14 @@ from pathlib import Path
 
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, LLMDrafter, Turn
 from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
-from desktop.core.kb.models import ImportReport, ItemInfo, PendingChange, Progress, SearchHit
+from desktop.core.kb.models import (
+    ImportReport,
+    ImportResult,
+    ItemInfo,
+    PendingChange,
+    Progress,
+    SearchHit,
+)
 from desktop.core.settings import AppSettings
 
 from .preferences import Preferences
@@ -119,6 +126,12 @@ class KnowledgeService:
             valid_until=valid_until,
         )
         return item_id
+
+    async def rename_document(self, item_id: str, name: str) -> ItemInfo:
+        return await self.kb.rename_document(item_id, name)
+
+    async def replace_document(self, item_id: str, path: Path) -> ImportResult:
+        return await self.kb.replace_document(item_id, path)
 
     # ---- imports ------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from desktop.ui.models.knowledge import Site, sites
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.common import BannerKind
+from desktop.ui.widgets.document_dialog import DocumentDialog
 from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
 from desktop.ui.widgets.review_dialog import ReviewDialog
 from desktop.ui.widgets.source_dialog import SourceDialog
@@ -82,6 +83,8 @@ class KnowledgeController(QObject):
     dialog_opened = Signal(object)
     #: The changes to review were reloaded after an accept or reject (tests wait on it).
     reviewed = Signal(object)  # list[PendingChange]
+    #: A document was renamed or its file replaced (or that failed); the item as it is now.
+    document_saved = Signal(object)
     _progress = Signal(object)
 
     def __init__(
@@ -177,6 +180,8 @@ class KnowledgeController(QObject):
             self.open_faq(item)
         elif item.item_type == "offer":
             self.open_offer(item)
+        elif item.item_type == "document":
+            self.open_document(item)
         else:
             self.show_item(item)
 
@@ -228,6 +233,39 @@ class KnowledgeController(QObject):
             self.screen.select_item(item_id)
 
         self.tasks.spawn(refresh(), key="kb-load")
+
+    def open_document(self, item: ItemInfo) -> DocumentDialog:
+        dialog = DocumentDialog(item, self._parent())
+        dialog.rename_requested.connect(lambda item_id, name: self._rename(dialog, item_id, name))
+        dialog.replace_requested.connect(
+            lambda item_id, path: self._replace(dialog, item_id, Path(path))
+        )
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _rename(self, dialog: DocumentDialog, item_id: str, name: str) -> None:
+        async def rename() -> None:
+            item = await self.knowledge.rename_document(item_id, name)
+            await self._load()
+            dialog.done_with(item, "Renamed. The assistant's answers cite it by this name.", True)
+            self.document_saved.emit(item)
+
+        self.tasks.spawn(rename(), error=lambda words: dialog.done_with(None, words, ok=False))
+
+    def _replace(self, dialog: DocumentDialog, item_id: str, path: Path) -> None:
+        async def replace() -> None:
+            result = await self.knowledge.replace_document(item_id, path)
+            item = await self.knowledge.get_item(item_id)
+            await self._load()
+            if result.ok:
+                words = f"Now read from {path.name}: {result.message}."
+            else:
+                words = f"Kept the old file. {path.name}: {result.message}."
+            dialog.done_with(item, words, result.ok)
+            self.document_saved.emit(item)
+
+        self.tasks.spawn(replace(), error=lambda words: dialog.done_with(None, words, ok=False))
 
     # ---- delete ---------------------------------------------------------------------
 
