@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -147,6 +147,16 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
     assert sent[-1].text is not None and "2 €" in sent[-1].text
     assert sent[-1].draft_id is not None
     qtbot.waitUntil(lambda: ws.window.count("approvals") == 0, timeout=10_000)
+    # The test customer's window shows their side, beside (not over) the thread and draft.
+    chat = ws.inbox.open_test_chat()
+    qtbot.waitUntil(lambda: "Shop: " in chat.transcript.toPlainText(), timeout=10_000)
+    side = chat.transcript.toPlainText().split("\n\n")
+    assert side[0] == "You: Sa kushton dërgesa në Prizren?"
+    assert side[1] == f"Shop: {sent[-1].text}"
+    pane = screen.pane
+    pane_rect = QRect(pane.mapToGlobal(QPoint(0, 0)), pane.size())
+    assert not chat.frameGeometry().intersects(pane_rect)
+    chat.hide()
     # The owner then answers by hand: the assistant pauses in this conversation.
     screen.pane.composer.editor.setPlainText("Faleminderit!")
     screen.pane.composer.send_button.click()
