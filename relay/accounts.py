@@ -24,7 +24,7 @@ from relay.errors import RelayError
 from relay.services import Services, now_ms
 from relay.store import Conflict, UserRow
 
-__all__ = ["accounts_router", "check_password", "create_account"]
+__all__ = ["accounts_router", "check_password", "create_account", "recheck_password"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -60,6 +60,16 @@ async def check_password(services: Services, email: str, password: str, encoded:
         return True
     await services.store.add_password_failure(key, now, _FORGET_MS, _delay_ms)
     return False
+
+
+async def recheck_password(
+    services: Services, principal: Principal, password: str, wrong: str
+) -> None:
+    """Ask the signed-in user's password again before a step that cannot be undone; a
+    wrong one is refused with 403 ``bad_credentials`` saying ``wrong``."""
+    user = await services.store.user(principal.business_id, principal.user_id)
+    if user is None or not await check_password(services, user.email, password, user.password_hash):
+        raise RelayError(403, "bad_credentials", wrong)
 
 
 async def _hash(services: Services, password: str) -> str:
@@ -150,11 +160,9 @@ async def change_password(
     principal: NamedDependency[Principal],
     services: NamedDependency[Services],
 ) -> None:
-    user = await services.store.user(principal.business_id, principal.user_id)
-    if user is None or not await check_password(
-        services, user.email, data.current_password, user.password_hash
-    ):
-        raise RelayError(403, "bad_credentials", "The current password is wrong.")
+    await recheck_password(
+        services, principal, data.current_password, "The current password is wrong."
+    )
     _check_password(data.new_password)
     encoded = await _hash(services, data.new_password)
     await services.store.set_password(principal.business_id, principal.user_id, encoded)

@@ -12,14 +12,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from common.channels import Platform
-from common.events import ChannelChanged
 from common.protocol import ChannelInfo, ConnectChannel
 from relay import health
 from relay.auth import Principal, provide_principal
 from relay.directory import decode_credentials, encode_credentials
 from relay.errors import RelayError
 from relay.health import Check
-from relay.ingest import system_event
 from relay.send import graph_admin, viber_account_info, viber_set_webhook
 from relay.send.errors import SendError
 from relay.services import Services, now_ms
@@ -117,16 +115,7 @@ async def reclaim_unverified(services: Services, business_id: str, channel_id: s
     row = await services.store.channel(route.business_id, channel_id)
     if row is None or UNVERIFIED not in decode_credentials(services.keyring, row):
         return False
-    farewell = system_event(
-        row.business_id,
-        ChannelChanged(
-            timestamp_ms=now_ms(),
-            channel_id=row.id,
-            platform=row.platform,
-            status="disconnected",
-            name=row.name,
-        ),
-    )
+    farewell = health.channel_changed(row, "disconnected")
     # Its webhooks are not unsubscribed: its token never proved it could, and the owner
     # connecting now subscribes them again with a token that can.
     services.directory.remove(row.id)
@@ -140,20 +129,7 @@ async def reclaim_unverified(services: Services, business_id: str, channel_id: s
 
 
 async def announce_connected(services: Services, row: ChannelRow) -> None:
-    await services.store.append(
-        [
-            system_event(
-                row.business_id,
-                ChannelChanged(
-                    timestamp_ms=now_ms(),
-                    channel_id=row.id,
-                    platform=row.platform,
-                    status="connected",
-                    name=row.name,
-                ),
-            )
-        ]
-    )
+    await services.store.append([health.channel_changed(row, "connected")])
     log.info("channel connected", extra={"channel_id": row.id, "platform": row.platform})
 
 
@@ -392,16 +368,7 @@ async def disconnect(
     row = await services.store.channel(principal.business_id, channel_id)
     if row is None:
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
-    farewell = system_event(
-        principal.business_id,
-        ChannelChanged(
-            timestamp_ms=now_ms(),
-            channel_id=row.id,
-            platform=row.platform,
-            status="disconnected",
-            name=row.name,
-        ),
-    )
+    farewell = health.channel_changed(row, "disconnected")
     # Webhooks stop before the credentials that can stop them are erased.
     await unsubscribe_channel(services, row)
     services.directory.remove(row.id)

@@ -27,7 +27,7 @@ from litestar.params import FromPath, JSONBody
 from common.erasure import ErasureConfirmation, ErasureResult, customer_hash
 from common.events import EVENT_DECODER, CustomerErased
 from common.protocol import AccountDeletion
-from relay.accounts import check_password
+from relay.accounts import recheck_password
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
 from relay.ingest import system_event
@@ -218,11 +218,7 @@ async def delete_account(
     services: NamedDependency[Services],
 ) -> None:
     """Erase the whole business after re-checking the password; every session ends."""
-    user = await services.store.user(principal.business_id, principal.user_id)
-    if user is None or not await check_password(
-        services, user.email, data.password, user.password_hash
-    ):
-        raise RelayError(403, "bad_credentials", "The password is wrong.")
+    await recheck_password(services, principal, data.password, "The password is wrong.")
     for channel in await services.store.channels(principal.business_id):
         services.directory.remove(channel.id)
     await services.store.delete_business(principal.business_id)

@@ -28,12 +28,13 @@ from relay.send import graph_admin as graph
 from relay.send import viber_account_info
 from relay.send.errors import PLATFORM_NAMES, SendError
 from relay.services import Services, now_ms
-from relay.store import ChannelRow
+from relay.store import ChannelRow, NewEvent
 from relay.store.base import ChannelHealthRow
 from relay.subscriptions import Access, access_of, viber_webhook_url
 
 __all__ = [
     "Check",
+    "channel_changed",
     "check_channel",
     "flush_activity",
     "forget_channel",
@@ -126,25 +127,26 @@ def _new_status(row: ChannelRow, checks: StoredChecks) -> tuple[ChannelStatus, s
     return ("healthy" if row.status in _PROBLEM_STATUSES else row.status), None
 
 
+def channel_changed(row: ChannelRow, status: ChannelStatus, detail: str | None = None) -> NewEvent:
+    """The business-wide event that tells the devices a channel's new status (and why)."""
+    return system_event(
+        row.business_id,
+        ChannelChanged(
+            timestamp_ms=now_ms(),
+            channel_id=row.id,
+            platform=row.platform,
+            status=status,
+            name=row.name,
+            detail=detail,
+        ),
+    )
+
+
 async def _announce(
     services: Services, row: ChannelRow, status: ChannelStatus, detail: str | None
 ) -> None:
     await services.store.set_channel_status(row.business_id, row.id, status)
-    await services.store.append(
-        [
-            system_event(
-                row.business_id,
-                ChannelChanged(
-                    timestamp_ms=now_ms(),
-                    channel_id=row.id,
-                    platform=row.platform,
-                    status=status,
-                    name=row.name,
-                    detail=detail,
-                ),
-            )
-        ]
-    )
+    await services.store.append([channel_changed(row, status, detail)])
     log.info("channel health changed", extra={"channel_id": row.id, "status": status})
 
 

@@ -37,16 +37,8 @@ def _new_id() -> str:
 def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
     """The log record of a webhook's event; the dedupe key names the kind and platform id."""
     kind = kind_of(event)
-    if isinstance(event, ChannelAlert):
-        return NewEvent(
-            id=_new_id(),
-            business_id=business_id,
-            kind=kind,
-            payload=encode_event(event),
-            timestamp_ms=event.timestamp_ms,
-            channel_id=event.channel_id,
-            dedupe_key=f"{kind}:{event.platform_id}" if event.platform_id else None,
-        )
+    # An alert concerns the channel, not a customer: it opens no window and counts nothing.
+    customer = None if isinstance(event, ChannelAlert) else event
     return NewEvent(
         id=_new_id(),
         business_id=business_id,
@@ -54,10 +46,10 @@ def record(business_id: str, event: PlatformEvent | ChannelAlert) -> NewEvent:
         payload=encode_event(event),
         timestamp_ms=event.timestamp_ms,
         channel_id=event.channel_id,
-        customer_id=event.customer.id,
+        customer_id=None if customer is None else customer.customer.id,
         dedupe_key=f"{kind}:{event.platform_id}" if event.platform_id else None,
         inbound=isinstance(event, _INBOUND),
-        usage_metric=_usage_metric(event),
+        usage_metric=None if customer is None else _usage_metric(customer),
     )
 
 

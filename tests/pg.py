@@ -7,10 +7,10 @@ import secrets
 import urllib.parse
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import NoReturn
 
 import asyncpg
-import pytest
+
+from tests.needs import unavailable
 
 __all__ = ["DEFAULT_DSN", "admin_dsn", "pg_schema", "unavailable", "with_search_path"]
 
@@ -20,13 +20,6 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 def admin_dsn() -> str:
     """The server tests use: ``CLIENTORA_TEST_POSTGRES``, else the CI default."""
     return os.environ.get("CLIENTORA_TEST_POSTGRES") or DEFAULT_DSN
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skip the test, but fail it on CI, where PostgreSQL must be there."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def with_search_path(dsn: str, schema: str) -> str:

@@ -34,7 +34,10 @@ from common.events import (
     Status,
 )
 from common.protocol import EventFrame
+from desktop.core.credentials import EncryptedFileCredentials
+from desktop.core.engine import Engine
 from desktop.core.store import Store
+from desktop.embedded import EmbeddedRelay
 from desktop.ui.theme import apply_theme
 
 __all__ = [
@@ -92,6 +95,19 @@ def wait_for(qtbot: QtBot, coro: Coroutine[Any, Any, T], timeout_ms: int = 15_00
     task = asyncio.ensure_future(coro)
     qtbot.waitUntil(task.done, timeout=timeout_ms)
     return task.result()
+
+
+def open_local_engine(qtbot: QtBot, folder: Path) -> Engine:
+    """An engine in ``folder``/shop whose relay, if the shop picks one on this computer,
+    is the built-in one (on a free port)."""
+    return wait_for(
+        qtbot,
+        Engine.open(
+            folder / "shop",
+            local_relay=lambda relay_folder, _port: EmbeddedRelay(relay_folder, port=0),
+            credentials=EncryptedFileCredentials(folder / "secrets"),
+        ),
+    )
 
 
 @pytest.fixture

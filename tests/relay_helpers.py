@@ -23,6 +23,7 @@ from common.protocol import (
     Welcome,
     encode,
 )
+from relay.send import SendError
 from relay.webhooks.signatures import sign_meta, sign_viber
 
 APP_SECRET = "test-app-secret-0123456789"
@@ -47,11 +48,30 @@ class Account:
         return httpx.Client(base_url=self.base_url, headers=self.headers, timeout=30)
 
     def connect(self, **fields: Any) -> dict[str, Any]:
+        return self.call("POST", "/v1/channels", fields, expect=201)
+
+    def send(self, channel_id: str, **fields: Any) -> httpx.Response:
+        """POST /v1/messages: "Hello!" to PSID1 under a fresh idempotency key, unless
+        ``fields`` say otherwise."""
+        body = {
+            "channel_id": channel_id,
+            "recipient_id": "PSID1",
+            "text": "Hello!",
+            "idempotency_key": uuid.uuid4().hex,
+            **fields,
+        }
         with self.client() as c:
-            r = c.post("/v1/channels", json=fields)
-            assert r.status_code == 201, r.text
-            result: dict[str, Any] = r.json()
-            return result
+            return c.post("/v1/messages", json=body)
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, expect: int = 200
+    ) -> dict[str, Any]:
+        """The relay's JSON answer to one request, which must have status ``expect``."""
+        with self.client() as c:
+            r = c.request(method, path, json=body)
+        assert r.status_code == expect, r.text
+        result: dict[str, Any] = r.json()
+        return result
 
 
 def sign_up(
@@ -176,3 +196,9 @@ async def open_stream(
         await ws.send(encode(Hello(device_id=account.device_id, cursor=cursor)).decode())
         welcome = msgspec.json.decode(await ws.recv(), type=Welcome)
         yield StreamClient(ws, welcome)
+
+
+def assert_not_shown(err: SendError, secret: str) -> None:
+    """``secret`` (a token) is in none of the error's texts: what logs and answers show."""
+    for shown in (str(err), repr(err), err.message, err.detail or "", *map(str, err.args)):
+        assert secret not in shown

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -18,20 +17,11 @@ from common.events import MessageReceived
 from common.protocol import EventFrame
 from relay.webhooks.signatures import sign_meta
 from tests.bench._relay_proc import PAGE_ID, relay_process, signed_up_with_page
+from tests.needs import tool
 from tests.pg import admin_dsn, pg_schema, unavailable, with_search_path
 from tests.relay_helpers import APP_SECRET, Account, messenger_text, open_stream
 
 PASSWORD = "correct horse battery"
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        reason = f"{name} is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -79,7 +69,7 @@ def _check_restored(base_url: str, account: Account, email: str, mids: list[str]
 def test_sqlite_online_backup_restores_every_account_and_event(tmp_path: Path) -> None:
     """``sqlite3 relay.db ".backup FILE"`` taken while the relay serves, copied back as the
     database of a fresh relay, holds the accounts and every stored webhook."""
-    sqlite3 = _tool("sqlite3")
+    sqlite3 = tool("sqlite3")
     (tmp_path / "live").mkdir()
     (tmp_path / "restored").mkdir()
     live = relay_process(tmp_path / "live")
@@ -125,7 +115,7 @@ def _sign_up_known(base_url: str, email: str) -> str:
 async def test_pg_dump_and_pg_restore_round_trip_every_account_and_event(tmp_path: Path) -> None:
     """``pg_dump --format=custom`` of a serving relay's database, restored with
     ``pg_restore --no-owner`` into a new database, serves the same accounts and events."""
-    pg_dump, pg_restore = _tool("pg_dump"), _tool("pg_restore")
+    pg_dump, pg_restore = tool("pg_dump"), tool("pg_restore")
     async with pg_schema() as dsn:
         schema = httpx.URL(dsn).params["search_path"]
         (tmp_path / "live").mkdir()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import time
@@ -22,19 +21,10 @@ from common.events import MessageReceived
 from common.protocol import EventFrame, Hello, Welcome, encode
 from relay.webhooks.signatures import sign_meta
 from tests.bench._relay_proc import PAGE_ID, REPO_ROOT, ServerProcess, free_port, relay_process
+from tests.needs import tool
 from tests.relay_helpers import APP_SECRET, messenger_text, sign_up
 
 CADDYFILE = REPO_ROOT / "deploy" / "Caddyfile"
-
-
-def _caddy() -> str:
-    found = shutil.which("caddy")
-    if found is None:
-        reason = "caddy is not installed (apt-get install caddy)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 def _with_options(caddyfile: str, options: list[str]) -> str:
@@ -83,9 +73,10 @@ class Caddy:
             "CLIENTORA_UPSTREAM": upstream,
         }
         self.log_path = workdir / "caddy.log"
+        caddy = tool("caddy", "apt-get install caddy")
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [_caddy(), "run", "--config", str(config), "--adapter", "caddyfile"],
+                [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -125,7 +116,7 @@ class Caddy:
 
 @pytest.fixture
 def behind_caddy(tmp_path: Path) -> Iterator[tuple[ServerProcess, Caddy, ssl.SSLContext]]:
-    _caddy()
+    tool("caddy", "apt-get install caddy")
     relay = relay_process(tmp_path, public_url="https://127.0.0.1", trusted_proxies="127.0.0.1,::1")
     relay.start()
     caddy = Caddy(tmp_path, f"127.0.0.1:{relay.port}")

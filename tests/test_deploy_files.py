@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,18 +16,9 @@ from cryptography.x509.oid import NameOID
 
 from relay.serving import DRAIN_S
 from relay.settings import ENV_PREFIX, Settings
+from tests.needs import tool
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        reason = f"{name} is not installed"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
 
 
 def _env_lines() -> list[tuple[bool, str, str]]:
@@ -67,7 +55,7 @@ def test_systemd_unit_verifies_and_outlasts_the_drain(tmp_path: Path) -> None:
     assert int(options["TimeoutStopSec"]) > DRAIN_S
     assert options["NoNewPrivileges"] == "yes"
     assert options["ProtectSystem"] == "strict"
-    verify = _tool("systemd-analyze")
+    verify = tool("systemd-analyze")
     unit = tmp_path / "clientora-relay.service"
     # verify checks that ExecStart exists: point it at this interpreter.
     unit.write_text(text.replace("/opt/clientora/bin/clientora-relay", sys.executable))
@@ -106,7 +94,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 def test_nginx_example_is_a_valid_configuration(tmp_path: Path) -> None:
     """deploy/nginx.conf, with certificates in place, passes ``nginx -t``."""
-    nginx = _tool("nginx")
+    nginx = tool("nginx")
     cert, key = _self_signed(tmp_path)
     site = (DEPLOY / "nginx.conf").read_text()
     site = site.replace("/etc/letsencrypt/live/relay.example.com/fullchain.pem", str(cert))

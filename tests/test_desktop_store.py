@@ -102,6 +102,28 @@ def sent(
     )
 
 
+def send_failed(
+    send_id: str,
+    error: str,
+    message: str,
+    *,
+    key: str | None = None,
+    device: str | None = DEVICE,
+    ts: int = T0 + 7,
+) -> SendFailed:
+    return SendFailed(
+        channel_id="CH1",
+        platform="messenger",
+        customer=Customer(id="U1"),
+        timestamp_ms=ts,
+        send_id=send_id,
+        idempotency_key=key,
+        error=error,
+        message=message,
+        device_id=device,
+    )
+
+
 def echo(text: str, mid: str, *, ts: int = T0 + 10) -> MessageEcho:
     return MessageEcho(
         channel_id="CH1",
@@ -391,16 +413,8 @@ async def test_a_failed_reply_is_one_bubble_in_either_arrival_order(
         conversation_id, "Too late", idempotency_key="key-fail-001", author="owner"
     )
     await store.mark_sending(queued.id)
-    failure = SendFailed(
-        channel_id="CH1",
-        platform="messenger",
-        customer=Customer(id="U1"),
-        timestamp_ms=T0 + 7,
-        send_id="s-fail",
-        idempotency_key="key-fail-001",
-        error="window_closed",
-        message="The reply window has closed.",
-        device_id=DEVICE,
+    failure = send_failed(
+        "s-fail", "window_closed", "The reply window has closed.", key="key-fail-001"
     )
     for arrival in order:
         if arrival == "answer":
@@ -429,17 +443,7 @@ async def test_send_failed_marks_the_message_with_its_reason(store: Store) -> No
         conversation_id, "Late reply", idempotency_key="key-00000003", author="owner"
     )
     await store.mark_sending(queued.id)
-    failure = SendFailed(
-        channel_id="CH1",
-        platform="messenger",
-        customer=Customer(id="U1"),
-        timestamp_ms=T0 + 7,
-        send_id="s4",
-        idempotency_key="key-00000003",
-        error="window_closed",
-        message="The reply window has closed.",
-        device_id=DEVICE,
-    )
+    failure = send_failed("s4", "window_closed", "The reply window has closed.", key="key-00000003")
     await apply(store, failure)
     failed = await store.message(queued.id)
     assert failed is not None and failed.status == "failed"
@@ -447,16 +451,7 @@ async def test_send_failed_marks_the_message_with_its_reason(store: Store) -> No
         "window_closed",
         "The reply window has closed.",
     )
-    other = SendFailed(
-        channel_id="CH1",
-        platform="messenger",
-        customer=Customer(id="U1"),
-        timestamp_ms=T0 + 8,
-        send_id="s5",
-        error="too_long",
-        message="Too long.",
-        device_id="phone",
-    )
+    other = send_failed("s5", "too_long", "Too long.", device="phone", ts=T0 + 8)
     await apply(store, other)
     messages = await store.messages(conversation_id)
     assert [m.status for m in messages] == ["received", "failed", "failed"]
@@ -478,17 +473,7 @@ async def test_a_stale_failure_of_a_requeued_reply_adds_no_row(store: Store) -> 
     await store.requeue(queued.id, "key-00000005")
     await apply(
         store,
-        SendFailed(
-            channel_id="CH1",
-            platform="messenger",
-            customer=Customer(id="U1"),
-            timestamp_ms=T0,
-            send_id="s6",
-            idempotency_key="key-00000004",
-            error="window_closed",
-            message="Closed.",
-            device_id=DEVICE,
-        ),
+        send_failed("s6", "window_closed", "Closed.", key="key-00000004", ts=T0),
     )
     assert len(await store.messages(conversation_id)) == 2
     assert (await store.message(queued.id)).status == "queued"  # type: ignore[union-attr]

@@ -203,6 +203,42 @@ async def test_reimport_updates_only_when_changed(kb: KnowledgeBase, tmp_path: P
     assert await chunk_count(kb) == 1
 
 
+async def test_rename_and_replace_keep_the_document(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A renamed document keeps its text and id, and its name through re-imports; another
+    file read into it replaces the text under the same id; bad replacements change nothing."""
+    first, second, other = tmp_path / "a.md", tmp_path / "b.md", tmp_path / "c.md"
+    first.write_text("# Orari\n\nHapur çdo ditë nga ora 9 deri në 18.", encoding="utf-8")
+    second.write_text("# Orari i ri\n\nHapur çdo ditë nga ora 8 deri në 20.", encoding="utf-8")
+    other.write_text("Parkingu është falas.", encoding="utf-8")
+    item_id = (await kb.import_file(first)).items[0].item_id
+    assert item_id is not None
+    other_id = (await kb.import_file(other)).items[0].item_id
+
+    renamed = await kb.rename_document(item_id, "  Orari  i dyqanit ")
+    assert (renamed.item_id, renamed.title, renamed.chunks) == (item_id, "Orari i dyqanit", 1)
+    hit = (await kb.search("dyqanit"))[0]
+    assert (hit.item_id, hit.title) == (item_id, "Orari i dyqanit")
+    assert "ora 9 deri në 18" in hit.text
+    with pytest.raises(ValueError, match="needs a name"):
+        await kb.rename_document(item_id, "   ")
+
+    result = await kb.replace_document(item_id, second)
+    assert (result.ok, result.message, result.item_id) == (True, "updated: 1 chunks", item_id)
+    info = await kb.get_item(item_id)
+    assert info is not None
+    assert (info.title, info.source) == ("Orari i dyqanit", str(second.resolve()))
+    assert "ora 8 deri në 20" in (await kb.search("hapur ora"))[0].text
+    assert all("ora 9" not in h.text for h in await kb.search("hapur ora"))
+    assert await kb.import_file(second) is not None
+    assert [i.item_id for i in await kb.list_items("document")] == [item_id, other_id]
+
+    taken = await kb.replace_document(item_id, other)
+    assert (taken.ok, taken.message) == (False, "this file is already imported as “c”")
+    missing = await kb.replace_document(item_id, tmp_path / "nope.md")
+    assert (missing.ok, missing.message) == (False, "no such file")
+    assert "ora 8 deri në 20" in (await kb.search("hapur ora"))[0].text
+
+
 async def test_bad_files_each_fail_clearly_and_leave_the_base_intact(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:

@@ -279,6 +279,7 @@ async def test_resync_updates_only_changed_pages(
     app, served = site
     app.set("/dup", b"", status=404)  # so /delivery (which has an ETag) is surely stored
     await kb.import_site(served.url, limits=LIMITS)
+    await kb.set_auto_accept(served.url + "/returns", True)  # the whole site, no review
     before = {i.source: i for i in await kb.list_items("web")}
     returns_url, a_url = served.url + "/returns", served.url + "/a"
     app.set("/returns", page("<main><h1>Kthimet</h1><p>Malli kthehet brenda 30 ditëve.</p></main>"))
@@ -298,3 +299,57 @@ async def test_resync_updates_only_changed_pages(
             assert info.updated_at == before[source].updated_at
     assert (await kb.search("kthehet ditëve"))[0].text.endswith("brenda 30 ditëve.")
     assert results[served.url + "/delivery"] == (True, "unchanged (not modified)")  # ETag: 304
+
+
+async def test_changed_pages_wait_for_review_and_search_keeps_the_old_text(
+    tmp_path: Path, site: tuple[Site, ServedApp]
+) -> None:
+    """A changed page waits (surviving a restart); search answers from the old text until
+    the owner accepts; a declined change is not offered again; auto-accept skips review."""
+    app, served = site
+    returns_url, a_url = served.url + "/returns", served.url + "/a"
+    kb = await KnowledgeBase.open(tmp_path / "kb")
+    try:
+        await kb.import_site(served.url, limits=LIMITS)
+        app.set(
+            "/returns", page("<main><h1>Kthimet</h1><p>Malli kthehet brenda 30 ditëve.</p></main>")
+        )
+        app.set("/a", page("<main><h1>A</h1><p>Faqja A flet tani për këmbëzat.</p></main>"))
+        report = await kb.resync_sites(limits=LIMITS)
+        results = {r.source: r.message for r in report.items}
+        assert results[returns_url] == results[a_url] == "changed: waiting for your review"
+    finally:
+        await kb.close()
+
+    kb = await KnowledgeBase.open(tmp_path / "kb")  # pending changes survive a restart
+    try:
+        pending = {c.source: c for c in await kb.pending_changes()}
+        assert set(pending) == {returns_url, a_url}
+        assert "14 ditëve" in pending[returns_url].old_text
+        assert "30 ditëve" in pending[returns_url].new_text
+        assert (await kb.search("kthehet ditëve"))[0].text.endswith("brenda 14 ditëve me faturë.")
+        assert await kb.search("këmbëzat") == []
+
+        assert await kb.accept_change(pending[returns_url].item_id)
+        assert (await kb.search("kthehet ditëve"))[0].text.endswith("brenda 30 ditëve.")
+        assert await kb.reject_change(pending[a_url].item_id)
+        assert await kb.pending_changes() == []
+        assert await kb.search("këmbëzat") == []
+
+        report = await kb.resync_sites(limits=LIMITS)
+        results = {r.source: r.message for r in report.items}
+        assert results[returns_url] == "unchanged"
+        assert results[a_url] == "unchanged (you declined this change)"
+        assert await kb.pending_changes() == []
+
+        await kb.set_auto_accept(a_url, True)
+        app.set(
+            "/returns", page("<main><h1>Kthimet</h1><p>Malli kthehet brenda 60 ditëve.</p></main>")
+        )
+        report = await kb.resync_sites(limits=LIMITS)
+        results = {r.source: r.message for r in report.items}
+        assert results[returns_url] == "updated: 1 chunks"
+        assert (await kb.search("kthehet ditëve"))[0].text.endswith("brenda 60 ditëve.")
+        assert await kb.pending_changes() == []
+    finally:
+        await kb.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -22,6 +21,7 @@ import httpx
 import pytest
 
 from tests.bench._relay_proc import free_port
+from tests.needs import tool
 
 ROOT = Path(__file__).resolve().parents[1]
 VISITOR = "smoke-visitor-0001"
@@ -69,12 +69,7 @@ def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def display(tmp_path: Path) -> Iterator[str]:
     """A real X server (Xvfb) on a display number it picks itself."""
-    xvfb = shutil.which("Xvfb")
-    if xvfb is None:
-        reason = "Xvfb is not installed (apt-get install xvfb)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    xvfb = tool("Xvfb", "apt-get install xvfb")
     read, write = os.pipe()
     with (tmp_path / "xvfb.log").open("wb") as errors:
         server = subprocess.Popen(

@@ -100,24 +100,20 @@ def test_admin_command_creates_a_business(tmp_path: Path) -> None:
         "arta@example.com",
         "--password-stdin",
     ]
-    done = subprocess.run(
-        args,
-        input="a long password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+
+    def create() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            args,
+            input="a long password\n",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            check=False,
+        )
+
+    done = create()
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip()) == 32
-    again = subprocess.run(
-        args,
-        input="a long password\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=False,
-    )
+    again = create()
     assert again.returncode == 1 and "already exists" in again.stderr

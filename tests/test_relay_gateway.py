@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -177,16 +176,7 @@ def test_usage_counts_are_exact_under_concurrency(
         assert set(pool.map(lambda b: post_meta(metered_relay.url, b).status_code, bodies)) == {200}
 
     def send(i: int) -> int:
-        with account.client() as c:
-            return c.post(
-                "/v1/messages",
-                json={
-                    "channel_id": channel["id"],
-                    "recipient_id": f"U{i}",
-                    "text": "hello",
-                    "idempotency_key": uuid.uuid4().hex,
-                },
-            ).status_code
+        return account.send(channel["id"], recipient_id=f"U{i}", text="hello").status_code
 
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(send, range(12)))
@@ -195,16 +185,7 @@ def test_usage_counts_are_exact_under_concurrency(
     sends = [r for r in fake_graph[0].requests if r.method == "POST"]  # not the paste's read
     assert usage["outbound_manual"] == codes.count(200) == len(sends)
     assert 5 <= codes.count(200) <= 12 and codes.count(429) == 12 - codes.count(200)
-    with account.client() as c:
-        r = c.post(
-            "/v1/messages",
-            json={
-                "channel_id": channel["id"],
-                "recipient_id": "U1",
-                "text": "more",
-                "idempotency_key": uuid.uuid4().hex,
-            },
-        )
+    r = account.send(channel["id"], recipient_id="U1", text="more")
     assert r.status_code == 429
     error = r.json()["error"]
     assert error["code"] == "quota_exceeded" and error["limit"] == 5 and error["resets_on"]

@@ -4,7 +4,6 @@ check (driven by an explicit call), resubscribing, and the events that report ea
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,7 @@ def _now() -> int:
 
 
 def _health(account: Account, channel_id: str) -> dict[str, Any]:
-    with account.client() as c:
-        r = c.get(f"/v1/channels/{channel_id}/health")
-    assert r.status_code == 200, r.text
-    result: dict[str, Any] = r.json()
-    return result
+    return account.call("GET", f"/v1/channels/{channel_id}/health")
 
 
 def _check(health: dict[str, Any], name: str) -> dict[str, Any]:
@@ -81,16 +76,7 @@ def _connected_page(relay: RelayHandle) -> tuple[Account, str]:
 
 
 def _send(account: Account, channel_id: str, recipient: str = "PSID-1") -> httpx.Response:
-    with account.client() as c:
-        return c.post(
-            "/v1/messages",
-            json={
-                "channel_id": channel_id,
-                "recipient_id": recipient,
-                "text": "Po, jemi hapur.",
-                "idempotency_key": uuid.uuid4().hex,
-            },
-        )
+    return account.send(channel_id, recipient_id=recipient, text="Po, jemi hapur.")
 
 
 async def _statuses(account: Account) -> list[tuple[str, str | None]]:

@@ -38,19 +38,11 @@ PICKS = [f"messenger:{KAFE_PAGE}", f"instagram:{IG_ID}", f"whatsapp:{PHONE_ID}"]
 
 
 def _start(account: Account) -> dict[str, Any]:
-    with account.client() as c:
-        r = c.post("/v1/onboarding/meta", json={"device_id": account.device_id})
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
+    return account.call("POST", "/v1/onboarding/meta", {"device_id": account.device_id}, expect=201)
 
 
 def _state(account: Account, login_id: str) -> dict[str, Any]:
-    with account.client() as c:
-        r = c.get(f"/v1/onboarding/meta/{login_id}")
-    assert r.status_code == 200, r.text
-    result: dict[str, Any] = r.json()
-    return result
+    return account.call("GET", f"/v1/onboarding/meta/{login_id}")
 
 
 def _connect(account: Account, login_id: str, picks: list[str]) -> httpx.Response:

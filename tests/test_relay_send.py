@@ -7,9 +7,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from common.events import MessageSent, SendFailed
 from tests.conftest import PAGE_TOKEN, WA_TOKEN
@@ -38,18 +35,6 @@ def _sends(fake: FakeGraph) -> list[Recorded]:
     return [r for r in fake.requests if r.method == "POST"]
 
 
-def _send(account: Account, channel_id: str, **fields: Any) -> httpx.Response:
-    body = {
-        "channel_id": channel_id,
-        "recipient_id": "PSID1",
-        "text": "Hello!",
-        "idempotency_key": uuid.uuid4().hex,
-        **fields,
-    }
-    with account.client() as c:
-        return c.post("/v1/messages", json=body)
-
-
 def _customer_wrote(relay: ServedApp, ago_ms: int = 0, mid: str = "in-1") -> None:
     r = post_meta(
         relay.url, messenger_text("PAGE1", "PSID1", mid, "A je hapur sot?", _now_ms() - ago_ms)
@@ -67,7 +52,7 @@ async def test_webhook_to_stream_to_send_reaches_the_platform(
     async with open_stream(account) as stream:
         frames = await stream.events(2)
         await stream.ack(frames[-1].seq)
-        r = _send(account, channel_id, text="Po, deri në 22:00.", reply_to="m-42")
+        r = account.send(channel_id, text="Po, deri në 22:00.", reply_to="m-42")
         assert r.status_code == 200, r.text
         result = r.json()
         (sent,) = await stream.events(1)
@@ -94,12 +79,12 @@ def test_same_idempotency_key_sends_once(relay: ServedApp, fake_graph: FakeGraph
     account, channel_id = _shop(relay)
     _customer_wrote(relay)
     key = uuid.uuid4().hex
-    first = _send(account, channel_id, idempotency_key=key)
-    second = _send(account, channel_id, idempotency_key=key)
+    first = account.send(channel_id, idempotency_key=key)
+    second = account.send(channel_id, idempotency_key=key)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     assert len(_sends(fake)) == 1
-    changed = _send(account, channel_id, idempotency_key=key, text="Something else")
+    changed = account.send(channel_id, idempotency_key=key, text="Something else")
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_conflict"
     assert len(_sends(fake)) == 1
 
@@ -114,7 +99,7 @@ def test_one_automatic_reply_per_message_however_many_devices_ask(
     with ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(
-                lambda _: _send(account, channel_id, automatic=True, in_reply_to="m-auto"), range(8)
+                lambda _: account.send(channel_id, automatic=True, in_reply_to="m-auto"), range(8)
             )
         )
     codes = sorted(a.status_code for a in answers)
@@ -132,7 +117,7 @@ async def test_closed_window_is_refused_and_logged(
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
     _customer_wrote(relay, ago_ms=8 * DAY_MS)
-    r = _send(account, channel_id)
+    r = account.send(channel_id)
     assert r.status_code == 422 and r.json()["error"]["code"] == "window_closed"
     assert _sends(fake) == []
     async with open_stream(account) as stream:
@@ -148,10 +133,10 @@ def test_human_agent_tag_only_for_approved_replies(
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
     _customer_wrote(relay, ago_ms=2 * DAY_MS, mid="old")
-    auto = _send(account, channel_id, automatic=True, in_reply_to="old")
+    auto = account.send(channel_id, automatic=True, in_reply_to="old")
     assert auto.status_code == 422 and auto.json()["error"]["code"] == "window_closed"
     assert _sends(fake) == []
-    human = _send(account, channel_id)
+    human = account.send(channel_id)
     assert human.status_code == 200 and human.json()["tag"] == "HUMAN_AGENT"
     (request,) = _sends(fake)
     assert request.json["messaging_type"] == "MESSAGE_TAG" and request.json["tag"] == "HUMAN_AGENT"
@@ -164,7 +149,7 @@ def test_text_over_the_channel_limit_is_refused_before_sending(
     fake, _ = fake_graph
     account, channel_id = _shop(relay)
     _customer_wrote(relay)
-    r = _send(account, channel_id, text="a" * 2001)
+    r = account.send(channel_id, text="a" * 2001)
     assert r.status_code == 422 and r.json()["error"]["code"] == "too_long"
     assert _sends(fake) == []
 
@@ -179,7 +164,7 @@ async def test_invalid_token_marks_the_channel_for_reconnecting(
     channel = account.connect(platform="messenger", page_id="PAGE1", access_token="revoked-token")
     fake.tokens.discard("revoked-token")  # revoked after it was connected
     _customer_wrote(relay)
-    r = _send(account, channel["id"])
+    r = account.send(channel["id"])
     assert r.status_code == 424 and r.json()["error"]["code"] == "token_invalid"
     assert "revoked-token" not in r.text
     with account.client() as c:
@@ -195,7 +180,7 @@ def test_transient_failure_is_retried(relay: ServedApp, fake_graph: FakeGraphSer
     account, channel_id = _shop(relay)
     _customer_wrote(relay)
     fake.fail_next(1, status=500)
-    r = _send(account, channel_id)
+    r = account.send(channel_id)
     assert r.status_code == 200, r.text
     assert len(_sends(fake)) == 2
 
@@ -243,17 +228,7 @@ def test_whatsapp_reply_uses_the_cloud_api_shape(
         ],
     }
     assert post_meta(relay.url, inbound).status_code == 200
-    with account.client() as c:
-        r = c.post(
-            "/v1/messages",
-            json={
-                "channel_id": channel["id"],
-                "recipient_id": "38344123456",
-                "text": "10 €",
-                "reply_to": "wamid.IN1",
-                "idempotency_key": uuid.uuid4().hex,
-            },
-        )
+    r = account.send(channel["id"], recipient_id="38344123456", text="10 €", reply_to="wamid.IN1")
     assert r.status_code == 200, r.text
     (request,) = _sends(fake)
     assert request.path == "/v25.0/106540352242922/messages"
@@ -276,7 +251,7 @@ def test_businesses_cannot_touch_each_others_channels(
         assert c.get("/v1/channels").json() == []
         assert c.get(f"/v1/channels/{channel_id}").status_code == 404
         assert c.delete(f"/v1/channels/{channel_id}").status_code == 404
-    r = _send(intruder, channel_id)
+    r = intruder.send(channel_id)
     assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_channel"
     assert _sends(fake) == []
     with owner.client() as c:

@@ -28,9 +28,7 @@ def _shop(relay: ServedApp) -> tuple[Account, str]:
 
 
 def _send(account: Account, channel_id: str, key: str) -> httpx.Response:
-    body = {"channel_id": channel_id, "recipient_id": "PSID1", "text": "Hi", "idempotency_key": key}
-    with account.client() as c:
-        return c.post("/v1/messages", json=body)
+    return account.send(channel_id, text="Hi", idempotency_key=key)
 
 
 def _store_secret(tmp_path: Path, channel_id: str, secret: bytes) -> None:

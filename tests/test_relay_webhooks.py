@@ -45,6 +45,7 @@ from tests.relay_helpers import (
 )
 from tests.shared_data import (
     OWN_FIXTURES,
+    SHARED_META,
     fixture_bytes,
     require_shared,
     shared_bytes,
@@ -321,29 +322,6 @@ def _metric(text: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
-
-
-# The shared corpus: file -> (how to post it, the event kinds the stream must then carry)
-SHARED_META: dict[str, tuple[str, list[str]]] = {
-    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
-    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
-    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
-    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
-    "messenger_webhook-read_1.json": ("item", ["status"]),
-    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
-    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
-    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
-    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
-    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
-}
 
 
 def _shared_body(name: str, how: str) -> dict[str, Any]:

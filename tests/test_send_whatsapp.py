@@ -10,6 +10,7 @@ import pytest
 
 from relay.send import OutboundText, PlatformUrls, SendError, send_text
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, graph_error
+from tests.relay_helpers import assert_not_shown
 from tests.shared_data import load_fixture
 
 TOKEN = "EAAGwhatsappsendtoken0123456789"
@@ -161,8 +162,7 @@ async def test_whatsapp_errors_map_by_code(
         await send_text(http, urls, CREDENTIALS, whatsapp("Hi"))
     err = caught.value
     assert (err.code, err.transient, err.platform_code) == (code, transient, body["error"]["code"])
-    for shown in (str(err), repr(err), err.message, err.detail or ""):
-        assert TOKEN not in shown
+    assert_not_shown(err, TOKEN)
 
 
 async def test_error_details_are_kept_for_logs(

@@ -12,22 +12,19 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRect, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.engine import Engine
 from desktop.core.store import Message
-from desktop.embedded import EmbeddedRelay
 from desktop.ui.main_window import MainWindow
 from desktop.ui.workspace import Workspace
 from tests.conftest import VIBER_TOKEN
 from tests.fakes.server import ServedApp
 from tests.fakes.viber import FakeViber
-from tests.qt_helpers import qloop, qsettings, wait_for
+from tests.qt_helpers import open_local_engine, qloop, qsettings, wait_for
 
 __all__ = ["qloop", "qsettings"]
 
@@ -35,23 +32,12 @@ FAQ_QUESTION = "A dërgoni në Prizren?"
 FAQ_ANSWER = "Po! Dërgesa në Prizren kushton 2 € dhe arrin të nesërmen."
 
 
-def _open_engine(qtbot: QtBot, folder: Path) -> Engine:
-    return wait_for(
-        qtbot,
-        Engine.open(
-            folder / "shop",
-            local_relay=lambda relay_folder, _port: EmbeddedRelay(relay_folder, port=0),
-            credentials=EncryptedFileCredentials(folder / "secrets"),
-        ),
-    )
-
-
 @pytest.fixture
 def workspace(
     qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
 ) -> Iterator[Workspace]:
     """The app's workspace over a fresh engine, on the first-run screen."""
-    engine = _open_engine(qtbot, tmp_path)
+    engine = open_local_engine(qtbot, tmp_path)
     # Not qtbot.addWidget: pytest-qt deletes such widgets before fixtures end, and the
     # workspace must close (saving notes, stopping tasks) while its widgets still exist.
     window = MainWindow(qsettings)
@@ -71,7 +57,7 @@ def test_closing_the_workspace_stops_its_refresh_timers(
 ) -> None:
     """Once the workspace is closed no controller's timer is left to start work on the
     closed task keeper (it raised when the 30-second tick came after the close)."""
-    engine = _open_engine(qtbot, tmp_path)
+    engine = open_local_engine(qtbot, tmp_path)
     window = MainWindow(qsettings)
     workspace = Workspace(engine, window, qsettings)
     wait_for(qtbot, workspace.enter())
@@ -161,6 +147,16 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
     assert sent[-1].text is not None and "2 €" in sent[-1].text
     assert sent[-1].draft_id is not None
     qtbot.waitUntil(lambda: ws.window.count("approvals") == 0, timeout=10_000)
+    # The test customer's window shows their side, beside (not over) the thread and draft.
+    chat = ws.inbox.open_test_chat()
+    qtbot.waitUntil(lambda: "Shop: " in chat.transcript.toPlainText(), timeout=10_000)
+    side = chat.transcript.toPlainText().split("\n\n")
+    assert side[0] == "You: Sa kushton dërgesa në Prizren?"
+    assert side[1] == f"Shop: {sent[-1].text}"
+    pane = screen.pane
+    pane_rect = QRect(pane.mapToGlobal(QPoint(0, 0)), pane.size())
+    assert not chat.frameGeometry().intersects(pane_rect)
+    chat.hide()
     # The owner then answers by hand: the assistant pauses in this conversation.
     screen.pane.composer.editor.setPlainText("Faleminderit!")
     screen.pane.composer.send_button.click()

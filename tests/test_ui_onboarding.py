@@ -15,10 +15,7 @@ from pytestqt.qtbot import QtBot
 from common.channels import Platform
 from common.health import ChannelHealth, HealthCheck
 from common.onboarding import MetaAsset
-from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.engine import Engine
 from desktop.core.store import Channel
-from desktop.embedded import EmbeddedRelay
 from desktop.ui.main_window import MainWindow
 from desktop.ui.screens.channels import ChannelCard, ChannelsScreen
 from desktop.ui.widgets.connect_dialog import ConnectDialog
@@ -37,7 +34,7 @@ from tests.meta_helpers import (
     kafe_owner,
     strict_meta_relay,
 )
-from tests.qt_helpers import qloop, qsettings, wait_for
+from tests.qt_helpers import open_local_engine, qloop, qsettings, wait_for
 from tests.relay_helpers import messenger_text, post_meta
 
 __all__ = ["graph", "qloop", "qsettings"]
@@ -364,14 +361,7 @@ def test_a_relay_without_a_meta_app_says_so(
     """Running on this computer, the built-in relay has no Meta app: the dialog says so in
     plain words, offers no "Try again", no browser opens, and pasting ids and tokens is
     offered."""
-    engine = wait_for(
-        qtbot,
-        Engine.open(
-            tmp_path / "shop",
-            local_relay=lambda folder, _port: EmbeddedRelay(folder, port=0),
-            credentials=EncryptedFileCredentials(tmp_path / "secrets"),
-        ),
-    )
+    engine = open_local_engine(qtbot, tmp_path)
     window = MainWindow(qsettings)
     window.show()
     ws = Workspace(engine, window, qsettings)

@@ -24,17 +24,14 @@ from common.events import (
     Unsupported,
 )
 from common.protocol import EventFrame
-from desktop.core.credentials import EncryptedFileCredentials
-from desktop.core.engine import Engine
 from desktop.core.store import Change, Channel, ChannelsChanged, NewDraft, Store
-from desktop.embedded import EmbeddedRelay
 from desktop.ui.hub import ChangeSet
 from desktop.ui.main_window import MainWindow
 from desktop.ui.screens.channels import ChannelsScreen
 from desktop.ui.workspace import Workspace
 from relay.webhooks.meta import parse_meta
 from relay.webhooks.viber import parse_viber
-from tests.qt_helpers import qloop, qsettings, wait_for
+from tests.qt_helpers import open_local_engine, qloop, qsettings, wait_for
 from tests.shared_data import fixture_bytes
 
 __all__ = ["qloop", "qsettings"]
@@ -308,14 +305,7 @@ def test_a_serious_alert_is_said_in_the_app(
 ) -> None:
     """A channel alert the store takes from the stream reaches the window's banner (through
     the store's change feed and the app's change hub), naming the channel's screen."""
-    engine = wait_for(
-        qtbot,
-        Engine.open(
-            tmp_path / "shop",
-            local_relay=lambda folder, _port: EmbeddedRelay(folder, port=0),
-            credentials=EncryptedFileCredentials(tmp_path / "secrets"),
-        ),
-    )
+    engine = open_local_engine(qtbot, tmp_path)
     window = MainWindow(qsettings)
     window.show()
     workspace = Workspace(engine, window, qsettings)

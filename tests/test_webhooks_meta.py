@@ -34,7 +34,7 @@ from common.events import (
 )
 from relay.webhooks.meta import ParseResult, PayloadError, parse_meta
 from relay.webhooks.parsing import Ignored
-from tests.shared_data import OWN_FIXTURES, fixture_bytes, shared_bytes, shared_fixture
+from tests.shared_data import OWN_FIXTURES, SHARED_META, fixture_bytes, shared_bytes, shared_fixture
 
 ROUTES: dict[tuple[Platform, str], str] = {
     ("messenger", "111111"): "ch-page",
@@ -559,28 +559,6 @@ def test_every_own_fixture_makes_events_that_survive_the_wire() -> None:
 
 
 # --- The shared corpus (when ../shared is beside the checkout) ----------------------------
-
-# file -> (how the file is wrapped into a body, the event kinds it must become)
-SHARED_META: dict[str, tuple[str, list[str]]] = {
-    "messenger_webhook-attachment-entry_1.json": ("entry", ["message"]),
-    "messenger_webhook-echo-text_1.json": ("item", ["echo"]),
-    "messenger_webhook-postback-field-value_1.json": ("change", ["postback"]),
-    "messenger_webhook-reaction_1.json": ("item", ["reaction"]),
-    "messenger_webhook-read_1.json": ("item", ["status"]),
-    "messenger_webhook-text-envelope_1.json": ("as_is", ["message"]),
-    "messenger_webhook-text-quick-reply_1.json": ("item", ["message"]),
-    "instagram_webhook-postback_1.json": ("as_is", ["postback"]),
-    "instagram_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "instagram_webhook-seen_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-document_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-image_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-interactive-button-reply_1.json": ("as_is", ["postback"]),
-    "whatsapp_webhook-location_1.json": ("as_is", ["message"]),
-    "whatsapp_webhook-reaction_1.json": ("as_is", ["reaction"]),
-    "whatsapp_webhook-status-delivered_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-status-sent_1.json": ("as_is", ["status"]),
-    "whatsapp_webhook-text_1.json": ("as_is", ["message"]),
-}
 
 
 def shared_body(name: str, how: str, page: str = "<PAGE_ID>") -> bytes:

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ import numpy as np
 
 from desktop.core.kb import FaqInput, KnowledgeBase, OpenAIEmbedder, SearchMode
 from desktop.core.kb.text import normalize_for_search
+from tests.fakes.server import serve_in_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvzšçë" for v in "aeiouy"]
@@ -73,18 +73,8 @@ class Corpus:
 @contextmanager
 def embeddings_server(dims: int) -> Iterator[str]:
     """The fake embeddings server in its own process (its CPU work must not share our GIL)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.embeddings", "--dims", str(dims)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_in_process("tests.fakes.embeddings", "--dims", str(dims)) as url:
+        yield url
 
 
 def percentile(samples: list[float], q: float) -> float:

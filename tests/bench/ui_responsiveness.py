@@ -40,6 +40,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from tests.fakes.server import serve_in_process
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -248,15 +250,8 @@ def _frames(
 def _fake_openai() -> Iterator[str]:
     """The fake OpenAI server in its own process (a real model is not in the app's process
     either); every chat request gets a valid draft answer. Yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert process.stdout is not None
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serve_in_process("tests.fakes.openai") as url:
+        yield url
 
 
 async def _burst(messages: int, ai_url: str | None) -> tuple[float, int, int]:

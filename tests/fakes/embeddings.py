@@ -17,7 +17,6 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from tests.fakes.asgi import Receive, Scope, Send, http_body
-from tests.fakes.server import serve_app
+from tests.fakes.server import serve_app, serve_forever
 
 __all__ = ["EmbeddingsRequest", "FakeEmbeddings", "serve_embeddings"]
 
@@ -194,19 +193,12 @@ def serve_embeddings(dims: int = 64) -> Iterator[tuple[FakeEmbeddings, str]]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve in this process until killed; prints the base URL as the first stdout line."""
-    import uvicorn
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dims", type=int, default=1536)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
     fake = FakeEmbeddings(dims=args.dims, record_inputs=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
-    config = uvicorn.Config(fake, log_level="warning", lifespan="on", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_forever(fake, args.port, "/v1")
     sys.exit(0)
 
 

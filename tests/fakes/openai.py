@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes.asgi import Receive, Scope, Send, http_body
-from tests.fakes.server import ServedApp, serve_app
+from tests.fakes.server import ServedApp, serve_app, serve_forever
 
 __all__ = [
     "ChatRequest",
@@ -584,10 +584,7 @@ def main(argv: list[str] | None = None) -> None:
     Every chat request is answered with ``--content`` (a valid draft answer by default).
     """
     import argparse
-    import socket
     import sys
-
-    import uvicorn
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, default=0)
@@ -607,12 +604,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     fake = FakeOpenAI(api_key=args.api_key, default_content=args.content)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", args.port))
-    print(f"http://127.0.0.1:{sock.getsockname()[1]}/v1", flush=True)
-    config = uvicorn.Config(fake, log_level="warning", lifespan="on", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_forever(fake, args.port, "/v1")
     sys.exit(0)
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-__all__ = ["AppFactory", "ServedApp", "serve_app"]
+__all__ = ["AppFactory", "ServedApp", "serve_app", "serve_forever", "serve_in_process"]
 
 
 class AppFactory:
@@ -45,9 +48,7 @@ def serve_app(app: Any, *, ws: str = "websockets-sansio", port: int = 0) -> Iter
     ``app`` may also be a callable taking the server's base URL and returning the app,
     for apps that must know their own address (a relay registering webhooks).
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
+    sock = _bound(port)
     port = sock.getsockname()[1]
     if isinstance(app, AppFactory):
         app = app(f"http://127.0.0.1:{port}")
@@ -66,3 +67,37 @@ def serve_app(app: Any, *, ws: str = "websockets-sansio", port: int = 0) -> Iter
     finally:
         served.stop()
         sock.close()
+
+
+def serve_forever(app: Any, port: int = 0, path: str = "") -> None:
+    """Serve ``app`` in this process until killed (a fake run as its own process); the
+    first line on stdout is its base URL, ending in ``path``."""
+    sock = _bound(port)
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}{path}", flush=True)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextmanager
+def serve_in_process(module: str, *args: str) -> Iterator[str]:
+    """Run a fake's ``serve_forever`` (``python -m module args``) in its own process, so
+    its CPU work does not share a benchmark's GIL; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock

@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
-from .catalog import Catalog, ItemRecord
+from .catalog import Catalog, HeldChange, ItemRecord
 from .chunking import ChunkDraft
 from .embeddings import Embedder
 from .errors import EmbeddingError, ItemNotFoundError, KnowledgeBaseError
@@ -33,14 +33,16 @@ from .models import (
     CrawlLimits,
     FaqInput,
     ImportReport,
+    ImportResult,
     ItemInfo,
     ItemType,
+    PendingChange,
     Progress,
     SearchHit,
     SearchMode,
 )
 from .search import PAYLOAD_DECODER, SearchPlan, run_search
-from .sources import import_files, import_site, resync_sites
+from .sources import import_files, import_site, replace_document, resync_sites, site_of
 from .store import FTS_FIELDS, VECTOR_INDEX_MIN_ROWS, ChunkRow, ChunkStore
 from .text import query_expansion, sanitize_query
 
@@ -384,6 +386,69 @@ class KnowledgeBase:
     async def put_item(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> int:
         return await self._put(record, drafts)
 
+    async def hold_for_review(
+        self, record: ItemRecord, drafts: Sequence[ChunkDraft], new_text: str
+    ) -> bool:
+        self._check_open()
+        if await self.auto_accepts(record.source):
+            await self._catalog.release(record.item_id)  # an older held version is moot
+            return False
+        payloads = await self._store.payloads_of_item(record.item_id)
+        change = PendingChange(
+            item_id=record.item_id,
+            source=record.source,
+            title=record.title,
+            old_text="\n\n".join(PAYLOAD_DECODER.decode(p).text for p in payloads),
+            new_text=new_text,
+            detected_at=_now(),
+        )
+        await self._catalog.hold(HeldChange(record=record, drafts=list(drafts), change=change))
+        return True
+
+    async def discard_change(self, item_id: str) -> None:
+        await self._catalog.release(item_id)
+
+    # ---- changes to review (re-synced pages whose text changed) ---------------------------
+
+    async def pending_changes(self) -> list[PendingChange]:
+        """Changed pages waiting for review, oldest first; search still uses the old text."""
+        self._check_open()
+        return [h.change for h in await self._catalog.held()]
+
+    async def accept_change(self, item_id: str) -> bool:
+        """Put a reviewed page's new text in use; False when no change was waiting."""
+        self._check_open()
+        held = await self._catalog.held(item_id)
+        if not held:
+            return False
+        if await self._catalog.get(item_id) is not None:
+            await self._put(held[0].record, held[0].drafts)
+        await self._catalog.release(item_id)
+        return True
+
+    async def reject_change(self, item_id: str) -> bool:
+        """Keep the stored text; the same new text is not offered for review again."""
+        self._check_open()
+        held = await self._catalog.held(item_id)
+        if not held:
+            return False
+        async with self._lock:
+            current = await self._catalog.get(item_id)
+            if current is not None:
+                current.extra = {**current.extra, "declined": held[0].record.fingerprint}
+                await self._catalog.put([current])
+            await self._catalog.release(item_id)
+        return True
+
+    async def auto_accepts(self, url: str) -> bool:
+        """Whether re-synced changes of this page's site go live without review."""
+        return await self._catalog.get_meta(f"auto_accept:{site_of(url)}") == "1"
+
+    async def set_auto_accept(self, url: str, on: bool) -> None:
+        """Per site (any page address of it): changes go live at once (True) or wait."""
+        self._check_open()
+        await self._catalog.set_meta(f"auto_accept:{site_of(url)}", "1" if on else "")
+
     async def add_faq(
         self,
         question: str,
@@ -538,6 +603,28 @@ class KnowledgeBase:
         self._check_open()
         record = await self._catalog.get(item_id)
         return None if record is None else record.info()
+
+    async def rename_document(self, item_id: str, title: str) -> ItemInfo:
+        """Give a document the owner's own name; it outlives re-imports of the file.
+
+        The text is unchanged; its chunks are rewritten because the name is searched too."""
+        name = " ".join(title.split())
+        if not name:
+            raise ValueError("a document needs a name")
+        record = await self._require(item_id, "document")
+        payloads = await self._store.payloads_of_item(item_id)
+        hits = [PAYLOAD_DECODER.decode(p) for p in payloads]
+        drafts = [ChunkDraft(text=h.text, heading_path=h.heading_path, page=h.page) for h in hits]
+        record.title = name
+        record.extra = {**record.extra, "name": name}
+        await self._put(record, drafts)
+        return record.info()
+
+    async def replace_document(self, item_id: str, path: Path) -> ImportResult:
+        """Read another file (or a newer copy) into this document: same item, new text."""
+        self._check_open()
+        record = await self._require(item_id, "document")
+        return await replace_document(self, record, path)
 
     # ---- imports (implemented in sources.py) ----------------------------------------------
 

@@ -18,9 +18,10 @@ from typing import TypeVar
 
 import msgspec
 
-from .models import ItemInfo, ItemType
+from .chunking import ChunkDraft
+from .models import ItemInfo, ItemType, PendingChange
 
-__all__ = ["Catalog", "ItemRecord"]
+__all__ = ["Catalog", "HeldChange", "ItemRecord"]
 
 T = TypeVar("T")
 
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_source ON items (source);
 CREATE INDEX IF NOT EXISTS items_type ON items (item_type);
+CREATE TABLE IF NOT EXISTS pending (item_id TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 _COLUMNS = (
     "item_id, item_type, title, body, alternatives, tags, price, valid_from, valid_until, "
@@ -91,6 +93,17 @@ class ItemRecord(msgspec.Struct, kw_only=True):
             created_at=self.created_at,
             updated_at=self.updated_at,
         )
+
+
+class HeldChange(msgspec.Struct, kw_only=True):
+    """A changed page held back for review: what to store once accepted, and both texts."""
+
+    record: ItemRecord
+    drafts: list[ChunkDraft]
+    change: PendingChange
+
+
+_HELD = msgspec.json.Decoder(HeldChange)
 
 
 def _row(r: ItemRecord) -> tuple[object, ...]:
@@ -175,7 +188,28 @@ class _Items:
             cur = self._db.executemany(
                 "DELETE FROM items WHERE item_id = ?", [(i,) for i in item_ids]
             )
+            self._db.executemany("DELETE FROM pending WHERE item_id = ?", [(i,) for i in item_ids])
         return cur.rowcount
+
+    def hold(self, held: HeldChange) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO pending (item_id, data) VALUES (?, ?)",
+            (held.record.item_id, msgspec.json.encode(held)),
+        )
+
+    def held(self, item_id: str | None) -> list[HeldChange]:
+        if item_id is None:
+            rows = self._db.execute("SELECT data FROM pending").fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT data FROM pending WHERE item_id = ?", (item_id,)
+            ).fetchall()
+        return sorted((_HELD.decode(r[0]) for r in rows), key=lambda h: h.change.detected_at)
+
+    def release(self, item_id: str) -> bool:
+        with self._db:
+            cur = self._db.execute("DELETE FROM pending WHERE item_id = ?", (item_id,))
+        return cur.rowcount > 0
 
     def get(self, item_id: str) -> ItemRecord | None:
         row = self._db.execute(
@@ -270,6 +304,18 @@ class Catalog:
 
     async def get(self, item_id: str) -> ItemRecord | None:
         return await self._run(functools.partial(self._items.get, item_id))
+
+    async def hold(self, held: HeldChange) -> None:
+        """Keep a changed page for review (replacing an earlier held version of it)."""
+        await self._run(functools.partial(self._items.hold, held))
+
+    async def held(self, item_id: str | None = None) -> list[HeldChange]:
+        """Changes waiting for review (one item's, or all), oldest first."""
+        return await self._run(functools.partial(self._items.held, item_id))
+
+    async def release(self, item_id: str) -> bool:
+        """Forget a held change; False when there was none."""
+        return await self._run(functools.partial(self._items.release, item_id))
 
     async def existing(self, item_ids: Sequence[str]) -> set[str]:
         return await self._run(functools.partial(self._items.existing, list(item_ids)))

@@ -15,6 +15,7 @@ __all__ = [
     "ImportResult",
     "ItemInfo",
     "ItemType",
+    "PendingChange",
     "Progress",
     "SearchHit",
     "SearchMode",
@@ -128,3 +129,16 @@ class CrawlLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Bigger pages are skipped with a message rather than truncated."""
     user_agent: str = "ClientoraBot/0.1 (+https://clientora.app/bot)"
     follow_sitemaps: bool = True
+
+
+class PendingChange(msgspec.Struct, frozen=True, kw_only=True):
+    """A re-synced web page whose text changed, waiting for the owner's review.
+
+    Until it is accepted the assistant keeps answering from ``old_text``."""
+
+    item_id: str
+    source: str
+    title: str
+    old_text: str
+    new_text: str
+    detected_at: datetime

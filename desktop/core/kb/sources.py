@@ -23,7 +23,14 @@ from .items import sample_of
 from .models import CrawlLimits, ImportReport, ImportResult, ItemType, Progress
 from .text import fingerprint, hamming, simhash
 
-__all__ = ["ItemSink", "import_files", "import_site", "resync_sites"]
+__all__ = [
+    "ItemSink",
+    "import_files",
+    "import_site",
+    "replace_document",
+    "resync_sites",
+    "site_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,31 @@ class ItemSink(Protocol):
         ...
 
     async def delete_item(self, item_id: str) -> bool: ...
+
+    async def hold_for_review(
+        self, record: ItemRecord, drafts: Sequence[ChunkDraft], new_text: str
+    ) -> bool:
+        """Keep a changed page's new version for the owner's review unless its site
+        auto-accepts; True when held (the stored version stays what search uses)."""
+        ...
+
+    async def discard_change(self, item_id: str) -> None:
+        """Forget a held change: the page is back to the stored text."""
+        ...
+
+
+def site_of(url: str) -> str:
+    """The site a page belongs to, as ``scheme://host/`` (per-site settings are keyed so)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}/"
+
+
+def _unchanged_message(record: ItemRecord, print_: str) -> str | None:
+    if print_ == record.fingerprint:
+        return "unchanged"
+    if print_ == record.extra.get("declined"):
+        return "unchanged (you declined this change)"
+    return None
 
 
 def _stable_id(prefix: str, source: str) -> str:
@@ -96,8 +128,24 @@ async def import_files(
     return report
 
 
+async def replace_document(kb: ItemSink, record: ItemRecord, path: Path) -> ImportResult:
+    """Read ``path`` into the document ``record`` in place of its file: same item (and
+    name, when the owner gave one), new text; citations of the old text stop resolving."""
+    exists, files = await asyncio.to_thread(_files, path)
+    if not exists or not files or await asyncio.to_thread(path.is_dir):
+        message = "no such file" if not exists else "choose one file, not a folder"
+        return ImportResult(source=str(path), ok=False, message=message)
+    other = await kb.item_by_source(str(files[0]))
+    if other is not None and other.item_id != record.item_id:
+        message = f"this file is already imported as “{other.title}”"
+        return ImportResult(source=str(path), ok=False, message=message)
+    result = await _import_one(kb, files[0], None, replacing=record)
+    assert result is not None  # no cancel event: never cancelled
+    return result
+
+
 async def _import_one(
-    kb: ItemSink, path: Path, cancel: asyncio.Event | None
+    kb: ItemSink, path: Path, cancel: asyncio.Event | None, *, replacing: ItemRecord | None = None
 ) -> ImportResult | None:
     source = str(path)
     # Parsing is CPU work (a 500-page PDF takes seconds): a thread keeps the loop free, and
@@ -113,8 +161,8 @@ async def _import_one(
         log.exception("importing %s failed", path)
         return ImportResult(source=source, ok=False, message=f"could not read the file: {exc}")
     print_ = fingerprint("\n".join([parsed.title, *(d.text for d in drafts)]))
-    existing = await kb.item_by_source(source)
-    if existing is not None and existing.fingerprint == print_:
+    existing = replacing or await kb.item_by_source(source)
+    if existing is not None and existing.fingerprint == print_ and existing.source == source:
         return ImportResult(
             source=source,
             ok=True,
@@ -122,13 +170,18 @@ async def _import_one(
             item_id=existing.item_id,
             chunks=existing.chunks,
         )
+    # A name the owner gave (rename) outlives re-imports; the file's own title does not.
+    named = existing.extra.get("name", "") if existing else ""
+    extra = {"pages": str(parsed.pages)} if parsed.pages else {}
+    if named:
+        extra["name"] = named
     record = ItemRecord(
         item_id=existing.item_id if existing else _stable_id("doc", source),
         item_type="document",
-        title=parsed.title,
+        title=named or parsed.title,
         source=source,
         fingerprint=print_,
-        extra={"pages": str(parsed.pages)} if parsed.pages else {},
+        extra=extra,
         sample=sample_of(parsed.title, *(d.text for d in drafts[:3])),
     )
     try:
@@ -176,6 +229,14 @@ async def _store_page(
     drafts = await asyncio.to_thread(chunk_blocks, page.blocks)
     if not drafts:
         return ImportResult(source=source, ok=False, message="skipped: no text on the page")
+    if existing is not None and await kb.hold_for_review(record, drafts, page.text):
+        return ImportResult(
+            source=source,
+            ok=True,
+            message="changed: waiting for your review",
+            item_id=existing.item_id,
+            chunks=existing.chunks,
+        )
     try:
         chunks = await kb.put_item(record, drafts)
     except EmbeddingError as exc:
@@ -221,11 +282,13 @@ async def import_site(
             return ImportResult(source=requested, ok=False, message="skipped: no text on the page")
         existing = await kb.item_by_source(fetched.url)
         print_ = fingerprint(page.title + "\n" + page.text)
-        if existing is not None and existing.fingerprint == print_:
+        same = None if existing is None else _unchanged_message(existing, print_)
+        if existing is not None and same is not None:
+            await kb.discard_change(existing.item_id)
             return ImportResult(
                 source=requested,
                 ok=True,
-                message="unchanged",
+                message=same,
                 item_id=existing.item_id,
                 chunks=existing.chunks,
             )
@@ -316,9 +379,13 @@ async def resync_sites(
             return kept(False, f"{exc}; kept the stored copy")
         page = fetched.page
         if page is None:
+            # 304 answers the stored version's validators: the page is as stored.
+            await kb.discard_change(record.item_id)
             return kept(True, "unchanged (not modified)")
-        if fingerprint(page.title + "\n" + page.text) == record.fingerprint:
-            return kept(True, "unchanged")
+        same = _unchanged_message(record, fingerprint(page.title + "\n" + page.text))
+        if same is not None:
+            await kb.discard_change(record.item_id)
+            return kept(True, same)
         return await _store_page(kb, record, fetched, page, source)
 
     async def tracked(record: ItemRecord) -> None:

@@ -232,6 +232,16 @@ class ChunkStore:
         values = table.column("payload").to_pylist()
         return str(values[0]) if values else None
 
+    async def payloads_of_item(self, item_id: str) -> list[str]:
+        """Every chunk payload of one item, in stored order (the text it answers from)."""
+        table = (
+            await self.table.query()
+            .where(f"item_id = {sql_str(item_id)}")
+            .select(["payload"])
+            .to_arrow()
+        )
+        return [str(p) for p in table.column("payload").to_pylist()]
+
     # ---- indexes --------------------------------------------------------------------------
 
     async def has_fts(self) -> bool:

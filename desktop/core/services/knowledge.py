@@ -13,7 +13,14 @@ from pathlib import Path
 
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, LLMDrafter, Turn
 from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
-from desktop.core.kb.models import ImportReport, ItemInfo, Progress, SearchHit
+from desktop.core.kb.models import (
+    ImportReport,
+    ImportResult,
+    ItemInfo,
+    PendingChange,
+    Progress,
+    SearchHit,
+)
 from desktop.core.settings import AppSettings
 
 from .preferences import Preferences
@@ -120,6 +127,12 @@ class KnowledgeService:
         )
         return item_id
 
+    async def rename_document(self, item_id: str, name: str) -> ItemInfo:
+        return await self.kb.rename_document(item_id, name)
+
+    async def replace_document(self, item_id: str, path: Path) -> ImportResult:
+        return await self.kb.replace_document(item_id, path)
+
     # ---- imports ------------------------------------------------------------------------
 
     async def import_file(
@@ -140,6 +153,31 @@ class KnowledgeService:
     ) -> ImportReport:
         return await self.kb.import_site(url, progress=progress, cancel=cancel)
 
+    # ---- website changes to review ------------------------------------------------------
+
+    async def pending_changes(self) -> list[PendingChange]:
+        return await self.kb.pending_changes()
+
+    async def accept_change(self, item_id: str) -> bool:
+        return await self.kb.accept_change(item_id)
+
+    async def reject_change(self, item_id: str) -> bool:
+        return await self.kb.reject_change(item_id)
+
+    async def accept_all_changes(self) -> int:
+        """Accept every waiting change; how many went live."""
+        accepted = 0
+        for change in await self.kb.pending_changes():
+            accepted += await self.kb.accept_change(change.item_id)
+        return accepted
+
+    async def auto_accept_sites(self, roots: Sequence[str]) -> set[str]:
+        """Which of these sites (``scheme://host/``) take changes without review."""
+        return {root for root in roots if await self.kb.auto_accepts(root)}
+
+    async def set_auto_accept(self, root: str, on: bool) -> None:
+        await self.kb.set_auto_accept(root, on)
+
     def start(self) -> None:
         """Re-sync imported websites on the schedule the settings give (if any)."""
         hours = self.preferences.settings.resync_hours
@@ -155,7 +193,11 @@ class KnowledgeService:
             report = await self.kb.resync_sites()
             log.info(
                 "websites re-synced",
-                extra={"changed": report.ok_count, "failed": len(report.failed)},
+                extra={
+                    "ok": report.ok_count,
+                    "to_review": sum(r.message.startswith("changed:") for r in report.items),
+                    "failed": len(report.failed),
+                },
             )
 
     # ---- asking -------------------------------------------------------------------------

@@ -10,13 +10,22 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from desktop.core.kb.models import ImportReport, ImportResult, ItemInfo, Progress, SearchHit
+from desktop.core.kb.models import (
+    ImportReport,
+    ImportResult,
+    ItemInfo,
+    PendingChange,
+    Progress,
+    SearchHit,
+)
 from desktop.core.services import AskResult, KnowledgeService
-from desktop.ui.models.knowledge import Site
+from desktop.ui.models.knowledge import Site, sites
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.common import BannerKind
+from desktop.ui.widgets.document_dialog import DocumentDialog
 from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
+from desktop.ui.widgets.review_dialog import ReviewDialog
 from desktop.ui.widgets.source_dialog import SourceDialog
 
 __all__ = ["KnowledgeController", "report_words"]
@@ -72,6 +81,10 @@ class KnowledgeController(QObject):
     imported = Signal(object)
     answered = Signal(object)
     dialog_opened = Signal(object)
+    #: The changes to review were reloaded after an accept or reject (tests wait on it).
+    reviewed = Signal(object)  # list[PendingChange]
+    #: A document was renamed or its file replaced (or that failed); the item as it is now.
+    document_saved = Signal(object)
     _progress = Signal(object)
 
     def __init__(
@@ -96,6 +109,10 @@ class KnowledgeController(QObject):
         screen.resync_site_requested.connect(self.import_site)
         screen.remove_site_requested.connect(self.confirm_remove_site)
         screen.cancel_import_requested.connect(self.cancel_import)
+        screen.review_requested.connect(self.open_review)
+        screen.auto_accept_changed.connect(self.set_auto_accept)
+        self._review: ReviewDialog | None = None
+        self._changes: list[PendingChange] = []
         screen.ask_requested.connect(self.ask)
         screen.hit_activated.connect(self.show_hit)
         # Progress may be reported from a worker thread: a queued signal brings it here.
@@ -109,8 +126,49 @@ class KnowledgeController(QObject):
         self.tasks.spawn(self._load(), key="kb-load")
 
     async def _load(self) -> None:
-        self.screen.set_items(await self.knowledge.list_items())
+        items = await self.knowledge.list_items()
+        roots = [site.root for site in sites(items)]
+        self.screen.auto_sites = await self.knowledge.auto_accept_sites(roots)
+        self._changes = await self.knowledge.pending_changes()
+        self.screen.set_items(items)
+        self.screen.set_review_count(len(self._changes))
+        if self._review is not None:
+            self._review.set_changes(self._changes)
         self.changed.emit()
+
+    # ---- website changes to review ----------------------------------------------------
+
+    def open_review(self) -> ReviewDialog:
+        dialog = ReviewDialog(self._changes, self._parent())
+        dialog.accept_requested.connect(
+            lambda item_id: self._decide(self.knowledge.accept_change(item_id))
+        )
+        dialog.reject_requested.connect(
+            lambda item_id: self._decide(self.knowledge.reject_change(item_id))
+        )
+        dialog.accept_all_requested.connect(
+            lambda: self._decide(self.knowledge.accept_all_changes())
+        )
+        dialog.finished.connect(lambda _: setattr(self, "_review", None))
+        self._review = dialog
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _decide(self, decision: Coroutine[Any, Any, object]) -> None:
+        async def run() -> None:
+            await decision
+            await self._load()
+            self.reviewed.emit(self._changes)
+
+        self.tasks.spawn(run(), error=self._error)  # no key: a decision is never cut short
+
+    def set_auto_accept(self, root: str, on: bool) -> None:
+        async def save() -> None:
+            await self.knowledge.set_auto_accept(root, on)
+            await self._load()
+
+        self.tasks.spawn(save(), error=self._error)
 
     def _error(self, words: str) -> None:
         self.screen.banner.show_message("error", words)
@@ -122,6 +180,8 @@ class KnowledgeController(QObject):
             self.open_faq(item)
         elif item.item_type == "offer":
             self.open_offer(item)
+        elif item.item_type == "document":
+            self.open_document(item)
         else:
             self.show_item(item)
 
@@ -173,6 +233,39 @@ class KnowledgeController(QObject):
             self.screen.select_item(item_id)
 
         self.tasks.spawn(refresh(), key="kb-load")
+
+    def open_document(self, item: ItemInfo) -> DocumentDialog:
+        dialog = DocumentDialog(item, self._parent())
+        dialog.rename_requested.connect(lambda item_id, name: self._rename(dialog, item_id, name))
+        dialog.replace_requested.connect(
+            lambda item_id, path: self._replace(dialog, item_id, Path(path))
+        )
+        dialog.open()
+        self.dialog_opened.emit(dialog)
+        return dialog
+
+    def _rename(self, dialog: DocumentDialog, item_id: str, name: str) -> None:
+        async def rename() -> None:
+            item = await self.knowledge.rename_document(item_id, name)
+            await self._load()
+            dialog.done_with(item, "Renamed. The assistant's answers cite it by this name.", True)
+            self.document_saved.emit(item)
+
+        self.tasks.spawn(rename(), error=lambda words: dialog.done_with(None, words, ok=False))
+
+    def _replace(self, dialog: DocumentDialog, item_id: str, path: Path) -> None:
+        async def replace() -> None:
+            result = await self.knowledge.replace_document(item_id, path)
+            item = await self.knowledge.get_item(item_id)
+            await self._load()
+            if result.ok:
+                words = f"Now read from {path.name}: {result.message}."
+            else:
+                words = f"Kept the old file. {path.name}: {result.message}."
+            dialog.done_with(item, words, result.ok)
+            self.document_saved.emit(item)
+
+        self.tasks.spawn(replace(), error=lambda words: dialog.done_with(None, words, ok=False))
 
     # ---- delete ---------------------------------------------------------------------
 

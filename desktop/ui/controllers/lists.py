@@ -157,6 +157,8 @@ class InboxController(_ListController):
         if changes.channels:
             self.tasks.spawn(self._load_channels(), key="inbox-channels")
             self.screen.set_test_channel(self.channels.test_channel_id is not None)
+        if changes.messages:
+            self._refresh_test_chat()
 
     async def _upsert(self, ids: list[int]) -> None:
         conversations = await self.conversations.conversations(ids)
@@ -212,13 +214,27 @@ class InboxController(_ListController):
         if self.test_chat is None:
             self.test_chat = TestChatDialog(self.screen.window())
             self.test_chat.say_requested.connect(self.say_as_customer)
+            self.test_chat.visitor_changed.connect(lambda _: self._refresh_test_chat())
         dialog = self.test_chat
         dialog.show()
         self._place_beside(dialog)
         dialog.raise_()
         dialog.text.setFocus()
         self.tasks.spawn(self._examples(dialog), key="test-chat-examples")
+        self._refresh_test_chat()
         return dialog
+
+    def _refresh_test_chat(self) -> None:
+        dialog = self.test_chat
+        if dialog is not None and dialog.isVisible():
+            self.tasks.spawn(self._transcript(dialog), key="test-chat-transcript")
+
+    async def _transcript(self, dialog: TestChatDialog) -> None:
+        channel, visitor = self.channels.test_channel_id, dialog.visitor
+        found = await self.conversations.list_conversations(ConversationQuery(channel_id=channel))
+        ours = next((c for c in found if channel and c.customer.platform_id == visitor), None)
+        if dialog.visitor == visitor:  # not switched meanwhile
+            dialog.set_transcript(await self.conversations.messages(ours.id) if ours else [])
 
     def _place_beside(self, dialog: TestChatDialog) -> None:
         """Bottom left, over the list: the thread and its draft stay in view."""

@@ -9,6 +9,7 @@ from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -87,6 +88,9 @@ class KnowledgeScreen(QWidget):
     #: "Re-sync now" on a site (its address) and "Remove site" (the Site).
     resync_site_requested = Signal(str)
     remove_site_requested = Signal(object)
+    #: "Review changes" (re-synced pages waiting), and a site's auto-accept switch.
+    review_requested = Signal()
+    auto_accept_changed = Signal(str, bool)  # site root, on
     cancel_import_requested = Signal()
     ask_requested = Signal(str)
     hit_activated = Signal(object)  # SearchHit
@@ -112,6 +116,19 @@ class KnowledgeScreen(QWidget):
         outer.addLayout(head)
         self.banner = Banner()
         outer.addWidget(self.banner)
+        # Shown while re-synced pages wait: the assistant still uses their old text.
+        self.review_bar = QFrame()
+        self.review_bar.setProperty("card", True)
+        review_line = QHBoxLayout(self.review_bar)
+        review_line.setContentsMargins(12, 6, 8, 6)
+        self.review_text = label("", wrap=True)
+        self.review_button = button("Review changes", "edit", "primary")
+        self.review_button.clicked.connect(self.review_requested)
+        review_line.addWidget(self.review_text, 1)
+        review_line.addWidget(self.review_button)
+        self.review_bar.hide()
+        outer.addWidget(self.review_bar)
+        self.auto_sites: set[str] = set()
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -316,6 +333,14 @@ class KnowledgeScreen(QWidget):
             name = label(site.host, "heading")
             line.addWidget(name)
             line.addWidget(label(f"{pages}{when}", "muted"), 1)
+            auto = QCheckBox("Apply changes without review")
+            auto.setToolTip(
+                "On: changed pages are used at once after a re-sync."
+                " Off: they wait in “changes to review”."
+            )
+            auto.setChecked(site.root in self.auto_sites)
+            auto.toggled.connect(lambda on, r=site.root: self.auto_accept_changed.emit(r, bool(on)))
+            line.addWidget(auto)
             resync = button("Re-sync now", "regenerate", "flat", tip="Read the site again now")
             resync.clicked.connect(lambda _=False, r=site.root: self.resync_site_requested.emit(r))
             remove = button("Remove site", "trash", "danger", tip="Forget every page of it")
@@ -324,6 +349,15 @@ class KnowledgeScreen(QWidget):
             line.addWidget(remove)
             self.sites_box.addWidget(row)
             self.site_rows[site.host] = row
+
+    def set_review_count(self, count: int) -> None:
+        """How many re-synced pages wait for review (the bar hides at 0)."""
+        pages = "1 page" if count == 1 else f"{count} pages"
+        self.review_text.setText(
+            f"{pages} of your website changed. The assistant keeps using the old text"
+            " until you review the changes."
+        )
+        self.review_bar.setVisible(count > 0)
 
     def current_type(self) -> ItemType:
         return _TABS[max(self.tabs.currentIndex(), 0)][0]

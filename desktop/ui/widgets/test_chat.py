@@ -12,11 +12,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
     QLineEdit,
+    QPlainTextEdit,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop.core.store import Message
 from desktop.ui.widgets.common import Banner, button, label, tool_button
 
 __all__ = ["FIRST_VISITOR", "TestChatDialog"]
@@ -31,6 +33,8 @@ class TestChatDialog(QDialog):
     customer chosen."""
 
     say_requested = Signal(str, str, str)  # text, customer name, visitor id
+    #: Another test customer was chosen (their visitor id): show their conversation.
+    visitor_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -67,6 +71,13 @@ class TestChatDialog(QDialog):
         name_row.addWidget(label("Name", "hint"))
         name_row.addWidget(self.name, 1)
         layout.addLayout(name_row)
+        # What this customer sees on their side: their messages and the replies sent to
+        # them (never drafts or notes), so the owner can judge a reply as a customer would.
+        self.transcript = QPlainTextEdit(readOnly=True)
+        self.transcript.setAccessibleName("What the customer sees")
+        self.transcript.setPlaceholderText("No messages with this customer yet.")
+        self.transcript.setFixedHeight(150)
+        layout.addWidget(self.transcript)
         self.text = QLineEdit()
         self.text.setPlaceholderText("Write a question…")
         self.text.setAccessibleName("Customer message")
@@ -85,9 +96,7 @@ class TestChatDialog(QDialog):
         self.send.clicked.connect(self._send)
         self.text.returnPressed.connect(self._send)
         self.new_customer.clicked.connect(self.add_customer)
-        self.customers.currentIndexChanged.connect(
-            lambda _: self.name.setText(self.customers.currentText())
-        )
+        self.customers.currentIndexChanged.connect(self._customer_chosen)
         self.name.textEdited.connect(self._rename)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
 
@@ -103,6 +112,27 @@ class TestChatDialog(QDialog):
         self.name.setFocus()
         self.name.selectAll()
         return visitor
+
+    def _customer_chosen(self) -> None:
+        self.name.setText(self.customers.currentText())
+        self.transcript.clear()
+        self.visitor_changed.emit(self.visitor)
+
+    def set_transcript(self, messages: Sequence[Message]) -> None:
+        """The chosen customer's side of the conversation: what they wrote and received."""
+        lines = []
+        for m in messages:
+            if m.kind == "note" or not m.text:
+                continue
+            if m.direction == "in":
+                lines.append(f"You: {m.text}")
+            elif m.status in ("sent", "delivered", "read"):
+                lines.append(f"Shop: {m.text}")
+        text = "\n\n".join(lines)
+        if text != self.transcript.toPlainText():
+            self.transcript.setPlainText(text)
+            bar = self.transcript.verticalScrollBar()
+            bar.setValue(bar.maximum())
 
     def _rename(self, name: str) -> None:
         self.customers.setItemText(self.customers.currentIndex(), name.strip() or "Customer")
