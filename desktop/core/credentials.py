@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import secrets
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -94,7 +95,28 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class EncryptedFileCredentials:
+class _Blocking(ABC):
+    """A credential store whose storage blocks (a file, the OS keyring): the async
+    methods run it in a worker thread, off the event loop."""
+
+    @abstractmethod
+    def _load(self) -> SavedSession | None: ...
+    @abstractmethod
+    def _save(self, session: SavedSession) -> None: ...
+    @abstractmethod
+    def _clear(self) -> None: ...
+
+    async def load(self) -> SavedSession | None:
+        return await asyncio.to_thread(self._load)
+
+    async def save(self, session: SavedSession) -> None:
+        await asyncio.to_thread(self._save, session)
+
+    async def clear(self) -> None:
+        await asyncio.to_thread(self._clear)
+
+
+class EncryptedFileCredentials(_Blocking):
     """The session in ``folder/session.enc`` (AES-GCM), its key in ``folder/session.key``."""
 
     def __init__(self, folder: Path) -> None:
@@ -153,17 +175,8 @@ class EncryptedFileCredentials:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
-    async def load(self) -> SavedSession | None:
-        return await asyncio.to_thread(self._load)
 
-    async def save(self, session: SavedSession) -> None:
-        await asyncio.to_thread(self._save, session)
-
-    async def clear(self) -> None:
-        await asyncio.to_thread(self._clear)
-
-
-class KeyringCredentials:
+class KeyringCredentials(_Blocking):
     """The session as one secret in the OS keyring (service ``Clientora``)."""
 
     def __init__(self, backend: keyring.backend.KeyringBackend, account: str = "session") -> None:
@@ -195,15 +208,6 @@ class KeyringCredentials:
     def _clear(self) -> None:
         with contextlib.suppress(keyring.errors.PasswordDeleteError):
             self.backend.delete_password(KEYRING_SERVICE, self.account)
-
-    async def load(self) -> SavedSession | None:
-        return await asyncio.to_thread(self._load)
-
-    async def save(self, session: SavedSession) -> None:
-        await asyncio.to_thread(self._save, session)
-
-    async def clear(self) -> None:
-        await asyncio.to_thread(self._clear)
 
 
 def usable_keyring(
