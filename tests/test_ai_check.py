@@ -21,13 +21,29 @@ def server() -> Iterator[ServedOpenAI]:
 async def test_a_working_endpoint_answers_chat_and_embeddings(server: ServedOpenAI) -> None:
     """Both the chat model and the embedding model answer; a width mismatch is named."""
     config = AIConfig(base_url=server.base_url, api_key=server.api_key, model="gpt-4o-mini")
-    good = await check_ai(config, EmbeddingSettings(model="text-embedding-3-small", dims=16))
+    good = await check_ai(
+        config, EmbeddingSettings(enabled=True, model="text-embedding-3-small", dims=16)
+    )
     assert [(r.name, r.ok) for r in good] == [("chat", True), ("embeddings", True)]
     assert "gpt-4o-mini" in good[0].words
     assert "16 numbers" in good[1].words
-    wrong = await check_ai(config, EmbeddingSettings(model="text-embedding-3-small", dims=1536))
+    wrong = await check_ai(
+        config, EmbeddingSettings(enabled=True, model="text-embedding-3-small", dims=1536)
+    )
     assert not wrong[1].ok
     assert "expects 1536" in wrong[1].words
+
+
+async def test_embeddings_not_configured_are_not_an_error(server: ServedOpenAI) -> None:
+    """A shop without an embedding model sees "not used", not a red failure, and the
+    endpoint is not asked for vectors at all."""
+    config = AIConfig(base_url=server.base_url, api_key=server.api_key, model="gpt-4o-mini")
+    before = len(server.fake.requests_to("/v1/embeddings"))
+    for off in (EmbeddingSettings(), EmbeddingSettings(enabled=True, model=" ")):
+        results = await check_ai(config, off)
+        assert [(r.name, r.ok) for r in results] == [("chat", True), ("embeddings", True)]
+        assert results[1].words.startswith("not used")
+    assert len(server.fake.requests_to("/v1/embeddings")) == before
 
 
 async def test_a_wrong_key_or_address_is_said_plainly(server: ServedOpenAI) -> None:

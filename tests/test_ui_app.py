@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from desktop.core.store import Message
+from desktop.ui.delegates.conversation import ConversationDelegate
 from desktop.ui.main_window import MainWindow
 from desktop.ui.workspace import Workspace
 from tests.conftest import VIBER_TOKEN
@@ -161,6 +162,14 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
     screen.pane.composer.editor.setPlainText("Faleminderit!")
     screen.pane.composer.send_button.click()
     qtbot.waitUntil(lambda: len(_outbound(qtbot, ws)) == 2, timeout=15_000)
+    delegate = screen.view.itemDelegate()
+    assert isinstance(delegate, ConversationDelegate)
+
+    def preview() -> str:
+        conversation = ws.inbox.proxy.conversation(0)
+        return delegate.preview(conversation, None, screen.palette())[0] if conversation else ""
+
+    qtbot.waitUntil(lambda: preview() == "You: Faleminderit!", timeout=10_000)
     qtbot.waitUntil(
         lambda: screen.pane.details.hand_back.isVisibleTo(screen.pane.details), timeout=10_000
     )
@@ -189,6 +198,17 @@ def test_auto_mode_sends_a_grounded_reply_on_its_own(qtbot: QtBot, workspace: Wo
     )
     reply = next(m for m in _outbound(qtbot, ws) if m.author == "assistant")
     assert reply.automatic and reply.text is not None and "Prizren" in reply.text
+    # The list says who answered: the assistant, not the owner.
+    qtbot.waitUntil(
+        lambda: bool((c := ws.inbox.proxy.conversation(0)) and c.last_message_automatic),
+        timeout=10_000,
+    )
+    conversation = ws.inbox.proxy.conversation(0)
+    assert conversation is not None
+    delegate = ws.inbox_screen.view.itemDelegate()
+    assert isinstance(delegate, ConversationDelegate)
+    preview, _ = delegate.preview(conversation, None, ws.inbox_screen.palette())
+    assert preview.startswith("Assistant: ") and "Prizren" in preview
     assert ws.window.count("approvals") == 0
 
 

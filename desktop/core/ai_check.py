@@ -63,7 +63,11 @@ async def check_ai(
             )
         except Exception as exc:  # every failure becomes a sentence
             results.append(CheckResult(name="chat", ok=False, words=_words(exc, config.model)))
-        if embeddings is not None:
+        if embeddings is not None and not (embeddings.enabled and embeddings.model.strip()):
+            # Search by meaning is off: nothing to try, and nothing wrong.
+            words = "not used (no embedding model is set up; search matches words)."
+            results.append(CheckResult(name="embeddings", ok=True, words=words))
+        elif embeddings is not None:
             try:
                 response = await client.embeddings.create(model=embeddings.model, input=["probe"])
                 dims = len(response.data[0].embedding) if response.data else 0

@@ -133,6 +133,8 @@ class Conversation(msgspec.Struct, frozen=True, kw_only=True):
     created_at_ms: int
     #: A hand-off waits: the assistant asked for a person to answer.
     needs_person: bool = False
+    #: The newest message is a reply the assistant sent on its own (auto mode).
+    last_message_automatic: bool = False
 
 
 class MessageExtras(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

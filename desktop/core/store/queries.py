@@ -53,10 +53,12 @@ SELECT c.id, c.channel_id, ch.name, c.platform,
        c.last_activity_ms, c.last_message_id, c.last_preview, c.last_direction, c.last_status,
        c.pending_drafts,
        c.created_at_ms,
-       c.pending_handoffs
+       c.pending_handoffs,
+       lm.automatic
 FROM conversations c
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN channels ch ON ch.id = c.channel_id
+LEFT JOIN messages lm ON lm.id = c.last_message_id
 """
 
 MESSAGE_COLUMNS: Final = (
@@ -107,6 +109,7 @@ def _conversation_row(row: Sequence[Any]) -> Conversation:
         has_pending_draft=bool(row[24]),
         created_at_ms=row[25],
         needs_person=bool(row[26]),
+        last_message_automatic=bool(row[27]),
     )
 
 

@@ -165,7 +165,7 @@ class ConversationDelegate(QStyledItemDelegate):
             painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, count)
             unread_width += 8
-        preview, preview_color = self._preview(conversation, draft, palette)
+        preview, preview_color = self.preview(conversation, draft, palette)
         painter.setFont(font)
         preview_width = width - unread_width
         shown = QFontMetrics(font).elidedText(preview, Qt.TextElideMode.ElideRight, preview_width)
@@ -189,7 +189,7 @@ class ConversationDelegate(QStyledItemDelegate):
             chip_x = self._chip(painter, chip_x, line3, chip_text, color, icon_name, base, dark)
         painter.restore()
 
-    def _preview(self, c: Conversation, draft: object, palette: QPalette) -> tuple[str, QColor]:
+    def preview(self, c: Conversation, draft: object, palette: QPalette) -> tuple[str, QColor]:
         muted = palette.color(QPalette.ColorRole.PlaceholderText)
         if isinstance(draft, Draft):
             return "Draft: " + " ".join(draft.text.split()), muted
@@ -197,7 +197,8 @@ class ConversationDelegate(QStyledItemDelegate):
         if c.last_message_status == "failed":
             return "Not sent: " + text, palette.color(QPalette.ColorRole.BrightText)
         if c.last_message_direction == "out":
-            return "You: " + text, muted
+            who = "Assistant: " if c.last_message_automatic else "You: "
+            return who + text, muted
         return text, muted
 
     @staticmethod
