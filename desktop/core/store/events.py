@@ -343,12 +343,36 @@ class EventWriter:
         ).fetchone()
         return int(row[0])
 
+    def _new_message(
+        self, event: PlatformEvent, extras: MessageExtras | None = None, **fields: object
+    ) -> tuple[int, int] | None:
+        """Stores the message ``event`` brings: (conversation, message), or None when the
+        store holds it already (the relay dedupes; this guards a replayed log with new
+        event ids)."""
+        conversation_id = self._conversation(event)
+        if self._by_platform_id(conversation_id, event.platform_id) is not None:
+            return None
+        if extras is not None:
+            fields["extras"] = _ENCODER.encode(extras).decode()
+        message_id = self._insert_message(
+            conversation_id,
+            platform_id=event.platform_id,
+            timestamp_ms=event.timestamp_ms,
+            **fields,
+        )
+        return conversation_id, message_id
+
+    def _known_message(self, event: MessageDeleted | MessageEdited) -> tuple[int, int] | None:
+        """The held (conversation, message) an edit or deletion names, else None."""
+        conversation_id = self._existing_conversation(event.channel_id, event.customer.id)
+        if conversation_id is None:
+            return None
+        message_id = self._by_platform_id(conversation_id, event.message_id)
+        return None if message_id is None else (conversation_id, message_id)
+
     # ---- customer messages ------------------------------------------------------------
 
     def _received(self, event: MessageReceived) -> None:
-        conversation_id = self._conversation(event)
-        if self._by_platform_id(conversation_id, event.platform_id) is not None:
-            return  # the relay dedupes; this guards a replayed log with new event ids
         extras = MessageExtras(
             quick_reply=event.quick_reply,
             story_url=event.story_url,
@@ -359,43 +383,41 @@ class EventWriter:
             forwarded=event.forwarded,
             callback_data=event.callback_data,
         )
-        message_id = self._insert_message(
-            conversation_id,
-            direction="in",
-            author="customer",
+        self._customer_message(
+            event,
+            extras,
+            inbound=True,
             kind="message",
-            platform_id=event.platform_id,
             text=event.text,
             attachments=_ENCODER.encode(event.attachments).decode(),
-            extras=_ENCODER.encode(extras).decode(),
-            status="received",
             reply_to=event.reply_to,
-            timestamp_ms=event.timestamp_ms,
         )
+
+    def _customer_message(
+        self, event: PlatformEvent, extras: MessageExtras, *, inbound: bool, **fields: object
+    ) -> None:
+        """A message or postback from the customer; ``inbound`` when the assistant may
+        read and answer it."""
+        stored = self._new_message(
+            event, extras, direction="in", author="customer", status="received", **fields
+        )
+        if stored is None:
+            return
+        conversation_id, message_id = stored
         self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
-        self.added(conversation_id, message_id, inbound=True)
+        self.added(conversation_id, message_id, inbound=inbound)
 
     def _unsupported(self, event: Unsupported) -> None:
         """Shown as "a message that can't be shown here — open it in <platform>"."""
-        conversation_id = self._conversation(event)
-        if self._by_platform_id(conversation_id, event.platform_id) is not None:
-            return
-        extras = MessageExtras(unsupported=event.raw_type, open_in=event.platform)
-        message_id = self._insert_message(
-            conversation_id,
-            direction="in",
-            author="customer",
-            kind="message",
-            platform_id=event.platform_id,
-            text=event.text,
-            extras=_ENCODER.encode(extras).decode(),
-            status="received",
-            reply_to=event.reply_to,
-            timestamp_ms=event.timestamp_ms,
-        )
-        self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
         # Not "inbound" for the assistant: there is nothing it could read and answer.
-        self.added(conversation_id, message_id, inbound=False)
+        self._customer_message(
+            event,
+            MessageExtras(unsupported=event.raw_type, open_in=event.platform),
+            inbound=False,
+            kind="message",
+            text=event.text,
+            reply_to=event.reply_to,
+        )
 
     def _customer_changed(self, event: CustomerChanged) -> None:
         """The customer has a new platform id (new number): the thread carries on under it."""
@@ -437,19 +459,12 @@ class EventWriter:
 
     def _note(self, event: PlatformEvent, text: str) -> None:
         """A note from the platform in the conversation: not unread, not for the assistant."""
-        conversation_id = self._conversation(event)
-        if self._by_platform_id(conversation_id, event.platform_id) is not None:
-            return
-        message_id = self._insert_message(
-            conversation_id,
-            direction="in",
-            author="platform",
-            kind="note",
-            platform_id=event.platform_id,
-            text=text,
-            status="received",
-            timestamp_ms=event.timestamp_ms,
+        stored = self._new_message(
+            event, direction="in", author="platform", kind="note", text=text, status="received"
         )
+        if stored is None:
+            return
+        conversation_id, message_id = stored
         # No follow_message: a note makes no pending draft stale.
         summarize(self.conn, conversation_id, self.now_ms)
         self.changes.append(
@@ -458,25 +473,12 @@ class EventWriter:
         self.changes.append(ConversationChanged(conversation_id=conversation_id))
 
     def _postback(self, event: Postback) -> None:
-        conversation_id = self._conversation(event)
-        if self._by_platform_id(conversation_id, event.platform_id) is not None:
-            return
         extras = MessageExtras(
             postback_payload=event.payload, postback_source=event.source, referral=event.referral
         )
-        message_id = self._insert_message(
-            conversation_id,
-            direction="in",
-            author="customer",
-            kind="postback",
-            platform_id=event.platform_id,
-            text=event.title or event.payload,
-            extras=_ENCODER.encode(extras).decode(),
-            status="received",
-            timestamp_ms=event.timestamp_ms,
+        self._customer_message(
+            event, extras, inbound=True, kind="postback", text=event.title or event.payload
         )
-        self._customer_acted(conversation_id, event.platform, event.timestamp_ms, message=True)
-        self.added(conversation_id, message_id, inbound=True)
 
     def added(self, conversation_id: int, message_id: int, *, inbound: bool) -> None:
         self.changes.extend(follow_message(self.conn, conversation_id, message_id, self.now_ms))
@@ -501,12 +503,10 @@ class EventWriter:
         self.touched(conversation_id, message_id)
 
     def _deleted(self, event: MessageDeleted) -> None:
-        conversation_id = self._existing_conversation(event.channel_id, event.customer.id)
-        if conversation_id is None:
+        known = self._known_message(event)
+        if known is None:
             return
-        message_id = self._by_platform_id(conversation_id, event.message_id)
-        if message_id is None:
-            return
+        conversation_id, message_id = known
         self.conn.execute(
             "UPDATE messages SET deleted = 1, text = NULL, attachments = '[]', extras = '{}',"
             " updated_at_ms = ? WHERE id = ?",
@@ -515,12 +515,10 @@ class EventWriter:
         self.touched(conversation_id, message_id)
 
     def _edited(self, event: MessageEdited) -> None:
-        conversation_id = self._existing_conversation(event.channel_id, event.customer.id)
-        if conversation_id is None:
+        known = self._known_message(event)
+        if known is None:
             return
-        message_id = self._by_platform_id(conversation_id, event.message_id)
-        if message_id is None:
-            return
+        conversation_id, message_id = known
         # An edit to media (WhatsApp) brings the new media; a text edit keeps the old.
         media = _ENCODER.encode(event.attachments).decode() if event.attachments else None
         self.conn.execute(
@@ -550,22 +548,19 @@ class EventWriter:
     # ---- the business's messages -----------------------------------------------------
 
     def _echo(self, event: MessageEcho) -> None:
-        conversation_id = self._conversation(event)
-        if self._by_platform_id(conversation_id, event.platform_id) is not None:
-            return  # our own send (or an echo seen before)
-        extras = MessageExtras(app_id=event.app_id)
-        message_id = self._insert_message(
-            conversation_id,
+        stored = self._new_message(
+            event,
+            MessageExtras(app_id=event.app_id),
             direction="out",
             author="elsewhere",
             kind="message",
-            platform_id=event.platform_id,
             text=event.text,
             attachments=_ENCODER.encode(event.attachments).decode(),
-            extras=_ENCODER.encode(extras).decode(),
             status="sent",
-            timestamp_ms=event.timestamp_ms,
         )
+        if stored is None:
+            return  # our own send (or an echo seen before)
+        conversation_id, message_id = stored
         # The owner answered from the platform's app: the assistant steps back.
         self.conn.execute(
             "UPDATE conversations SET assistant_paused = 1, paused_reason = 'echo',"

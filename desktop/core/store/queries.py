@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any, Final, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
 import msgspec
 
@@ -45,16 +45,21 @@ _LABELS: Final = msgspec.json.Decoder(tuple[str, ...])
 _ATTACHMENTS: Final = msgspec.json.Decoder(tuple[Attachment, ...])
 _EXTRAS: Final = msgspec.json.Decoder(MessageExtras)
 
+# Columns are named as the struct's fields (``customer_*`` for the conversation's
+# customer), so each reader below maps a row by name.
 _CONVERSATION_SELECT: Final = """
-SELECT c.id, c.channel_id, ch.name, c.platform,
-       cu.id, cu.platform_id, cu.name, cu.phone, cu.avatar_url, cu.subscribed,
+SELECT c.id, c.channel_id, ch.name AS channel_name, c.platform,
+       cu.id AS customer_id, cu.platform_id AS customer_platform_id, cu.name AS customer_name,
+       cu.phone AS customer_phone, cu.avatar_url AS customer_avatar_url,
+       cu.subscribed AS customer_subscribed,
        c.status, c.snoozed_until_ms, c.unread, c.labels, c.notes,
        c.assistant_paused, c.paused_reason, c.last_inbound_ms, c.window_deadline_ms,
-       c.last_activity_ms, c.last_message_id, c.last_preview, c.last_direction, c.last_status,
-       c.pending_drafts,
+       c.last_activity_ms, c.last_message_id, c.last_preview AS last_message_preview,
+       c.last_direction AS last_message_direction, c.last_status AS last_message_status,
+       c.pending_drafts AS has_pending_draft,
        c.created_at_ms,
-       c.pending_handoffs,
-       lm.automatic
+       c.pending_handoffs AS needs_person,
+       lm.automatic AS last_message_automatic
 FROM conversations c
 JOIN customers cu ON cu.id = c.customer_id
 LEFT JOIN channels ch ON ch.id = c.channel_id
@@ -67,6 +72,7 @@ MESSAGE_COLUMNS: Final = (
     " reply_to, in_reply_to_id, draft_id, reaction, deleted, edited_at_ms, attempts,"
     " next_attempt_ms, timestamp_ms, created_at_ms, updated_at_ms"
 )
+_MESSAGE_NAMES: Final = tuple(c.strip() for c in MESSAGE_COLUMNS.split(","))
 
 _DRAFT_COLUMNS: Final = (
     "id, conversation_id, for_message_id, text, language, cited_chunk_ids, confidence,"
@@ -76,100 +82,67 @@ _DRAFT_COLUMNS: Final = (
 )
 
 
-def _conversation_row(row: Sequence[Any]) -> Conversation:
+def _named(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """The cursor's rows as {column name: value}."""
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+def _one(cursor: sqlite3.Cursor) -> dict[str, Any] | None:
+    return next(_named(cursor), None)
+
+
+def _flags(row: dict[str, Any], *names: str) -> dict[str, Any]:
+    """``row`` with SQLite's 0/1 integers in ``names`` read as booleans."""
+    return row | {n: bool(row[n]) for n in names}
+
+
+def _customer_row(row: dict[str, Any]) -> Customer:
+    subscribed = row["subscribed"]
+    return Customer(**row | {"subscribed": None if subscribed is None else bool(subscribed)})
+
+
+def _conversation_row(row: dict[str, Any]) -> Conversation:
+    person = {k.removeprefix("customer_"): v for k, v in row.items() if k.startswith("customer_")}
+    own = {k: v for k, v in row.items() if not k.startswith("customer_")}
+    labels = own["labels"]
     return Conversation(
-        id=row[0],
-        channel_id=row[1],
-        channel_name=row[2],
-        platform=row[3],
-        customer=Customer(
-            id=row[4],
-            channel_id=row[1],
-            platform=row[3],
-            platform_id=row[5],
-            name=row[6],
-            phone=row[7],
-            avatar_url=row[8],
-            subscribed=None if row[9] is None else bool(row[9]),
-        ),
-        status=row[10],
-        snoozed_until_ms=row[11],
-        unread=row[12],
-        labels=_LABELS.decode(row[13]) if row[13] != "[]" else (),
-        notes=row[14],
-        assistant_paused=bool(row[15]),
-        paused_reason=row[16],
-        last_inbound_ms=row[17],
-        window_deadline_ms=row[18],
-        last_activity_ms=row[19],
-        last_message_id=row[20],
-        last_message_preview=row[21],
-        last_message_direction=row[22],
-        last_message_status=row[23],
-        has_pending_draft=bool(row[24]),
-        created_at_ms=row[25],
-        needs_person=bool(row[26]),
-        last_message_automatic=bool(row[27]),
+        **_flags(
+            own,
+            "assistant_paused",
+            "has_pending_draft",
+            "needs_person",
+            "last_message_automatic",
+        )
+        | {
+            "customer": _customer_row(
+                person | {"channel_id": own["channel_id"], "platform": own["platform"]}
+            ),
+            "labels": _LABELS.decode(labels) if labels != "[]" else (),
+        }
     )
 
 
 def message_row(row: Sequence[Any]) -> Message:
+    """A message from a row of ``MESSAGE_COLUMNS``, in that order."""
+    return _message(dict(zip(_MESSAGE_NAMES, row, strict=True)))
+
+
+def _message(row: dict[str, Any]) -> Message:
     return Message(
-        id=row[0],
-        conversation_id=row[1],
-        direction=row[2],
-        author=row[3],
-        kind=row[4],
-        platform_id=row[5],
-        text=row[6],
-        attachments=_ATTACHMENTS.decode(row[7]),
-        extras=_EXTRAS.decode(row[8]),
-        status=row[9],
-        error_code=row[10],
-        error_message=row[11],
-        send_id=row[12],
-        idempotency_key=row[13],
-        automatic=bool(row[14]),
-        device_id=row[15],
-        tag=row[16],
-        reply_to=row[17],
-        in_reply_to_id=row[18],
-        draft_id=row[19],
-        reaction=row[20],
-        deleted=bool(row[21]),
-        edited_at_ms=row[22],
-        attempts=row[23],
-        next_attempt_ms=row[24],
-        timestamp_ms=row[25],
-        created_at_ms=row[26],
-        updated_at_ms=row[27],
+        **_flags(row, "automatic", "deleted")
+        | {
+            "attachments": _ATTACHMENTS.decode(row["attachments"]),
+            "extras": _EXTRAS.decode(row["extras"]),
+        }
     )
 
 
-def _draft_row(row: Sequence[Any]) -> Draft:
+def _draft_row(row: dict[str, Any]) -> Draft:
     return Draft(
-        id=row[0],
-        conversation_id=row[1],
-        for_message_id=row[2],
-        text=row[3],
-        language=row[4],
-        cited_chunk_ids=_LABELS.decode(row[5]),
-        confidence=row[6],
-        grounded=bool(row[7]),
-        handoff=bool(row[8]),
-        handoff_reason=row[9],
-        state=row[10],
-        drafter=row[11],
-        model=row[12],
-        error=row[13],
-        prompt_tokens=row[14],
-        completion_tokens=row[15],
-        cost_usd=row[16],
-        message_id=row[17],
-        created_at_ms=row[18],
-        updated_at_ms=row[19],
-        hold_reason=row[20],
-        withdrawn_reason=row[21],
+        **_flags(row, "grounded", "handoff")
+        | {"cited_chunk_ids": _LABELS.decode(row["cited_chunk_ids"])}
     )
 
 
@@ -229,11 +202,11 @@ def list_conversations(conn: sqlite3.Connection, query: ConversationQuery) -> li
     if query.limit is not None or query.offset:
         sql += " LIMIT ? OFFSET ?"
         params.extend([query.limit if query.limit is not None else -1, query.offset])
-    return [_conversation_row(r) for r in conn.execute(sql, params)]
+    return [_conversation_row(r) for r in _named(conn.execute(sql, params))]
 
 
 def conversation(conn: sqlite3.Connection, conversation_id: int) -> Conversation | None:
-    row = conn.execute(_CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,)).fetchone()
+    row = _one(conn.execute(_CONVERSATION_SELECT + " WHERE c.id = ?", (conversation_id,)))
     return _conversation_row(row) if row else None
 
 
@@ -242,10 +215,8 @@ def conversations(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Conversa
     if not ids:
         return []
     marks = ", ".join("?" * len(ids))
-    found = {
-        r[0]: _conversation_row(r)
-        for r in conn.execute(_CONVERSATION_SELECT + f" WHERE c.id IN ({marks})", list(ids))
-    }
+    rows = conn.execute(_CONVERSATION_SELECT + f" WHERE c.id IN ({marks})", list(ids))
+    found = {r["id"]: _conversation_row(r) for r in _named(rows)}
     return [found[i] for i in ids if i in found]
 
 
@@ -262,27 +233,18 @@ def expiring(
     else:
         sql += " AND c.window_deadline_ms IS NOT NULL"
     sql += " ORDER BY c.window_deadline_ms IS NULL, c.window_deadline_ms, c.last_inbound_ms LIMIT ?"
-    return [_conversation_row(r) for r in conn.execute(sql, (now_ms, limit))]
+    return [_conversation_row(r) for r in _named(conn.execute(sql, (now_ms, limit)))]
 
 
 def customer(conn: sqlite3.Connection, customer_id: int) -> Customer | None:
-    row = conn.execute(
-        "SELECT id, channel_id, platform, platform_id, name, phone, avatar_url, subscribed"
-        " FROM customers WHERE id = ?",
-        (customer_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    return Customer(
-        id=row[0],
-        channel_id=row[1],
-        platform=row[2],
-        platform_id=row[3],
-        name=row[4],
-        phone=row[5],
-        avatar_url=row[6],
-        subscribed=None if row[7] is None else bool(row[7]),
+    row = _one(
+        conn.execute(
+            "SELECT id, channel_id, platform, platform_id, name, phone, avatar_url, subscribed"
+            " FROM customers WHERE id = ?",
+            (customer_id,),
+        )
     )
+    return _customer_row(row) if row else None
 
 
 def messages(
@@ -296,16 +258,14 @@ def messages(
         params.append(before_id)
     sql += " ORDER BY timestamp_ms DESC, id DESC LIMIT ?"
     params.append(limit)
-    rows = [message_row(r) for r in conn.execute(sql, params)]
+    rows = [_message(r) for r in _named(conn.execute(sql, params))]
     rows.reverse()
     return rows
 
 
 def message(conn: sqlite3.Connection, message_id: int) -> Message | None:
-    row = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-    ).fetchone()
-    return message_row(row) if row else None
+    row = _one(conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)))
+    return _message(row) if row else None
 
 
 def pending_drafts(conn: sqlite3.Connection, limit: int) -> list[Draft]:
@@ -314,7 +274,7 @@ def pending_drafts(conn: sqlite3.Connection, limit: int) -> list[Draft]:
         " ORDER BY created_at_ms, id LIMIT ?",
         (limit,),
     )
-    return [_draft_row(r) for r in rows]
+    return [_draft_row(r) for r in _named(rows)]
 
 
 def drafts(conn: sqlite3.Connection, conversation_id: int) -> list[Draft]:
@@ -322,11 +282,11 @@ def drafts(conn: sqlite3.Connection, conversation_id: int) -> list[Draft]:
         f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE conversation_id = ? ORDER BY id",
         (conversation_id,),
     )
-    return [_draft_row(r) for r in rows]
+    return [_draft_row(r) for r in _named(rows)]
 
 
 def draft(conn: sqlite3.Connection, draft_id: int) -> Draft | None:
-    row = conn.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)).fetchone()
+    row = _one(conn.execute(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,)))
     return _draft_row(row) if row else None
 
 
@@ -335,20 +295,7 @@ def channels(conn: sqlite3.Connection) -> list[Channel]:
         "SELECT id, platform, name, status, detail, updated_at_ms, alert, alert_level,"
         " alert_at_ms FROM channels ORDER BY name, id"
     )
-    return [
-        Channel(
-            id=r[0],
-            platform=r[1],
-            name=r[2],
-            status=r[3],
-            detail=r[4],
-            updated_at_ms=r[5],
-            alert=r[6],
-            alert_level=r[7],
-            alert_at_ms=r[8],
-        )
-        for r in rows
-    ]
+    return [Channel(**r) for r in _named(rows)]
 
 
 def usage_notices(conn: sqlite3.Connection) -> list[UsageNotice]:
@@ -356,20 +303,16 @@ def usage_notices(conn: sqlite3.Connection) -> list[UsageNotice]:
         'SELECT metric, used, "limit", share, resets_on, timestamp_ms FROM usage_notices'
         " ORDER BY share DESC"
     )
-    return [
-        UsageNotice(
-            metric=r[0], used=r[1], limit=r[2], share=r[3], resets_on=r[4], timestamp_ms=r[5]
-        )
-        for r in rows
-    ]
+    return [UsageNotice(**r) for r in _named(rows)]
 
 
 def outbox_due(conn: sqlite3.Connection, limit: int) -> list[OutboxItem]:
     """Queued (or interrupted) sends, oldest first (the outbox keeps their order)."""
-    cols = ", ".join(f"m.{c.strip()}" for c in MESSAGE_COLUMNS.split(","))
+    cols = ", ".join(f"m.{c}" for c in _MESSAGE_NAMES)
     rows = conn.execute(
-        f"SELECT {cols}, c.channel_id, c.platform, cu.platform_id,"
-        " (SELECT platform_id FROM messages r WHERE r.id = m.in_reply_to_id)"
+        f"SELECT {cols}, c.channel_id AS to_channel_id, c.platform AS to_platform,"
+        " cu.platform_id AS recipient_id,"
+        " (SELECT platform_id FROM messages r WHERE r.id = m.in_reply_to_id) AS in_reply_to"
         " FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id"
         " JOIN customers cu ON cu.id = c.customer_id"
@@ -377,14 +320,13 @@ def outbox_due(conn: sqlite3.Connection, limit: int) -> list[OutboxItem]:
         " ORDER BY m.id LIMIT ?",
         (limit,),
     )
-    width = len(MESSAGE_COLUMNS.split(","))
     return [
         OutboxItem(
-            message=message_row(r[:width]),
-            channel_id=r[width],
-            platform=cast("Any", r[width + 1]),
-            recipient_id=r[width + 2],
-            in_reply_to=r[width + 3],
+            message=_message({n: r[n] for n in _MESSAGE_NAMES}),
+            channel_id=r["to_channel_id"],
+            platform=r["to_platform"],
+            recipient_id=r["recipient_id"],
+            in_reply_to=r["in_reply_to"],
         )
-        for r in rows
+        for r in _named(rows)
     ]
