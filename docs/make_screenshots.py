@@ -38,6 +38,7 @@ def _parse() -> argparse.Namespace:
 ARGS = _parse()
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if ARGS.xcb else "offscreen")
 
+import httpx  # noqa: E402
 import msgspec  # noqa: E402
 import qasync  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
@@ -50,6 +51,7 @@ from desktop.core.relay_client import ChannelHealth, HealthCheck, MetaAsset  # n
 from desktop.ui.main_window import MainWindow  # noqa: E402
 from desktop.ui.theme import apply_theme  # noqa: E402
 from desktop.ui.widgets.meta_connect import MetaConnectDialog  # noqa: E402
+from desktop.ui.widgets.test_chat import FIRST_VISITOR  # noqa: E402
 
 FAQS = (
     (
@@ -253,7 +255,7 @@ def demo_health(now_ms: int) -> list[ChannelHealth]:
             name=name,
             status=status,
             checks=checks,
-            actions=actions,  # type: ignore[arg-type]
+            actions=actions,
         )
         for cid, platform, name, status, checks, actions in rows
     ]
@@ -305,6 +307,31 @@ def save(widget: QWidget, out: Path, name: str) -> None:
     path = out / f"{name}.png"
     widget.grab().save(str(path))
     print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+SITE = "https://butiku-arta.com"
+SITE_PAGES = {
+    "/": "<h1>Mirë se vini</h1><p>Rroba dhe këpucë në Prishtinë që nga viti 2012.</p>"
+    '<a href="/dergesa">Dërgesa</a> <a href="/kthimet">Kthimet</a> <a href="/dyqani">Dyqani</a>',
+    "/dergesa": "<h1>Dërgesa</h1><p>Dërgojmë kudo në Kosovë për 2 €, falas mbi 50 €.</p>",
+    "/kthimet": "<h1>Kthimet</h1><p>Malli kthehet brenda 14 ditëve me kupon fiskal.</p>",
+    "/dyqani": "<h1>Dyqani</h1><p>Rruga Agim Ramadani 12, Prishtinë. Hapur 9-20.</p>",
+}
+
+
+def site_client(pages: dict[str, str]) -> httpx.AsyncClient:
+    """The shop's website, served to the crawler in memory (the docs need no network)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = pages.get(request.url.path)
+        if body is None:
+            return httpx.Response(404)
+        heading = body.partition("<h1>")[2].partition("</h1>")[0]
+        head = f"<head><title>{heading} · Butiku Arta</title></head>"
+        html = f"<html>{head}<body><main>{body}</main></body></html>"
+        return httpx.Response(200, html=html)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(answer))
 
 
 SIZES = ((1366, 768), (1280, 720))
@@ -376,6 +403,16 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
     doc = data / "cmimet-dhe-kushtet.md"
     doc.write_text(DOCUMENT, encoding="utf-8")
     await kb.import_file(doc)
+    # The shop's website, read once; then its returns page changes and waits for review.
+    pages = dict(SITE_PAGES)
+    http = site_client(pages)
+    await kb.import_site(SITE + "/", http=http)
+    pages["/kthimet"] = (
+        "<h1>Kthimet</h1><p>Malli kthehet brenda 30 ditëve me kupon fiskal."
+        " Këpucët e veshura nuk kthehen.</p>"
+    )
+    await kb.resync_sites(http=http)
+    await http.aclose()
     workspace.knowledge.reload()
 
     now = time.time_ns() // 1_000_000
@@ -386,7 +423,7 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
     if test_channel is not None:
         await channels.set_policy(test_channel, ChannelPolicy(mode="auto"))
     await channels.simulate_customer(
-        "Sa kushton dërgesa në Prizren?", customer="Test customer", visitor="demo-visitor-1"
+        "Sa kushton dërgesa në Prizren?", customer="Test customer", visitor=FIRST_VISITOR
     )
     await wait_until(lambda: window.count("approvals") >= 4, 60)
     if test_channel is not None:
@@ -440,6 +477,10 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
         await wait_until(workspace.knowledge_screen.answer.isVisible, 20)
         await settle()
         save(window, target, "05-knowledge")
+        workspace.knowledge_screen.show_type("web")
+        await settle()
+        save(window, target, "05b-knowledge-websites")
+        workspace.knowledge_screen.show_type("faq")
         window.show_screen("channels")
         await settle(0.5)
         save(window, target, "07-channels")
@@ -485,6 +526,15 @@ async def shoot(app: QApplication, out: Path, data: Path) -> None:
         await settle(0.3)
         save(chat, target, "11-test-chat")
         chat.hide()
+        review = workspace.knowledge.open_review()
+        await settle(0.3)
+        save(review, target, "12-website-changes")
+        review.reject()
+        document = next(i for i in await kb.list_items("document"))
+        edit = workspace.knowledge.open_document(document)
+        await settle(0.2)
+        save(edit, target, "13-edit-document")
+        edit.reject()
         share = WebChatDialog(channels.relay_url, "demo-webchat", window)
         share.show()
         await settle()

@@ -325,8 +325,9 @@ async def test_changed_pages_wait_for_review_and_search_keeps_the_old_text(
     try:
         pending = {c.source: c for c in await kb.pending_changes()}
         assert set(pending) == {returns_url, a_url}
-        assert "14 ditëve" in pending[returns_url].old_text
-        assert "30 ditëve" in pending[returns_url].new_text
+        # Both sides as the owner reads them: each section under its heading.
+        assert pending[returns_url].old_text == "Kthimet\nMalli kthehet brenda 14 ditëve me faturë."
+        assert pending[returns_url].new_text == "Kthimet\nMalli kthehet brenda 30 ditëve."
         assert (await kb.search("kthehet ditëve"))[0].text.endswith("brenda 14 ditëve me faturë.")
         assert await kb.search("këmbëzat") == []
 

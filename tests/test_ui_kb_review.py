@@ -17,7 +17,7 @@ from desktop.core.services import KnowledgeService
 from desktop.core.services.knowledge import Drafters
 from desktop.core.services.preferences import Preferences
 from desktop.core.settings import AppSettings
-from desktop.ui.controllers.knowledge import KnowledgeController
+from desktop.ui.controllers.knowledge import KnowledgeController, report_words
 from desktop.ui.screens.knowledge import KnowledgeScreen
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.widgets.review_dialog import ReviewDialog
@@ -66,7 +66,8 @@ def test_review_changes_page_by_page_and_switch_a_site_to_auto_accept(
     wait_for(qtbot, kb.import_site(served.url, limits=LIMITS))
     app.set("/returns", page("<main><h1>Kthimet</h1><p>Malli kthehet brenda 30 ditëve.</p></main>"))
     app.set("/a", page("<main><h1>A</h1><p>Faqja A flet tani për këmbëzat.</p></main>"))
-    wait_for(qtbot, kb.resync_sites(limits=LIMITS))
+    report = wait_for(qtbot, kb.resync_sites(limits=LIMITS))
+    assert report_words(report, "pages")[1].endswith("2 changed pages wait for your review.")
     with qtbot.waitSignal(controller.changed):
         controller.reload()
     assert screen.review_bar.isVisibleTo(screen)

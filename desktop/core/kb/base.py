@@ -64,6 +64,11 @@ UNSET = _Unset.UNSET
 """Marks an ``update_offer`` argument as "leave as it is" (None clears a field)."""
 
 
+def _readable(sections: Iterable[tuple[Sequence[str], str]]) -> str:
+    """A page's sections as the owner reads them: each under its heading path."""
+    return "\n\n".join(f"{' › '.join(path)}\n{text}" if path else text for path, text in sections)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -386,9 +391,7 @@ class KnowledgeBase:
     async def put_item(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> int:
         return await self._put(record, drafts)
 
-    async def hold_for_review(
-        self, record: ItemRecord, drafts: Sequence[ChunkDraft], new_text: str
-    ) -> bool:
+    async def hold_for_review(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> bool:
         self._check_open()
         if await self.auto_accepts(record.source):
             await self._catalog.release(record.item_id)  # an older held version is moot
@@ -398,8 +401,10 @@ class KnowledgeBase:
             item_id=record.item_id,
             source=record.source,
             title=record.title,
-            old_text="\n\n".join(PAYLOAD_DECODER.decode(p).text for p in payloads),
-            new_text=new_text,
+            old_text=_readable(
+                (h.heading_path, h.text) for h in map(PAYLOAD_DECODER.decode, payloads)
+            ),
+            new_text=_readable((d.heading_path, d.text) for d in drafts),
             detected_at=_now(),
         )
         await self._catalog.hold(HeldChange(record=record, drafts=list(drafts), change=change))

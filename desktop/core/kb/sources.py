@@ -53,9 +53,7 @@ class ItemSink(Protocol):
 
     async def delete_item(self, item_id: str) -> bool: ...
 
-    async def hold_for_review(
-        self, record: ItemRecord, drafts: Sequence[ChunkDraft], new_text: str
-    ) -> bool:
+    async def hold_for_review(self, record: ItemRecord, drafts: Sequence[ChunkDraft]) -> bool:
         """Keep a changed page's new version for the owner's review unless its site
         auto-accepts; True when held (the stored version stays what search uses)."""
         ...
@@ -229,7 +227,7 @@ async def _store_page(
     drafts = await asyncio.to_thread(chunk_blocks, page.blocks)
     if not drafts:
         return ImportResult(source=source, ok=False, message="skipped: no text on the page")
-    if existing is not None and await kb.hold_for_review(record, drafts, page.text):
+    if existing is not None and await kb.hold_for_review(record, drafts):
         return ImportResult(
             source=source,
             ok=True,

@@ -60,6 +60,10 @@ def report_words(report: ImportReport, what: str) -> tuple[BannerKind, str]:
         parts.append(f"Import stopped. {_count(len(ok), what)} kept.")
     elif ok:
         parts.append(f"Imported {_count(len(ok), what)} ({_count(chunks, 'section')}).")
+    waiting = sum(1 for r in ok if r.message.startswith("changed:"))
+    if waiting:
+        pages = "1 changed page waits" if waiting == 1 else f"{waiting} changed pages wait"
+        parts.append(f"{pages} for your review.")
     if failed:
         first = failed[0]
         name = Path(first.source).name or first.source

@@ -51,6 +51,8 @@ class ReviewDialog(QDialog):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.pages = QListWidget()
         self.pages.setAccessibleName("Changed pages")
+        self.pages.setSpacing(3)
+        self.pages.setWordWrap(True)
         self.pages.currentItemChanged.connect(self._show_current)
         splitter.addWidget(self.pages)
         texts = QWidget()
