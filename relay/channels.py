@@ -352,9 +352,7 @@ async def show_channel(
     principal: NamedDependency[Principal],
     services: NamedDependency[Services],
 ) -> ChannelInfo:
-    row = await services.store.channel(principal.business_id, channel_id)
-    if row is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    row = await services.owned_channel(principal.business_id, channel_id)
     known = await services.store.channel_health(principal.business_id, row.id)
     return channel_info(services, row, known.avatar_url if known else None)
 
@@ -365,9 +363,7 @@ async def disconnect(
     principal: NamedDependency[Principal],
     services: NamedDependency[Services],
 ) -> None:
-    row = await services.store.channel(principal.business_id, channel_id)
-    if row is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    row = await services.owned_channel(principal.business_id, channel_id)
     farewell = health.channel_changed(row, "disconnected")
     # Webhooks stop before the credentials that can stop them are erased.
     await unsubscribe_channel(services, row)

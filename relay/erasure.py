@@ -149,9 +149,7 @@ async def erase_one_customer(
     """Erase a customer at the relay; the result names the receipt. A customer the relay
     no longer holds is still erased on the devices (zero relay counts, same 200)."""
     customer = _customer_id(customer_id)
-    channel = await services.store.channel(principal.business_id, channel_id)
-    if channel is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    channel = await services.owned_channel(principal.business_id, channel_id)
     row = await erase_customer(services, channel, customer)
     return ErasureResult(
         request_id=row.request_id,

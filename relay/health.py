@@ -402,9 +402,7 @@ def _line(name: CheckName, check: Check, fallback: str, fix: HealthAction | None
 
 async def health_of(services: Services, business_id: str, channel_id: str) -> ChannelHealth:
     """What the relay knows of the channel's health, without asking the platform."""
-    row = await services.store.channel(business_id, channel_id)
-    if row is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    row = await services.owned_channel(business_id, channel_id)
     stored = await _stored(services, row)
     checks = _decode_checks(stored.checks)
     if row.status == "needs_reconnect" and checks.token.state != "problem":
@@ -524,13 +522,6 @@ async def forget_channel(services: Services, channel_id: str) -> None:
     services.activity.forget(channel_id)
 
 
-async def _owned(services: Services, principal: Principal, channel_id: str) -> ChannelRow:
-    row = await services.store.channel(principal.business_id, channel_id)
-    if row is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
-    return row
-
-
 @get("/{channel_id:str}/health")
 async def show_health(
     channel_id: FromPath[str],
@@ -548,7 +539,9 @@ async def check_now(
     services: NamedDependency[Services],
 ) -> ChannelHealth:
     """Ask the platform now (token, subscription) instead of waiting for the daily check."""
-    return await check_channel(services, await _owned(services, principal, channel_id))
+    return await check_channel(
+        services, await services.owned_channel(principal.business_id, channel_id)
+    )
 
 
 @post("/{channel_id:str}/resubscribe", status_code=200)
@@ -558,7 +551,9 @@ async def resubscribe_now(
     services: NamedDependency[Services],
 ) -> ChannelHealth:
     """Subscribe the app to the channel's webhooks again, then check it."""
-    return await resubscribe(services, await _owned(services, principal, channel_id))
+    return await resubscribe(
+        services, await services.owned_channel(principal.business_id, channel_id)
+    )
 
 
 def health_router() -> Router:

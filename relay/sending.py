@@ -120,9 +120,7 @@ async def send_reply(
     principal: NamedDependency[Principal],
     services: NamedDependency[Services],
 ) -> SendResult:
-    row = await services.store.channel(principal.business_id, data.channel_id)
-    if row is None:
-        raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    row = await services.owned_channel(principal.business_id, data.channel_id)
     if not data.text.strip():
         raise RelayError(422, "bad_request", "The reply is empty.")
     if not data.recipient_id.strip():

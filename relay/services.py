@@ -11,11 +11,12 @@ import httpx
 from relay.activity import ChannelActivity
 from relay.crypto import Keyring, PasswordHasher
 from relay.directory import ChannelDirectory
+from relay.errors import RelayError
 from relay.plans import Plan
 from relay.ratelimit import VisitorLimiter
 from relay.send import PlatformUrls
 from relay.settings import Settings
-from relay.store import Store
+from relay.store import ChannelRow, Store
 
 __all__ = ["Services", "Wakeups", "now_ms"]
 
@@ -77,3 +78,10 @@ class Services:
     activity: ChannelActivity = field(default_factory=ChannelActivity)
     #: Work started after a request's answer (away replies), awaited on shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def owned_channel(self, business_id: str, channel_id: str) -> ChannelRow:
+        """The business's channel, else a 404 for the request."""
+        row = await self.store.channel(business_id, channel_id)
+        if row is None:
+            raise RelayError(404, "unknown_channel", "No such channel in this business.")
+        return row
