@@ -290,15 +290,7 @@ async def exchange_code(
         "client_secret": app_secret,
         "code": code,
     }
-    content = await _get(
-        http,
-        f"{base.rstrip('/')}/oauth/access_token",
-        token=None,
-        params=params,
-        secrets=(app_secret, code),
-        platform=_PAGE,
-    )
-    return _decode(content, TokenGrant, "the sign-in code")
+    return await _oauth_token(http, base, params, (app_secret, code), "the sign-in code")
 
 
 async def long_lived(
@@ -311,15 +303,26 @@ async def long_lived(
         "client_secret": app_secret,
         "fb_exchange_token": token,
     }
+    return await _oauth_token(http, base, params, (app_secret, token), "the long-lived token")
+
+
+async def _oauth_token(
+    http: httpx.AsyncClient,
+    base: str,
+    params: Mapping[str, str],
+    secrets: Sequence[str],
+    what: str,
+) -> TokenGrant:
+    """A token from Graph's OAuth endpoint (the app's secret goes in ``params``)."""
     content = await _get(
         http,
         f"{base.rstrip('/')}/oauth/access_token",
         token=None,
         params=params,
-        secrets=(app_secret, token),
+        secrets=secrets,
         platform=_PAGE,
     )
-    return _decode(content, TokenGrant, "the long-lived token")
+    return _decode(content, TokenGrant, what)
 
 
 async def debug_token(

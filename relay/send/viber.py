@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 import httpx
 import msgspec
 
+from common.protocol import SendErrorCode
 from relay.send.errors import SendError, network_error, redact, retry_after_seconds
 from relay.send.types import OutboundText
 
@@ -167,73 +168,66 @@ def _check(content: bytes, token: str, *, action: Action) -> ViberStatus:
     return result
 
 
+#: Viber's non-zero statuses: (statuses, our code, what the owner reads). The first match
+#: wins; the webhook's status 1 is told apart before these (see ``viber_error``).
+_STATUS_ERRORS: Final[tuple[tuple[frozenset[int], SendErrorCode, str], ...]] = (
+    (
+        frozenset({2, 8}),
+        "token_invalid",
+        "Viber no longer accepts this bot's token. Paste a fresh token to reconnect.",
+    ),
+    (
+        frozenset({5, 6, 11}),
+        "recipient_unavailable",
+        "This customer can't receive Viber messages from the shop (they unsubscribed, "
+        "left Viber, or have no device that can show it).",
+    ),
+    (
+        frozenset({12}),
+        "rate_limited",
+        "Viber allows 100 messages an hour to a customer who hasn't replied; wait for "
+        "their reply or try again later.",
+    ),
+    (frozenset({1, 3, 4, 13, 14}), "bad_request", "Viber rejected the request as malformed."),
+    (
+        frozenset({7, 9, 15}),
+        "platform_error",
+        "Viber has blocked or suspended this bot account; contact Viber support.",
+    ),
+    (
+        frozenset({10}),
+        "platform_error",
+        "Viber has no webhook for this bot; reconnect the channel.",
+    ),
+    (
+        frozenset({23, 24}),
+        "platform_error",
+        "The Viber bot account has no message balance left; top it up with Viber.",
+    ),
+)
+
+
 def viber_error(status: int, status_message: str, action: Action = "send") -> SendError:
     """Map a non-zero Viber ``status`` to a SendError (branch on the number, not the text)."""
     detail = f"status={status}: {status_message}"
-    if status in (2, 8):
-        return SendError(
-            "token_invalid",
-            "Viber no longer accepts this bot's token. Paste a fresh token to reconnect.",
-            platform_code=status,
-            detail=detail,
-        )
-    if status in (5, 6, 11):
-        return SendError(
-            "recipient_unavailable",
-            "This customer can't receive Viber messages from the shop (they unsubscribed, "
-            "left Viber, or have no device that can show it).",
-            platform_code=status,
-            detail=detail,
-        )
-    if status == 12:
-        # Not transient: retrying within seconds cannot help with a per-hour limit.
-        return SendError(
-            "rate_limited",
-            "Viber allows 100 messages an hour to a customer who hasn't replied; wait for "
-            "their reply or try again later.",
-            retry_after_s=TOO_MANY_RETRY_AFTER_S,
-            platform_code=status,
-            detail=detail,
-        )
+    code: SendErrorCode = "platform_error"
+    message = f"Viber refused the request (status {status})."
     if status == 1 and action == "set_webhook":
-        return SendError(
+        code, message = (
             "bad_request",
             "Viber could not reach the relay's webhook address; check that it is public "
             "and uses HTTPS with a valid certificate.",
-            platform_code=status,
-            detail=detail,
         )
-    if status in (1, 3, 4, 13, 14):
-        return SendError(
-            "bad_request",
-            "Viber rejected the request as malformed.",
-            platform_code=status,
-            detail=detail,
-        )
-    if status in (7, 9, 15):
-        return SendError(
-            "platform_error",
-            "Viber has blocked or suspended this bot account; contact Viber support.",
-            platform_code=status,
-            detail=detail,
-        )
-    if status == 10:
-        return SendError(
-            "platform_error",
-            "Viber has no webhook for this bot; reconnect the channel.",
-            platform_code=status,
-            detail=detail,
-        )
-    if status in (23, 24):
-        return SendError(
-            "platform_error",
-            "The Viber bot account has no message balance left; top it up with Viber.",
-            platform_code=status,
-            detail=detail,
-        )
+    else:
+        for statuses, code_, message_ in _STATUS_ERRORS:
+            if status in statuses:
+                code, message = code_, message_
+                break
+    # Status 12 is not transient: retrying within seconds cannot help a per-hour limit.
     return SendError(
-        "platform_error",
-        f"Viber refused the request (status {status}).",
+        code,
+        message,
+        retry_after_s=TOO_MANY_RETRY_AFTER_S if status == 12 else None,
         platform_code=status,
         detail=detail,
     )
