@@ -263,6 +263,8 @@ class Workspace(QObject):
             self.settings_controller.reload()
         elif name == "channels":
             self.channels.reload()
+        elif name == "knowledge":
+            self.knowledge.reload()  # a scheduled re-sync may have left changes to review
 
     def _hidden_to_tray(self) -> None:
         if not self._told_about_tray:
