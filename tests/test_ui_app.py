@@ -7,6 +7,7 @@ and checks the outcome where it lands: the store, the relay, the fake platform.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +67,23 @@ def test_closing_the_workspace_stops_its_refresh_timers(
     assert any(timer.isActive() for timer in workspace.findChildren(QTimer))
     wait_for(qtbot, workspace.close(), timeout_ms=30_000)
     assert not any(timer.isActive() for timer in workspace.findChildren(QTimer))
+    window.close()
+    window.deleteLater()
+
+
+def test_an_open_workspace_is_left_out_of_full_garbage_collections(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
+) -> None:
+    """Once the screens show, what the app holds for good is frozen: a full collection
+    walks only what came after (it stalled the window 100-250 ms); closing thaws it."""
+    engine = open_local_engine(qtbot, tmp_path)
+    window = MainWindow(qsettings)
+    workspace = Workspace(engine, window, qsettings)
+    wait_for(qtbot, workspace.enter())
+    _run_locally(qtbot, workspace)
+    assert gc.get_freeze_count() > 0
+    wait_for(qtbot, workspace.close(), timeout_ms=30_000)
+    assert gc.get_freeze_count() == 0
     window.close()
     window.deleteLater()
 

@@ -134,10 +134,11 @@ class ChannelCard(QFrame):
         top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
         self.advice = label(advice, "muted", wrap=True)
-        self.advice.setVisible(bool(advice))
+        # In the layout before setVisible: a widget without a parent shown is a window.
         layout.addWidget(self.advice)
+        self.advice.setVisible(bool(advice))
         # The built-in test channel and web chat have no platform access to check.
-        self.health = HealthRow(channel.status)
+        self.health = HealthRow(channel.status, self)
         self.health.setVisible(channel.platform != "webchat")
         self.health.fix_requested.connect(lambda fix: self.fix_requested.emit(channel.id, fix))
         self.health.check_requested.connect(lambda: self.check_requested.emit(channel.id))
