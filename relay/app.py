@@ -17,7 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from relay.accounts import accounts_router
-from relay.away import away_router
+from relay.away import away_router, keep_sweeping
 from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
@@ -128,10 +128,15 @@ def create_app(settings: Settings) -> Litestar:
                 if settings.health_interval_s > 0 or settings.health_flush_s > 0
                 else None
             )
+            sweeping = (
+                asyncio.get_running_loop().create_task(keep_sweeping(services), name="away")
+                if settings.away_sweep_s > 0
+                else None
+            )
             try:
                 yield
             finally:
-                for task in (retention, reloading):
+                for task in (retention, reloading, sweeping):
                     if task is not None:
                         task.cancel()
                         with suppress(asyncio.CancelledError):
