@@ -62,13 +62,19 @@ async def healthz() -> str:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(services: NamedDependency[Services]) -> dict[str, str]:
-    """Ready for traffic: not draining, and the database answers in time."""
+    """Ready for traffic: not draining, the database answers in time, and (PostgreSQL)
+    other processes' commits reach this one's streams."""
     if services.wakeups.closed:
         raise RelayError(503, "draining", "This process is shutting down.")
     try:
         await asyncio.wait_for(services.store.head(""), READY_TIMEOUT_S)
     except Exception:
         raise RelayError(503, "not_ready", "The database is not reachable.") from None
+    if not services.store.hears_others():
+        # Its streams would learn of other processes' webhooks only at each heartbeat.
+        raise RelayError(
+            503, "not_listening", "This process cannot LISTEN on PostgreSQL; reconnecting."
+        )
     return {"status": "ready"}
 
 
