@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from common.away import AwayChannel
 from common.channels import Platform
 from common.health import ChannelHealth
 from common.onboarding import MetaAsset
@@ -97,7 +98,7 @@ class ChannelsController(QObject):
             channels,
             dict(self.channels.policies),
             self.channels.test_channel_id,
-            {cid: switch.enabled for cid, switch in self.channels.away.items()},
+            dict(self.channels.away),
         )
         self.loaded.emit()
         self.tasks.spawn(
@@ -292,9 +293,9 @@ class ChannelsController(QObject):
             error=self._error,
         )
 
-    def set_away(self, channel_id: str, enabled: bool) -> None:
+    def set_away(self, channel_id: str, switch: AwayChannel) -> None:
         self.tasks.spawn(
-            self.channels.set_away(channel_id, enabled),
+            self.channels.set_away(channel_id, switch),
             key=f"away-{channel_id}",
             error=self._error,
         )
