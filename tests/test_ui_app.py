@@ -19,6 +19,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from common.protocol import ChannelInfo
 from desktop.core.store import Message
 from desktop.ui.delegates.conversation import ConversationDelegate
 from desktop.ui.main_window import MainWindow
@@ -86,6 +87,42 @@ def test_an_open_workspace_is_left_out_of_full_garbage_collections(
     assert gc.get_freeze_count() == 0
     window.close()
     window.deleteLater()
+
+
+def test_channel_cards_out_of_view_catch_up_when_the_screen_opens(
+    qtbot: QtBot, workspace: Workspace
+) -> None:
+    """A channel change while another screen shows leaves the cards as they are (building
+    them stalled the window during bursts); opening Channels shows the change."""
+    ws = workspace
+    _run_locally(qtbot, ws)
+    with qtbot.waitSignal(ws.channels.loaded, timeout=10_000):
+        ws.window.show_screen("channels")
+    before = dict(ws.channels_screen.cards)
+    ws.window.show_screen("inbox")
+    (test_channel,) = wait_for(qtbot, ws.engine.store.channels())
+    viber = ChannelInfo(
+        id="ch-viber",
+        platform="viber",
+        external_id="bot",
+        name="Butiku Viber",
+        status="connected",
+        created_at_ms=0,
+    )
+    kept = ChannelInfo(
+        id=test_channel.id,
+        platform=test_channel.platform,
+        external_id="test",
+        name=test_channel.name,
+        status="connected",
+        created_at_ms=0,
+    )
+    with qtbot.waitSignal(ws.hub.changed, timeout=10_000):
+        wait_for(qtbot, ws.engine.store.replace_channels([kept, viber]))
+    assert ws.channels_screen.cards == before
+    with qtbot.waitSignal(ws.channels.loaded, timeout=10_000):
+        ws.window.show_screen("channels")
+    assert set(ws.channels_screen.cards) == {test_channel.id, "ch-viber"}
 
 
 def _run_locally(qtbot: QtBot, ws: Workspace) -> None:

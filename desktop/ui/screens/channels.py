@@ -6,7 +6,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -318,6 +318,8 @@ class ChannelsScreen(QWidget):
     fix_requested = Signal(str, str)  # channel id, "reconnect" or "resubscribe"
     check_requested = Signal(str)
     share_requested = Signal(str)
+    #: The screen came into view (the controller brings cards it left stale up to date).
+    shown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -443,6 +445,10 @@ class ChannelsScreen(QWidget):
         for position, card_widget in enumerate(self.cards.values()):
             self.cards_layout.addWidget(card_widget, position // columns, position % columns)
         self.cards_layout.setColumnStretch(1, 1 if columns == 2 else 0)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.shown.emit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
