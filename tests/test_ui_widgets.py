@@ -159,6 +159,9 @@ def test_words_for_times_countdowns_and_names() -> None:
     assert initials("Марко") == "М"
     assert initials(None) == "?"
     assert fold("Çështje ĐORĐE Марко") == "ceshtje djordje marko"
+    # Marks are dropped in any script; a joiner that is no mark (U+034F) and letters stay.
+    assert fold("Ά naïve ΈΛΛΗΝΙΚΆ") == "α naive ελληνικα"
+    assert fold("a\u034fb 中文") == "a\u034fb 中文"
 
 
 def test_errors_are_sentences_never_tracebacks() -> None:
