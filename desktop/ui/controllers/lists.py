@@ -194,9 +194,9 @@ class InboxController(_ListController):
         self.tasks.spawn(self._search_messages(text), key="inbox-search")
 
     async def _search_messages(self, text: str) -> None:
-        found = await self.conversations.list_conversations(ConversationQuery(text=text, limit=500))
+        found = await self.conversations.conversation_ids(ConversationQuery(text=text, limit=500))
         if self.screen.search.text().strip() == text:
-            self.proxy.add_matches(c.id for c in found)
+            self.proxy.add_matches(found)
 
     def open_conversation(self, conversation_id: int) -> bool:
         row = self.proxy.row_of(conversation_id)
