@@ -63,7 +63,8 @@ def test_results_chart_queues_and_badges_agree(qtbot: QtBot, workspace: Workspac
     assert ws.approvals.pane.conversation_id is None
     ws.window.show_screen("approvals")
     qtbot.waitUntil(ws.approvals_screen.pane.draft_panel.isVisible, timeout=10_000)
-    assert ws.approvals.pane.conversation_id == pending[0].conversation_id
+    opened = ws.approvals.pane
+    assert opened.conversation_id == pending[0].conversation_id
     qtbot.waitUntil(lambda: ws.window.count("expiring") == 1, timeout=15_000)
     assert ws.expiring.model.rowCount() == 1
     ws.window.show_screen("expiring")
