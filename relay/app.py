@@ -17,7 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from relay.accounts import accounts_router
-from relay.away import away_router
+from relay.away import away_router, keep_sweeping
 from relay.channels import channels_router
 from relay.crypto import PasswordHasher, load_keyring
 from relay.directory import ChannelDirectory
@@ -62,13 +62,19 @@ async def healthz() -> str:
 
 @get("/readyz", include_in_schema=False)
 async def readyz(services: NamedDependency[Services]) -> dict[str, str]:
-    """Ready for traffic: not draining, and the database answers in time."""
+    """Ready for traffic: not draining, the database answers in time, and (PostgreSQL)
+    other processes' commits reach this one's streams."""
     if services.wakeups.closed:
         raise RelayError(503, "draining", "This process is shutting down.")
     try:
         await asyncio.wait_for(services.store.head(""), READY_TIMEOUT_S)
     except Exception:
         raise RelayError(503, "not_ready", "The database is not reachable.") from None
+    if not services.store.hears_others():
+        # Its streams would learn of other processes' webhooks only at each heartbeat.
+        raise RelayError(
+            503, "not_listening", "This process cannot LISTEN on PostgreSQL; reconnecting."
+        )
     return {"status": "ready"}
 
 
@@ -128,10 +134,15 @@ def create_app(settings: Settings) -> Litestar:
                 if settings.health_interval_s > 0 or settings.health_flush_s > 0
                 else None
             )
+            sweeping = (
+                asyncio.get_running_loop().create_task(keep_sweeping(services), name="away")
+                if settings.away_sweep_s > 0
+                else None
+            )
             try:
                 yield
             finally:
-                for task in (retention, reloading):
+                for task in (retention, reloading, sweeping):
                     if task is not None:
                         task.cancel()
                         with suppress(asyncio.CancelledError):

@@ -9,6 +9,12 @@ pass retention (docs/relay.md) a returning customer starts a new one. The reply 
 through the ordinary send path (window rules, the plan's quota, one automatic reply per
 inbound message under an idempotency key derived from it) and its ``MessageSent`` is
 marked ``sent_by="server"``, so a device sees it when it reconnects.
+
+The check runs right after the webhook's 200. So that a process dying in between owes no
+customer an answer, every process also sweeps the log now and then (``away_sweep_s``):
+messages that opened a conversation on a switched-on channel and have no reply after
+them are checked again, judged as of the moment they were stored (a device seen since
+then received them), and the idempotency key keeps the reply to one.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from common.away import AwayChannel, AwayMessages, AwaySettings, pick_message
-from common.events import MessageReceived
+from common.events import EVENT_DECODER, MessageReceived
 from common.protocol import SendReply
 from relay.auth import Principal, provide_principal
 from relay.errors import RelayError
@@ -32,7 +38,7 @@ from relay.metrics import AWAY_REPLIES
 from relay.sending import send_reply_as
 from relay.services import Services, now_ms
 
-__all__ = ["away_router", "consider_away", "presence_stale_ms"]
+__all__ = ["away_router", "consider_away", "keep_sweeping", "presence_stale_ms"]
 
 log = logging.getLogger("clientora.relay.away")
 
@@ -64,10 +70,14 @@ def consider_away(services: Services, stored: Sequence[tuple[str, int, MessageRe
 
 
 async def _answer_if_away(
-    services: Services, business_id: str, seq: int, event: MessageReceived
+    services: Services,
+    business_id: str,
+    seq: int,
+    event: MessageReceived,
+    stored_at_ms: int | None = None,
 ) -> None:
     try:
-        outcome = await _answer(services, business_id, seq, event)
+        outcome = await _answer(services, business_id, seq, event, stored_at_ms)
     except RelayError as exc:
         # The send path refused (quota, window...); a permanent send failure is also a
         # SendFailed event in the thread.
@@ -84,16 +94,25 @@ async def _answer_if_away(
 _QUIET = frozenset({"off", "present", "not_new"})
 
 
-async def _answer(services: Services, business_id: str, seq: int, event: MessageReceived) -> str:
-    """Send the away reply if due; the outcome: "sent", or why not."""
+async def _answer(
+    services: Services,
+    business_id: str,
+    seq: int,
+    event: MessageReceived,
+    stored_at_ms: int | None,
+) -> str:
+    """Send the away reply if due, judging presence as of ``stored_at_ms`` (None: now);
+    the outcome: "sent", or why not."""
     store = services.store
     # One primary-key read per inbound message while the switch is off.
     switch = await store.away_channel(event.channel_id)
     if switch is None or not switch[0]:
         return "off"
     now = now_ms()
+    at = now if stored_at_ms is None else stored_at_ms
     live, seen = await store.presence(business_id, now - presence_stale_ms(services))
-    if live or (seen is not None and now - seen < switch[1] * 60_000):
+    # A device seen after the message was stored has received it.
+    if live or (seen is not None and at - seen < switch[1] * 60_000):
         return "present"
     if not await store.first_of_customer(event.channel_id, event.customer.id, seq):
         return "not_new"
@@ -112,6 +131,49 @@ async def _answer(services: Services, business_id: str, seq: int, event: Message
     )
     await send_reply_as(services, business_id, row, reply, sent_by="server")
     return "sent"
+
+
+#: How far back the first sweep of a process looks: an away reply later than this would
+#: come too late to help (and the device, once back, answers itself).
+SWEEP_HORIZON_MS = 15 * 60_000
+#: Messages younger than this are left to the check their webhook started.
+SWEEP_GRACE_MS = 10_000
+_SWEEP_BATCH = 1000
+
+
+async def sweep_once(services: Services, after_ms: int) -> int:
+    """Check the messages stored after ``after_ms`` (and before the grace period) that
+    may still owe an away reply; returns where the next sweep starts."""
+    until = now_ms() - SWEEP_GRACE_MS
+    if after_ms >= until:
+        return after_ms
+    rows = await services.store.away_candidates(after_ms, until, _SWEEP_BATCH)
+    for row in rows:
+        event = EVENT_DECODER.decode(row["payload"])
+        if isinstance(event, MessageReceived):
+            business_id, seq, stored_at = (
+                str(row["business_id"]),
+                int(row["seq"]),
+                int(row["stored_at_ms"]),
+            )
+            await _answer_if_away(services, business_id, seq, event, stored_at)
+    if len(rows) == _SWEEP_BATCH:
+        # More wait: go on from the last one's millisecond (checking a message twice
+        # sends nothing twice).
+        return max(after_ms, int(rows[-1]["stored_at_ms"]) - 1)
+    return until
+
+
+async def keep_sweeping(services: Services) -> None:
+    """Sweep every ``away_sweep_s`` for as long as the relay runs; the first sweep looks
+    ``SWEEP_HORIZON_MS`` back, for messages a process that died left unchecked."""
+    after = now_ms() - SWEEP_HORIZON_MS
+    while True:
+        try:
+            after = await sweep_once(services, after)
+        except Exception:
+            log.exception("away sweep failed; trying again later")
+        await asyncio.sleep(services.settings.away_sweep_s)
 
 
 @get("/")

@@ -83,6 +83,8 @@ class Settings:
     """How often retention runs (also once at start); 0 turns the background task off."""
     retention_batch: int = 500
     """Rows retention deletes per transaction, so other writes never wait long behind it."""
+    away_sweep_s: float = 30.0
+    """How often each process looks for away replies a dying process left unsent; 0: never."""
     health_interval_s: float = 86400.0
     """How often every channel's token and webhook subscription are checked; 0 turns it off."""
     health_flush_s: float = 30.0

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import websockets
@@ -212,6 +214,15 @@ class _Forwarder:
     def restore(self) -> None:
         self._call(self._open())
 
+    def refuse_new(self) -> None:
+        """Turn new connections away; those open go on."""
+        self._call(self._refuse())
+
+    async def _refuse(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
     def close(self) -> None:
         self._call(self._cut())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -259,6 +270,36 @@ async def test_readiness_follows_the_database(tmp_path: Path) -> None:
                 await _eventually(relay, (503, "not_ready"))
                 async with httpx.AsyncClient(timeout=30) as http:
                     assert (await http.get(f"{relay.url}/healthz")).status_code == 200
+                forwarder.restore()
+                await _eventually(relay, (200, "ready"))
+            finally:
+                relay.stop()
+
+
+@pytest.mark.postgres
+async def test_readiness_needs_the_listen_connection(tmp_path: Path) -> None:
+    """A process whose LISTEN connection is gone would hear of other processes' webhooks
+    only at each heartbeat: ``/readyz`` answers 503 ``not_listening`` until it listens
+    again (the pool's connections still answer queries meanwhile)."""
+    async with pg_schema() as dsn:
+        name = f"clientora-listen-{secrets.token_hex(4)}"
+        with _forwarded(f"{dsn}&application_name={name}") as (forwarder, via):
+            relay = relay_process(tmp_path, database_url=via)
+            await asyncio.to_thread(relay.start)
+            try:
+                assert await _ready(relay) == (200, "ready")
+                forwarder.refuse_new()
+                admin = await asyncpg.connect(dsn)
+                try:
+                    killed = await admin.fetchval(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        " WHERE application_name = $1 AND query LIKE 'LISTEN%'",
+                        name,
+                    )
+                finally:
+                    await admin.close()
+                assert killed == 1
+                await _eventually(relay, (503, "not_listening"))
                 forwarder.restore()
                 await _eventually(relay, (200, "ready"))
             finally:

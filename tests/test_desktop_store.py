@@ -686,6 +686,17 @@ async def test_list_filters_search_and_orders(store: Store) -> None:
     assert await store.list_conversations(ConversationQuery(text='? "(')) == []
     page = await store.list_conversations(ConversationQuery(limit=1, offset=1))
     assert [c.customer.name for c in page] == ["Милица"]
+    # A search that needs only ids gets exactly the ids the full listing has.
+    for query in (
+        ConversationQuery(text="мили"),
+        ConversationQuery(text="deliv"),
+        ConversationQuery(text="c"),
+        ConversationQuery(label="vip"),
+        ConversationQuery(order="window", limit=2),
+        ConversationQuery(text='? "('),
+    ):
+        listed = [c.id for c in await store.list_conversations(query)]
+        assert await store.conversation_ids(query) == listed
 
 
 async def test_drafts_queue_supersede_and_approve(store: Store) -> None:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-import msgspec
 
 from common.away import AwayChannel
 from desktop.core.credentials import EncryptedFileCredentials
@@ -36,15 +35,13 @@ async def test_the_relay_answers_for_a_closed_desktop_which_then_shows_it(
         channels = await engine.store.channels()
         channel_id = next(c.id for c in channels if c.platform == "messenger")
         assert channel_id not in engine.channels.away  # off by default
-        await engine.channels.set_away(channel_id, True)
         # Minutes 0 stand in for the default ten, so the test need not wait.
-        settings = engine.settings
-        away = {channel_id: AwayChannel(enabled=True, minutes=0)}
-        await engine.preferences.update(msgspec.structs.replace(settings, away=away))
+        switch = AwayChannel(enabled=True, minutes=0)
+        await engine.channels.set_away(channel_id, switch)
 
         async def synced() -> bool:
             state = await engine.client.away()
-            return state.channels.get(channel_id) == away[channel_id] and state.connected
+            return state.channels.get(channel_id) == switch and state.connected
 
         await wait_for(synced)
         state = await engine.client.away()

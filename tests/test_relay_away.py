@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,10 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from common.events import MessageReceived, MessageSent, SendFailed
+from common.events import Customer, MessageReceived, MessageSent, SendFailed
 from relay.app import create_app
+from relay.ingest import append_events, record
+from relay.store import open_store
 from tests.conftest import PAGE_TOKEN, relay_settings
 from tests.fakes.graph import GRAPH_VERSION, FakeGraph, Recorded
 from tests.fakes.server import AppFactory, ServedApp, serve_app
@@ -240,3 +243,59 @@ def test_disconnecting_a_channel_forgets_its_switch(relay: ServedApp) -> None:
         assert channel_id in c.get("/v1/away").json()["channels"]
         assert c.delete(f"/v1/channels/{channel_id}").status_code in (200, 204)
         assert c.get("/v1/away").json()["channels"] == {}
+
+
+async def test_a_message_left_unchecked_by_a_dead_process_is_answered_by_the_sweep(
+    tmp_path: Path, fake_graph: FakeGraphServer
+) -> None:
+    """A relay that died between its 200 and the away check owes the customer nothing:
+    the next process's sweep answers, once, judging presence as of the message's arrival;
+    a restart sweeps again and sends nothing twice."""
+    fake, graph = fake_graph
+    with _relay(tmp_path, graph, away_sweep_s=0) as a:
+        account, channel_id = _shop(a.url)
+        async with open_stream(account):
+            pass  # a device was here: the presence row's last sighting
+    database_url = f"sqlite:///{tmp_path / 'relay.db'}"
+    # What the dead process stored before it could run the check: two new conversations.
+    store = await open_store(database_url)
+    try:
+        await append_events(
+            store,
+            [
+                record(
+                    account.business_id,
+                    MessageReceived(
+                        channel_id=channel_id,
+                        platform="messenger",
+                        customer=Customer(id=psid),
+                        timestamp_ms=_now_ms(),
+                        platform_id=f"m-{psid}",
+                        text=text,
+                    ),
+                )
+                for psid, text in (("PSID1", "A jeni hapur sot?"), ("PSID2", "Hello?"))
+            ],
+        )
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "relay.db") as db:
+        # The device was last seen a minute ago; PSID1 wrote after that (nobody saw it),
+        # PSID2 before it (the device received it: no away reply owed).
+        db.execute("UPDATE device_presence SET seen_ms = seen_ms - 60000")
+        db.execute(
+            "UPDATE events SET stored_at_ms = stored_at_ms - 30000 WHERE customer_id = 'PSID1'"
+        )
+        db.execute(
+            "UPDATE events SET stored_at_ms = stored_at_ms - 90000 WHERE customer_id = 'PSID2'"
+        )
+    sent, present = _outcome("sent"), _outcome("present")
+    with _relay(tmp_path, graph, away_sweep_s=0.05):
+        await _wait_outcome("sent", sent)
+        await _wait_outcome("present", present)
+    (request,) = _texts(fake)
+    assert request.json["recipient"]["id"] == "PSID1" and request.json["message"]["text"] == SQ
+    # A restart's first sweep looks back again: PSID2 is judged again, PSID1 is answered.
+    with _relay(tmp_path, graph, away_sweep_s=0.05):
+        await _wait_outcome("present", present, count=2)
+    assert len(_texts(fake)) == 1

@@ -7,6 +7,7 @@ and checks the outcome where it lands: the store, the relay, the fake platform.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from common.protocol import ChannelInfo
 from desktop.core.store import Message
 from desktop.ui.delegates.conversation import ConversationDelegate
 from desktop.ui.main_window import MainWindow
@@ -68,6 +70,59 @@ def test_closing_the_workspace_stops_its_refresh_timers(
     assert not any(timer.isActive() for timer in workspace.findChildren(QTimer))
     window.close()
     window.deleteLater()
+
+
+def test_an_open_workspace_is_left_out_of_full_garbage_collections(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, tmp_path: Path, qsettings: QSettings
+) -> None:
+    """Once the screens show, what the app holds for good is frozen: a full collection
+    walks only what came after (it stalled the window 100-250 ms); closing thaws it."""
+    engine = open_local_engine(qtbot, tmp_path)
+    window = MainWindow(qsettings)
+    workspace = Workspace(engine, window, qsettings)
+    wait_for(qtbot, workspace.enter())
+    _run_locally(qtbot, workspace)
+    assert gc.get_freeze_count() > 0
+    wait_for(qtbot, workspace.close(), timeout_ms=30_000)
+    assert gc.get_freeze_count() == 0
+    window.close()
+    window.deleteLater()
+
+
+def test_channel_cards_out_of_view_catch_up_when_the_screen_opens(
+    qtbot: QtBot, workspace: Workspace
+) -> None:
+    """A channel change while another screen shows leaves the cards as they are (building
+    them stalled the window during bursts); opening Channels shows the change."""
+    ws = workspace
+    _run_locally(qtbot, ws)
+    with qtbot.waitSignal(ws.channels.loaded, timeout=10_000):
+        ws.window.show_screen("channels")
+    before = dict(ws.channels_screen.cards)
+    ws.window.show_screen("inbox")
+    (test_channel,) = wait_for(qtbot, ws.engine.store.channels())
+    viber = ChannelInfo(
+        id="ch-viber",
+        platform="viber",
+        external_id="bot",
+        name="Butiku Viber",
+        status="connected",
+        created_at_ms=0,
+    )
+    kept = ChannelInfo(
+        id=test_channel.id,
+        platform=test_channel.platform,
+        external_id="test",
+        name=test_channel.name,
+        status="connected",
+        created_at_ms=0,
+    )
+    with qtbot.waitSignal(ws.hub.changed, timeout=10_000):
+        wait_for(qtbot, ws.engine.store.replace_channels([kept, viber]))
+    assert ws.channels_screen.cards == before
+    with qtbot.waitSignal(ws.channels.loaded, timeout=10_000):
+        ws.window.show_screen("channels")
+    assert set(ws.channels_screen.cards) == {test_channel.id, "ch-viber"}
 
 
 def _run_locally(qtbot: QtBot, ws: Workspace) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLabel, QListView, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QLabel, QListView, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
 
 from common.events import Attachment
@@ -159,6 +159,9 @@ def test_words_for_times_countdowns_and_names() -> None:
     assert initials("Марко") == "М"
     assert initials(None) == "?"
     assert fold("Çështje ĐORĐE Марко") == "ceshtje djordje marko"
+    # Marks are dropped in any script; a joiner that is no mark (U+034F) and letters stay.
+    assert fold("Ά naïve ΈΛΛΗΝΙΚΆ") == "α naive ελληνικα"
+    assert fold("a\u034fb 中文") == "a\u034fb 中文"
 
 
 def test_errors_are_sentences_never_tracebacks() -> None:
@@ -461,6 +464,54 @@ def test_channel_card_switches_mode_and_threshold(qtbot: QtBot) -> None:
     with qtbot.waitSignal(screen.policy_changed) as moved:
         card.threshold.setValue(90)
     assert moved.args[1] == ChannelPolicy(mode="auto", threshold=0.9)
+
+
+class _WindowsShown(QObject):
+    """Names the widgets shown as windows of their own while it filters the app's events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Show and isinstance(watched, QWidget) and watched.isWindow():
+            self.shown.append(type(watched).__name__)
+        return False
+
+
+def test_channel_cards_open_no_windows_of_their_own(qtbot: QtBot) -> None:
+    """Building the cards shows nothing outside the screen: a part shown before it had a
+    parent was a window of its own for a moment (and painted as one)."""
+    screen = ChannelsScreen()
+    qtbot.addWidget(screen)
+    screen.show()
+    windows = _WindowsShown()
+    QApplication.instance().installEventFilter(windows)  # type: ignore[union-attr]
+    channels = [
+        Channel(
+            id=f"ch-{platform}",
+            platform=platform,  # type: ignore[arg-type]
+            name=platform,
+            status=status,
+            detail="The token expired." if status == "needs_reconnect" else None,
+            updated_at_ms=NOW,
+        )
+        for platform, status in (
+            ("messenger", "connected"),
+            ("viber", "needs_reconnect"),
+            ("webchat", "connected"),
+        )
+    ]
+    try:
+        screen.set_channels(channels, {}, None)
+    finally:
+        QApplication.instance().removeEventFilter(windows)  # type: ignore[union-attr]
+    assert windows.shown == []
+    card = screen.cards["ch-viber"]
+    assert card.health.isVisibleTo(card)
+    assert card.advice.isVisibleTo(card)
+    webchat = screen.cards["ch-webchat"]
+    assert not webchat.health.isVisibleTo(webchat)
 
 
 def test_usage_screen_warns_before_a_limit(qtbot: QtBot) -> None:

@@ -152,10 +152,12 @@ class Assistant:
     async def draft(self, conversation_id: int, *, force: bool = False) -> DraftOutcome | None:
         """Draft an answer now. ``force`` drafts even when the owner took over (Regenerate)."""
         settings = self._settings()
-        conversation = await self.store.conversation(conversation_id)
+        conversation, messages = await asyncio.gather(
+            self.store.conversation(conversation_id),
+            self.store.messages(conversation_id, limit=HISTORY),
+        )
         if conversation is None:
             return None
-        messages = await self.store.messages(conversation_id, limit=HISTORY)
         texts = [m for m in messages if m.text and not m.deleted and m.kind != "note"]
         if not texts or texts[-1].direction != "in":
             return None  # already answered, or nothing to answer
@@ -172,11 +174,11 @@ class Assistant:
             for m in texts
         ]
         question = " ".join(t.text for t in _trailing_customer_turns(turns))
-        hits = await self.kb.search(question, k=8)
+        # The plan's limits are read while the knowledge base is searched (one wait, not two).
+        hits, limits = await asyncio.gather(self.kb.search(question, k=8), self._limits())
         request = DraftRequest(
             profile=settings.profile, platform=conversation.platform, turns=turns, hits=hits
         )
-        limits = await self._limits()
         draft, budget_out = await self._draft(request, limits)
         draft = self._count_unanswered(conversation_id, draft, settings)
         # A newer message may have arrived while the model was thinking: that one wins.

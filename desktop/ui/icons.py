@@ -6,7 +6,7 @@ import functools
 from importlib import resources
 from typing import Literal
 
-from PySide6.QtCore import QByteArray, QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QIconEngine, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
@@ -30,7 +30,6 @@ class _TintedSvg(QIconEngine):
         super().__init__()
         self._name = name
         self._tint = tint
-        self._renderers: dict[str, QSvgRenderer] = {}
 
     def _color(self, mode: QIcon.Mode) -> QColor:
         palette = QApplication.palette()
@@ -47,28 +46,11 @@ class _TintedSvg(QIconEngine):
             return palette.color(QPalette.ColorRole.PlaceholderText)
         return palette.color(QPalette.ColorRole.ButtonText)
 
-    def _renderer(self, color: QColor) -> QSvgRenderer:
-        key = color.name()
-        renderer = self._renderers.get(key)
-        if renderer is None:
-            data = svg_bytes(self._name).replace(b"#COLOR#", key.encode())
-            renderer = QSvgRenderer(QByteArray(data))
-            self._renderers[key] = renderer
-        return renderer
-
     def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self._renderer(self._color(mode)).render(painter, QRectF(rect))
-        painter.restore()
+        paint_icon(painter, self._name, rect, self._color(mode))
 
     def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
-        pixmap = QPixmap(size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        self.paint(painter, QRect(QPoint(0, 0), size), mode, state)
-        painter.end()
-        return pixmap
+        return _rendered(self._name, self._color(mode).name(), size.width(), size.height(), 1.0)
 
     def clone(self) -> QIconEngine:
         return _TintedSvg(self._name, self._tint)
@@ -109,14 +91,25 @@ def picture_icon(name: str) -> QIcon:
     return result
 
 
-@functools.cache
-def _colored_renderer(name: str, color: str) -> QSvgRenderer:
-    return QSvgRenderer(QByteArray(svg_bytes(name).replace(b"#COLOR#", color.encode())))
+@functools.lru_cache(maxsize=512)
+def _rendered(name: str, color: str, width: int, height: int, ratio: float) -> QPixmap:
+    """A line icon drawn once per colour, size and pixel ratio: rendering the SVG at every
+    paint made each repaint of the sidebar and the lists redo it for every icon."""
+    renderer = QSvgRenderer(QByteArray(svg_bytes(name).replace(b"#COLOR#", color.encode())))
+    pixmap = QPixmap(max(1, round(width * ratio)), max(1, round(height * ratio)))
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter, QRectF(pixmap.rect()))
+    painter.end()
+    pixmap.setDevicePixelRatio(ratio)
+    return pixmap
 
 
 def paint_icon(painter: QPainter, name: str, rect: QRect | QRectF, color: QColor) -> None:
     """Draw a line icon in an explicit colour (delegates painting badges)."""
-    painter.save()
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    _colored_renderer(name, color.name()).render(painter, QRectF(rect))
-    painter.restore()
+    target = QRectF(rect)
+    device = painter.device()
+    ratio = device.devicePixelRatioF() if device is not None else 1.0
+    pixmap = _rendered(name, color.name(), round(target.width()), round(target.height()), ratio)
+    painter.drawPixmap(target, pixmap, QRectF(pixmap.rect()))

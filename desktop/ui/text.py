@@ -180,7 +180,16 @@ def fold(text: str) -> str:
     """
     lowered = text.casefold().translate(_FOLD_TABLE)
     decomposed = unicodedata.normalize("NFKD", lowered)
+    # Latin accents are the combining marks U+0300-U+036F (U+034F is not one); what is
+    # ASCII once they are gone has no other marks: the walk over every character is for
+    # the rest.
+    stripped = _LATIN_MARKS.sub("", decomposed)
+    if stripped.isascii():
+        return stripped
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_LATIN_MARKS: Final = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 
 
 _MONTHS: Final = {

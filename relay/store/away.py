@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relay.store.port import Database
+from relay.store.port import Database, Row
 
 __all__ = ["Away"]
 
@@ -113,3 +113,24 @@ class Away:
             seq,
         )
         return row is None
+
+    async def away_candidates(self, after_ms: int, until_ms: int, limit: int) -> list[Row]:
+        """Inbound messages stored in (``after_ms``, ``until_ms``] on channels whose away
+        switch is on that open a conversation and have no reply (sent or failed) after
+        them: the ones an away check may still owe an answer. Oldest first; columns
+        business_id, seq, stored_at_ms, payload."""
+        return await self._db.fetch(
+            "SELECT e.business_id, e.seq, e.stored_at_ms, e.payload FROM events e"
+            " JOIN away_channels a ON a.channel_id = e.channel_id"
+            " WHERE a.enabled AND e.kind = 'message' AND e.stored_at_ms > ?"
+            " AND e.stored_at_ms <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM events p WHERE p.channel_id = e.channel_id"
+            " AND p.customer_id = e.customer_id AND p.seq < e.seq)"
+            " AND NOT EXISTS (SELECT 1 FROM events r WHERE r.channel_id = e.channel_id"
+            " AND r.customer_id = e.customer_id AND r.seq > e.seq"
+            " AND r.kind IN ('message_sent', 'send_failed'))"
+            " ORDER BY e.stored_at_ms LIMIT ?",
+            after_ms,
+            until_ms,
+            limit,
+        )

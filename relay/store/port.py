@@ -60,6 +60,10 @@ class Database(Protocol):
     def on_commit(self, listener: Callable[[set[str]], None]) -> None:
         """Call ``listener`` with the business ids woken by each commit (of any process)."""
 
+    def hears_others(self) -> bool:
+        """Whether commits of other processes wake this one now (PostgreSQL: its LISTEN
+        connection is up; SQLite has no other process)."""
+
     async def close(self) -> None: ...
 
     async def fetch(self, sql: str, *params: Any) -> list[Row]: ...

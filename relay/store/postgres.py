@@ -141,6 +141,10 @@ class _Listener:
             self._keep_listening(), name="postgres-listener"
         )
 
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None and not self._lost.is_set()
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -190,6 +194,9 @@ class PostgresDatabase:
 
     def on_commit(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    def hears_others(self) -> bool:
+        return self.listener is not None and self.listener.listening
 
     async def close(self) -> None:
         if self.listener is not None:

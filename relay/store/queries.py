@@ -45,5 +45,9 @@ class SqlStore(
         """Call ``listener`` with the business ids that have new events after each commit."""
         self._db.on_commit(listener)
 
+    def hears_others(self) -> bool:
+        """Whether other relay processes' commits wake this one's streams now."""
+        return self._db.hears_others()
+
     async def close(self) -> None:
         await self._db.close()

@@ -205,6 +205,9 @@ class SqliteDatabase:
     def on_commit(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
+    def hears_others(self) -> bool:
+        return True  # one process writes a SQLite file
+
     def _notify(self, business_ids: set[str]) -> None:
         for listener in self._listeners:
             try:

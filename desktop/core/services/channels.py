@@ -65,11 +65,9 @@ class ChannelsService:
         """Each channel's away-reply switch (the relay is told by ``AwayService``)."""
         return self.preferences.settings.away
 
-    async def set_away(self, channel_id: str, enabled: bool) -> None:
+    async def set_away(self, channel_id: str, switch: AwayChannel) -> None:
+        """Save the channel's away switch (the relay's copy follows, see AwayService)."""
         settings = self.preferences.settings
-        switch = msgspec.structs.replace(
-            settings.away.get(channel_id, AwayChannel()), enabled=enabled
-        )
         away = {**settings.away, channel_id: switch}
         await self.preferences.update(msgspec.structs.replace(settings, away=away))
 

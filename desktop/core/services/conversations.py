@@ -43,6 +43,10 @@ class ConversationsService:
         """The conversation list, filtered and ordered as ``query`` says."""
         return await self.store.list_conversations(query)
 
+    async def conversation_ids(self, query: ConversationQuery) -> list[int]:
+        """The ids of the conversations ``query`` lists (search matches, without the rows)."""
+        return await self.store.conversation_ids(query)
+
     async def conversations(self, ids: Sequence[int]) -> list[Conversation]:
         """These conversations in this order (erased ones left out): for list updates."""
         return await self.store.conversations(ids)

@@ -347,6 +347,10 @@ class Store:
             functools.partial(queries.list_conversations, query=query or ConversationQuery())
         )
 
+    async def conversation_ids(self, query: ConversationQuery) -> list[int]:
+        """The ids :meth:`list_conversations` would list (a search needs no more)."""
+        return await self._read(functools.partial(queries.conversation_ids, query=query))
+
     async def conversation(self, conversation_id: int) -> Conversation | None:
         return await self._read(
             functools.partial(queries.conversation, conversation_id=conversation_id)

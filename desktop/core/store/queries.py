@@ -26,6 +26,7 @@ __all__ = [
     "MESSAGE_COLUMNS",
     "channels",
     "conversation",
+    "conversation_ids",
     "conversations",
     "customer",
     "draft",
@@ -153,7 +154,8 @@ def fts_query(text: str) -> str | None:
     return " ".join(terms) if terms else None
 
 
-def list_conversations(conn: sqlite3.Connection, query: ConversationQuery) -> list[Conversation]:
+def _filtered(query: ConversationQuery) -> tuple[str, list[object]]:
+    """The WHERE, ORDER BY and LIMIT of ``query`` (after the FROM), and their parameters."""
     where: list[str] = []
     params: list[object] = []
     if query.channel_id is not None:
@@ -189,7 +191,7 @@ def list_conversations(conn: sqlite3.Connection, query: ConversationQuery) -> li
             )
             params.append(match)
         where.append("(" + " OR ".join(clauses) + ")")
-    sql = _CONVERSATION_SELECT
+    sql = ""
     if where:
         sql += " WHERE " + " AND ".join(where)
     if query.order == "window":
@@ -202,7 +204,19 @@ def list_conversations(conn: sqlite3.Connection, query: ConversationQuery) -> li
     if query.limit is not None or query.offset:
         sql += " LIMIT ? OFFSET ?"
         params.extend([query.limit if query.limit is not None else -1, query.offset])
-    return [_conversation_row(r) for r in _named(conn.execute(sql, params))]
+    return sql, params
+
+
+def list_conversations(conn: sqlite3.Connection, query: ConversationQuery) -> list[Conversation]:
+    sql, params = _filtered(query)
+    return [_conversation_row(r) for r in _named(conn.execute(_CONVERSATION_SELECT + sql, params))]
+
+
+def conversation_ids(conn: sqlite3.Connection, query: ConversationQuery) -> list[int]:
+    """The ids :func:`list_conversations` would list, without building the rows."""
+    sql, params = _filtered(query)
+    select = "SELECT c.id FROM conversations c JOIN customers cu ON cu.id = c.customer_id"
+    return [r[0] for r in conn.execute(select + sql, params)]
 
 
 def conversation(conn: sqlite3.Connection, conversation_id: int) -> Conversation | None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from common.away import AwayChannel
 from common.channels import Platform
 from common.health import ChannelHealth
 from common.onboarding import MetaAsset
@@ -73,7 +74,10 @@ class ChannelsController(QObject):
         self.meta_poll_s = meta_poll_s
         #: Channels with a check or fix running: a plain load must not race with it.
         self._fixing: set[str] = set()
+        #: The channel list changed while the screen was out of view.
+        self._stale = False
         hub.changed.connect(self._on_changes)
+        screen.shown.connect(self._on_shown)
         screen.meta_requested.connect(self.open_meta_connect)
         screen.connect_requested.connect(self.open_connect)
         screen.policy_changed.connect(self.set_policy)
@@ -89,6 +93,7 @@ class ChannelsController(QObject):
         return window if isinstance(window, QWidget) else None
 
     def reload(self) -> None:
+        self._stale = False
         self.tasks.spawn(self._load(), key="channels-load")
 
     async def _load(self) -> None:
@@ -97,7 +102,7 @@ class ChannelsController(QObject):
             channels,
             dict(self.channels.policies),
             self.channels.test_channel_id,
-            {cid: switch.enabled for cid, switch in self.channels.away.items()},
+            dict(self.channels.away),
         )
         self.loaded.emit()
         self.tasks.spawn(
@@ -122,7 +127,17 @@ class ChannelsController(QObject):
         self.screen.set_shadow(totals)
 
     def _on_changes(self, changes: ChangeSet) -> None:
-        if changes.channels:
+        if not changes.channels:
+            return
+        # Rebuilding the cards costs tens of milliseconds of the window's time: out of
+        # view (a burst of messages brings channel events too) it waits until shown.
+        if self.screen.isVisible():
+            self.reload()
+        else:
+            self._stale = True
+
+    def _on_shown(self) -> None:
+        if self._stale:
             self.reload()
 
     def _error(self, words: str) -> None:
@@ -292,9 +307,9 @@ class ChannelsController(QObject):
             error=self._error,
         )
 
-    def set_away(self, channel_id: str, enabled: bool) -> None:
+    def set_away(self, channel_id: str, switch: AwayChannel) -> None:
         self.tasks.spawn(
-            self.channels.set_away(channel_id, enabled),
+            self.channels.set_away(channel_id, switch),
             key=f"away-{channel_id}",
             error=self._error,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Literal
 
@@ -39,8 +40,14 @@ def _window_key(c: Conversation) -> tuple[int, int]:
 
 
 def _haystack(c: Conversation) -> str:
-    parts = (c.customer.name or "", c.customer.phone or "", c.last_message_preview or "")
-    return fold(" \x00 ".join(parts))
+    return _folded(c.customer.name or "", c.customer.phone or "", c.last_message_preview or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(name: str, phone: str, preview: str) -> str:
+    # Lists reload the same rows again and again (the expiring queue on every change):
+    # folding is per character, so each row is folded once while it stays the same.
+    return fold(" \x00 ".join((name, phone, preview)))
 
 
 class ConversationListModel(QAbstractListModel):

@@ -6,10 +6,11 @@ import time
 from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -22,13 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from common.away import DEFAULT_AWAY_MINUTES, AwayChannel
 from desktop.core.autopilot import ChannelPolicy, Mode
 from desktop.core.relay_client import ChannelHealth
 from desktop.core.store import Channel
 from desktop.ui.icons import channel_icon
 from desktop.ui.text import PLATFORM_NAMES
 from desktop.ui.widgets.channel_health import HealthRow
-from desktop.ui.widgets.common import Banner, EmptyState, button, label
+from desktop.ui.widgets.common import Banner, EmptyState, button, guard_wheel, label
 
 __all__ = ["META_PLATFORMS", "TWO_COLUMNS", "ChannelCard", "ChannelsScreen", "status_words"]
 
@@ -84,11 +86,24 @@ def status_words(
             return status.replace("_", " ").capitalize(), "muted", detail or ""
 
 
+#: The choices of "after how long away" (any other saved value is shown too).
+AWAY_MINUTES = (0, 5, DEFAULT_AWAY_MINUTES, 15, 30, 60, 120)
+
+
+def _minutes_words(minutes: int) -> str:
+    if minutes == 0:
+        return "at once"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
 class ChannelCard(QFrame):
     """One channel: icon, name, health, mode (manual / auto / shadow) and threshold."""
 
     policy_changed = Signal(str, object)  # channel id, ChannelPolicy
-    away_changed = Signal(str, bool)  # channel id, the relay's away reply on
+    away_changed = Signal(str, object)  # channel id, AwayChannel (the relay's away reply)
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
     #: The health row asks: (channel id, "reconnect" or "resubscribe").
@@ -103,7 +118,7 @@ class ChannelCard(QFrame):
         policy: ChannelPolicy,
         *,
         test_channel: bool,
-        away: bool = False,
+        away: AwayChannel | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -134,10 +149,11 @@ class ChannelCard(QFrame):
         top.addWidget(self.badge, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
         self.advice = label(advice, "muted", wrap=True)
-        self.advice.setVisible(bool(advice))
+        # In the layout before setVisible: a widget without a parent shown is a window.
         layout.addWidget(self.advice)
+        self.advice.setVisible(bool(advice))
         # The built-in test channel and web chat have no platform access to check.
-        self.health = HealthRow(channel.status)
+        self.health = HealthRow(channel.status, self)
         self.health.setVisible(channel.platform != "webchat")
         self.health.fix_requested.connect(lambda fix: self.fix_requested.emit(channel.id, fix))
         self.health.check_requested.connect(lambda: self.check_requested.emit(channel.id))
@@ -202,14 +218,28 @@ class ChannelCard(QFrame):
         self.shadow_score = label("", "hint", wrap=True)
         layout.addWidget(self.shadow_score)
         self.shadow_score.hide()
-        self.away = QCheckBox("Answer new conversations while this computer is off")
+        switch = away or AwayChannel()
+        away_row = QHBoxLayout()
+        away_row.setSpacing(8)
+        self.away = QCheckBox("Answer new conversations while this computer is off, after")
         self.away.setToolTip(
-            "After 10 minutes with no device connected, Clientora's server answers a new "
-            "conversation once with your away message, in the customer's language."
+            "When no device of yours has been connected for this long, Clientora's server "
+            "answers a new conversation once with your away message, in the customer's "
+            "language."
         )
-        self.away.setChecked(away)
-        self.away.toggled.connect(lambda on: self.away_changed.emit(channel.id, on))
-        layout.addWidget(self.away)
+        self.away.setChecked(switch.enabled)
+        self.away_minutes = QComboBox()
+        for minutes in sorted({*AWAY_MINUTES, switch.minutes}):
+            self.away_minutes.addItem(_minutes_words(minutes), minutes)
+        self.away_minutes.setCurrentIndex(self.away_minutes.findData(switch.minutes))
+        self.away_minutes.setEnabled(switch.enabled)
+        self.away_minutes.setAccessibleName("How long the computer is off before the reply")
+        self.away.toggled.connect(self._away_changed)
+        self.away_minutes.activated.connect(self._away_changed)
+        away_row.addWidget(self.away)
+        away_row.addWidget(self.away_minutes)
+        away_row.addStretch(1)
+        layout.addLayout(away_row)
 
         self.set_policy(policy)
         self.mode_group.buttonClicked.connect(lambda _: self._changed())
@@ -222,6 +252,12 @@ class ChannelCard(QFrame):
             if chip.isChecked():
                 return mode  # type: ignore[return-value]
         return "manual"
+
+    def _away_changed(self) -> None:
+        on = self.away.isChecked()
+        self.away_minutes.setEnabled(on)
+        switch = AwayChannel(enabled=on, minutes=int(self.away_minutes.currentData()))
+        self.away_changed.emit(self.channel.id, switch)
 
     def set_policy(self, policy: ChannelPolicy) -> None:
         self.mode_buttons[policy.mode].setChecked(True)
@@ -276,12 +312,14 @@ class ChannelsScreen(QWidget):
     #: The form with ids and tokens, opened on this platform.
     connect_requested = Signal(str)
     policy_changed = Signal(str, object)
-    away_changed = Signal(str, bool)
+    away_changed = Signal(str, object)
     disconnect_requested = Signal(str)
     test_chat_requested = Signal()
     fix_requested = Signal(str, str)  # channel id, "reconnect" or "resubscribe"
     check_requested = Signal(str)
     share_requested = Signal(str)
+    #: The screen came into view (the controller brings cards it left stale up to date).
+    shown = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -360,7 +398,7 @@ class ChannelsScreen(QWidget):
         channels: Sequence[Channel],
         policies: dict[str, ChannelPolicy],
         test_channel_id: str | None,
-        away: Mapping[str, bool] | None = None,
+        away: Mapping[str, AwayChannel] | None = None,
     ) -> None:
         for old in self.cards.values():
             self.cards_layout.removeWidget(old)
@@ -374,7 +412,7 @@ class ChannelsScreen(QWidget):
                 channel,
                 policies.get(channel.id, ChannelPolicy()),
                 test_channel=channel.id == test_channel_id,
-                away=(away or {}).get(channel.id, False),
+                away=(away or {}).get(channel.id),
             )
             card_widget.policy_changed.connect(self.policy_changed)
             card_widget.away_changed.connect(self.away_changed)
@@ -383,6 +421,7 @@ class ChannelsScreen(QWidget):
             card_widget.fix_requested.connect(self.fix_requested)
             card_widget.check_requested.connect(self.check_requested)
             card_widget.share_requested.connect(self.share_requested)
+            guard_wheel(card_widget, self.scroll_area)
             self.cards[channel.id] = card_widget
             known = self.health.get(channel.id)
             # Health from before a status change would offer the wrong fix: only a health
@@ -406,6 +445,10 @@ class ChannelsScreen(QWidget):
         for position, card_widget in enumerate(self.cards.values()):
             self.cards_layout.addWidget(card_widget, position // columns, position % columns)
         self.cards_layout.setColumnStretch(1, 1 if columns == 2 else 0)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.shown.emit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
