@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
@@ -337,6 +338,32 @@ def test_conversation_rows_paint_badges_without_errors(qtbot: QtBot) -> None:
     view.show()
     view.setCurrentIndex(model.index(0, 0))
     assert not view.grab().toImage().isNull()
+
+
+def test_conversation_rows_show_each_change_and_the_clock(qtbot: QtBot) -> None:
+    """Rows repainted unchanged look the same; a changed conversation, a new search word or
+    a minute off the countdown shows at once (rows are kept drawn between repaints)."""
+    clock = [NOW]
+    model = ConversationListModel()
+    model.set_conversations([_conversation(1), _conversation(2, last_activity_ms=NOW - 2 * HOUR)])
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setItemDelegate(ConversationDelegate(view, clock=lambda: clock[0]))
+    view.resize(360, 200)
+    view.show()
+
+    def row(n: int) -> QImage:
+        return view.grab(view.visualRect(model.index(n, 0))).toImage()
+
+    first, second = row(0), row(1)
+    assert row(0) == first
+    model.upsert([_conversation(1, unread=0)])
+    assert row(model.row_of(1) or 0) != first
+    assert row(model.row_of(2) or 0) == second
+    read = row(model.row_of(1) or 0)
+    clock[0] += 10 * 60_000  # the countdown chip reads ten minutes less
+    assert row(model.row_of(1) or 0) != read
 
 
 # ---- forms ----------------------------------------------------------------------------
