@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -32,9 +33,14 @@ _ROWS_KEPT: Final = 64
 _Index = QModelIndex | QPersistentModelIndex
 
 
+@functools.lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    return fold(ch) or ch
+
+
 def matches(text: str, words: list[str]) -> list[tuple[int, int]]:
     """(start, end) of each search word in ``text`` (case and accents ignored)."""
-    folded = [fold(ch) or ch for ch in text]  # one folded piece per shown character
+    folded = [_fold_char(ch) for ch in text]  # one folded piece per shown character
     spans: list[tuple[int, int]] = []
     for word in words:
         start = 0
