@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -290,6 +291,43 @@ async def test_concurrent_duplicates_are_stored_once(store: Store) -> None:
     )
     assert sum(1 for r in results if r[0] is not None) == 1
     assert len(await store.events_after(biz, 0, 100)) == 1
+
+
+async def test_concurrent_appends_count_usage_and_contacts_once_each(store: Store) -> None:
+    """Appends made at once (stored together) count each stored event's usage once and
+    keep the latest customer action, as one after another would."""
+    biz = _id()
+
+    def inbound(i: int) -> NewEvent:
+        return dataclasses.replace(
+            event(biz, str(i), channel_id="c1", customer_id="cust", dedupe_key=f"m{i % 5}"),
+            inbound=True,
+            timestamp_ms=1_000 + i,
+            usage_metric="inbound_messages",
+        )
+
+    results = await asyncio.gather(*(store.append([inbound(i)]) for i in range(20)))
+    assert [r[0] is not None for r in results] == [True] * 5 + [False] * 15
+    assert texts(await store.events_after(biz, 0, 100)) == ["0", "1", "2", "3", "4"]
+    rows = await store.usage(biz, "2000-01-01", "2999-12-31")
+    assert [(r.channel_id, r.metric, r.value) for r in rows] == [("c1", "inbound_messages", 5.0)]
+    assert await store.last_inbound("c1", "cust") == 1_004
+
+
+async def test_an_append_the_database_refuses_fails_alone(store: Store) -> None:
+    """Of appends made at once, one the database refuses fails; the others are stored."""
+    biz = _id()
+    # No kind: the column is NOT NULL.
+    refused = dataclasses.replace(event(biz, "refused"), kind=None)  # type: ignore[arg-type]
+    results = await asyncio.gather(
+        *(store.append([event(biz, str(i), channel_id="c", dedupe_key=str(i))]) for i in range(3)),
+        store.append([refused]),
+        store.append([event(biz, "3", channel_id="c", dedupe_key="3")]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[3], Exception)
+    assert all(isinstance(r, list) and r[0] is not None for r in results[:3] + results[4:])
+    assert texts(await store.events_after(biz, 0, 100)) == ["0", "1", "2", "3"]
 
 
 async def test_events_after_pages_through_the_log(store: Store) -> None:

@@ -59,6 +59,12 @@ def test_results_chart_queues_and_badges_agree(qtbot: QtBot, workspace: Workspac
     # Queues and badges.
     qtbot.waitUntil(lambda: ws.window.count("approvals") == len(pending) == 1, timeout=15_000)
     qtbot.waitUntil(lambda: ws.approvals.model.rowCount() == 1, timeout=15_000)
+    # Out of view the queue is counted, but its draft is opened only once the queue shows.
+    assert ws.approvals.pane.conversation_id is None
+    ws.window.show_screen("approvals")
+    qtbot.waitUntil(ws.approvals_screen.pane.draft_panel.isVisible, timeout=10_000)
+    opened = ws.approvals.pane
+    assert opened.conversation_id == pending[0].conversation_id
     qtbot.waitUntil(lambda: ws.window.count("expiring") == 1, timeout=15_000)
     assert ws.expiring.model.rowCount() == 1
     ws.window.show_screen("expiring")

@@ -56,6 +56,10 @@ _SEND_ERRORS: Final[dict[str, str]] = {
     "unknown_channel": "This channel is no longer connected.",
     "unknown_recipient": "The platform does not know this customer any more.",
     "platform_error": "The platform could not deliver the message. Try again in a moment.",
+    "outcome_unknown": (
+        "The server lost track of this reply while sending it: the customer may or may not"
+        " have it. Look in the conversation on the platform, then mark it as arrived, or retry."
+    ),
 }
 
 
@@ -180,7 +184,16 @@ def fold(text: str) -> str:
     """
     lowered = text.casefold().translate(_FOLD_TABLE)
     decomposed = unicodedata.normalize("NFKD", lowered)
+    # Latin accents are the combining marks U+0300-U+036F (U+034F is not one); what is
+    # ASCII once they are gone has no other marks: the walk over every character is for
+    # the rest.
+    stripped = _LATIN_MARKS.sub("", decomposed)
+    if stripped.isascii():
+        return stripped
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_LATIN_MARKS: Final = re.compile("[\u0300-\u034e\u0350-\u036f]+")
 
 
 _MONTHS: Final = {

@@ -91,14 +91,18 @@ class _PostgresTx:
         return rows[0] if rows else None
 
     async def lock_businesses(self, business_ids: Sequence[str]) -> None:
-        for business_id in sorted(set(business_ids) - self._start.keys()):
-            head = await self._conn.fetchval(
-                "INSERT INTO business_heads (business_id, head) VALUES ($1, 0)"
-                " ON CONFLICT (business_id) DO UPDATE SET head = business_heads.head"
-                " RETURNING head",
-                business_id,
-            )
-            self._start[business_id] = self._heads[business_id] = int(head)
+        # One statement for them all; rows are locked in the array's (sorted) order.
+        missing = sorted(set(business_ids) - self._start.keys())
+        if not missing:
+            return
+        rows = await self._conn.fetch(
+            "INSERT INTO business_heads (business_id, head) SELECT b, 0 FROM unnest($1::text[]) b"
+            " ON CONFLICT (business_id) DO UPDATE SET head = business_heads.head"
+            " RETURNING business_id, head",
+            missing,
+        )
+        for row in rows:
+            self._start[row["business_id"]] = self._heads[row["business_id"]] = int(row["head"])
 
     async def next_seq(self, business_id: str) -> int:
         await self.lock_businesses([business_id])
@@ -110,13 +114,15 @@ class _PostgresTx:
 
     async def finish(self) -> None:
         """Write the heads back and queue the wake-ups (delivered at COMMIT, if it commits)."""
-        for business_id, head in self._heads.items():
-            if head != self._start[business_id]:
-                await self._conn.execute(
-                    "UPDATE business_heads SET head = $2 WHERE business_id = $1", business_id, head
-                )
-        for business_id in sorted(self.woken):
-            await self._conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, business_id)
+        moved = [(b, head) for b, head in sorted(self._heads.items()) if head != self._start[b]]
+        if moved:
+            await self._conn.executemany(
+                "UPDATE business_heads SET head = $2 WHERE business_id = $1", moved
+            )
+        if self.woken:
+            await self._conn.executemany(
+                "SELECT pg_notify($1, $2)", [(NOTIFY_CHANNEL, b) for b in sorted(self.woken)]
+            )
 
 
 class _Listener:
@@ -238,6 +244,13 @@ class PostgresDatabase:
         return None  # VACUUM reclaims dead rows; PostgreSQL offers nothing sooner
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """What a connection goes back to the pool with: as it is. The relay changes no
+    session state (no SET, LISTEN, cursors or session advisory locks on pooled
+    connections; asyncpg still rolls back an open transaction), so asyncpg's default
+    reset would be a round trip per query that resets nothing."""
+
+
 class PostgresStore(SqlStore):
     """The shared store (see module docstring)."""
 
@@ -251,7 +264,9 @@ class PostgresStore(SqlStore):
             own_pids.add(pid)
             conn.add_termination_listener(lambda _conn: own_pids.discard(pid))
 
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size, init=track)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=1, max_size=pool_size, init=track, reset=_keep_session
+        )
         db = PostgresDatabase(pool, own_pids)
         try:
 

@@ -8,7 +8,7 @@ from relay.store.away import Away
 from relay.store.base import CommitListener
 from relay.store.channels import Channels
 from relay.store.erasure import Erasure
-from relay.store.events import Events
+from relay.store.events import Appends, Events
 from relay.store.health import ChannelHealth
 from relay.store.logins import MetaLogins
 from relay.store.port import Database
@@ -39,6 +39,7 @@ class SqlStore(
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._appends = Appends(db)
 
     def on_commit(self, listener: CommitListener) -> None:
         """Call ``listener`` with the business ids that have new events after each commit."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from relay.store.base import UsageRow
 from relay.store.clock import utc_day
 from relay.store.port import Database, Tx, build
 
-__all__ = ["Usage", "add_usage"]
+__all__ = ["Usage", "add_usage", "add_usage_rows"]
 
 
 async def add_usage(
@@ -16,12 +16,19 @@ async def add_usage(
 ) -> None:
     """Add to the day's counters inside ``tx`` (in sorted order: two writers lock the
     rows alike and never wait on each other in a circle)."""
+    await add_usage_rows(
+        tx, [(business_id, channel_id, m, float(deltas[m])) for m in deltas], now_ms
+    )
+
+
+async def add_usage_rows(tx: Tx, rows: Sequence[tuple[str, str, str, float]], now_ms: int) -> None:
+    """Add (business, channel, metric, delta) to the day's counters inside ``tx``."""
     day = utc_day(now_ms)
     await tx.executemany(
         "INSERT INTO usage (business_id, channel_id, day, metric, value) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (business_id, day, channel_id, metric)"
         " DO UPDATE SET value = usage.value + excluded.value",
-        [(business_id, channel_id, day, m, float(deltas[m])) for m in sorted(deltas)],
+        [(b, c, day, m, value) for b, c, m, value in sorted(rows)],
     )
 
 

@@ -273,6 +273,8 @@ class ApprovalsController(_ListController):
         self.model = ApprovalQueueModel(self)
         screen.set_model(self.model)
         self.model.modelReset.connect(self._after_reset)
+        #: The queue changed out of view: which draft to open is chosen once it shows.
+        self._choose_on_show = False
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
         self._tick.timeout.connect(
@@ -296,7 +298,18 @@ class ApprovalsController(_ListController):
         self.count_changed.emit(len(items))
         self.loaded.emit()
 
+    def set_active(self, active: bool) -> None:
+        super().set_active(active)
+        if active and self._choose_on_show:
+            self._after_reset()
+
     def _after_reset(self) -> None:
+        if not self.pane.active:
+            # Opening a draft loads its thread and citations: not for a screen out of view
+            # (during a burst each new draft reset the queue and opened one).
+            self._choose_on_show = True
+            return
+        self._choose_on_show = False
         # Keep the open conversation selected; when its draft is gone, move to the next.
         wanted = self.pane.conversation_id
         row = self.model.row_of_conversation(wanted) if wanted is not None else None
