@@ -306,6 +306,44 @@ def test_failed_message_shows_the_reason_and_retry(qtbot: QtBot) -> None:
     assert not image.isNull()
 
 
+def test_a_reply_of_unknown_outcome_can_be_marked_as_arrived(qtbot: QtBot) -> None:
+    """A reply the relay lost track of offers "It arrived" beside Retry; a reply refused
+    for another reason offers only Retry."""
+    view = ThreadView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    lost = _message(
+        2,
+        "Po, e kemi!",
+        direction="out",
+        author="owner",
+        status="failed",
+        error_code="outcome_unknown",
+        error_message="may or may not have reached the customer",
+    )
+    refused = _message(
+        3, "Edhe kjo", direction="out", author="owner", status="failed", error_code="too_long"
+    )
+    view.set_messages(1, [_message(1, "Përshëndetje"), lost, refused])
+    qtbot.waitUntil(lambda: view.indexAt(QPoint(10, 10)).isValid())
+    style_option = QStyleOptionViewItem()
+    style_option.initFrom(view)
+    lost_index, refused_index = view.messages.index(1, 0), view.messages.index(2, 0)
+    assert view.bubbles.arrived_rect(refused_index, style_option) is None
+    arrived = view.bubbles.arrived_rect(lost_index, style_option)
+    retry = view.bubbles.retry_rect(lost_index, style_option)
+    assert arrived is not None and retry is not None and not arrived.intersects(retry)
+    with qtbot.waitSignal(view.arrived_confirmed) as asked:
+        QTest.mouseClick(
+            view.viewport(),
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+            view.visualRect(lost_index).topLeft() + arrived.center(),
+        )
+    assert asked.args == [2]
+
+
 def test_conversation_rows_paint_badges_without_errors(qtbot: QtBot) -> None:
     """Rows with unread counts, drafts, countdowns and labels paint (light and dark)."""
     model = ConversationListModel()
