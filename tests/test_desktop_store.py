@@ -33,6 +33,7 @@ from common.events import (
 )
 from common.protocol import ChannelInfo, EventFrame
 from desktop.core.store import (
+    UNKNOWN_OUTCOME,
     Change,
     ChannelsChanged,
     ConversationChanged,
@@ -42,6 +43,7 @@ from desktop.core.store import (
     Message,
     MessageAdded,
     NewDraft,
+    NotRequeueable,
     SkippedEvent,
     Store,
     WrongBusiness,
@@ -477,6 +479,27 @@ async def test_a_stale_failure_of_a_requeued_reply_adds_no_row(store: Store) -> 
     )
     assert len(await store.messages(conversation_id)) == 2
     assert (await store.message(queued.id)).status == "queued"  # type: ignore[union-attr]
+
+
+async def test_a_reply_of_unknown_outcome_can_be_confirmed_as_delivered(store: Store) -> None:
+    """The owner saw the reply arrive: it counts as sent, without a send. Only a reply
+    whose outcome is unknown can be confirmed; a refused one cannot."""
+    await apply(store, received("hi", "m1"))
+    conversation_id = await only_conversation_id(store)
+    lost, refused = [
+        await store.queue_outbound(conversation_id, text, idempotency_key=key, author="owner")
+        for text, key in (("lost", "key-00000007"), ("refused", "key-00000008"))
+    ]
+    await store.record_failed(lost.id, code=UNKNOWN_OUTCOME, message="May have arrived.")
+    await store.record_failed(refused.id, code="window_closed", message="Closed.")
+    await store.confirm_delivered(lost.id)
+    confirmed = await store.message(lost.id)
+    assert confirmed is not None and confirmed.status == "sent" and confirmed.error_code is None
+    with pytest.raises(NotRequeueable):
+        await store.confirm_delivered(refused.id)
+    with pytest.raises(NotRequeueable):
+        await store.confirm_delivered(lost.id)  # once only
+    assert (await store.message(refused.id)).status == "failed"  # type: ignore[union-attr]
 
 
 async def test_status_receipts_by_id_and_watermark_never_go_back(store: Store) -> None:

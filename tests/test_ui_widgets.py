@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QStyleOptionViewItem, QWidget
 from pytestqt.qtbot import QtBot
@@ -305,6 +306,44 @@ def test_failed_message_shows_the_reason_and_retry(qtbot: QtBot) -> None:
     assert not image.isNull()
 
 
+def test_a_reply_of_unknown_outcome_can_be_marked_as_arrived(qtbot: QtBot) -> None:
+    """A reply the relay lost track of offers "It arrived" beside Retry; a reply refused
+    for another reason offers only Retry."""
+    view = ThreadView()
+    qtbot.addWidget(view)
+    view.resize(700, 500)
+    view.show()
+    lost = _message(
+        2,
+        "Po, e kemi!",
+        direction="out",
+        author="owner",
+        status="failed",
+        error_code="outcome_unknown",
+        error_message="may or may not have reached the customer",
+    )
+    refused = _message(
+        3, "Edhe kjo", direction="out", author="owner", status="failed", error_code="too_long"
+    )
+    view.set_messages(1, [_message(1, "Përshëndetje"), lost, refused])
+    qtbot.waitUntil(lambda: view.indexAt(QPoint(10, 10)).isValid())
+    style_option = QStyleOptionViewItem()
+    style_option.initFrom(view)
+    lost_index, refused_index = view.messages.index(1, 0), view.messages.index(2, 0)
+    assert view.bubbles.arrived_rect(refused_index, style_option) is None
+    arrived = view.bubbles.arrived_rect(lost_index, style_option)
+    retry = view.bubbles.retry_rect(lost_index, style_option)
+    assert arrived is not None and retry is not None and not arrived.intersects(retry)
+    with qtbot.waitSignal(view.arrived_confirmed) as asked:
+        QTest.mouseClick(
+            view.viewport(),
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+            view.visualRect(lost_index).topLeft() + arrived.center(),
+        )
+    assert asked.args == [2]
+
+
 def test_conversation_rows_paint_badges_without_errors(qtbot: QtBot) -> None:
     """Rows with unread counts, drafts, countdowns and labels paint (light and dark)."""
     model = ConversationListModel()
@@ -337,6 +376,32 @@ def test_conversation_rows_paint_badges_without_errors(qtbot: QtBot) -> None:
     view.show()
     view.setCurrentIndex(model.index(0, 0))
     assert not view.grab().toImage().isNull()
+
+
+def test_conversation_rows_show_each_change_and_the_clock(qtbot: QtBot) -> None:
+    """Rows repainted unchanged look the same; a changed conversation, a new search word or
+    a minute off the countdown shows at once (rows are kept drawn between repaints)."""
+    clock = [NOW]
+    model = ConversationListModel()
+    model.set_conversations([_conversation(1), _conversation(2, last_activity_ms=NOW - 2 * HOUR)])
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    view.setItemDelegate(ConversationDelegate(view, clock=lambda: clock[0]))
+    view.resize(360, 200)
+    view.show()
+
+    def row(n: int) -> QImage:
+        return view.grab(view.visualRect(model.index(n, 0))).toImage()
+
+    first, second = row(0), row(1)
+    assert row(0) == first
+    model.upsert([_conversation(1, unread=0)])
+    assert row(model.row_of(1) or 0) != first
+    assert row(model.row_of(2) or 0) == second
+    read = row(model.row_of(1) or 0)
+    clock[0] += 10 * 60_000  # the countdown chip reads ten minutes less
+    assert row(model.row_of(1) or 0) != read
 
 
 # ---- forms ----------------------------------------------------------------------------

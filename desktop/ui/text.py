@@ -56,6 +56,10 @@ _SEND_ERRORS: Final[dict[str, str]] = {
     "unknown_channel": "This channel is no longer connected.",
     "unknown_recipient": "The platform does not know this customer any more.",
     "platform_error": "The platform could not deliver the message. Try again in a moment.",
+    "outcome_unknown": (
+        "The server lost track of this reply while sending it: the customer may or may not"
+        " have it. Look in the conversation on the platform, then mark it as arrived, or retry."
+    ),
 }
 
 

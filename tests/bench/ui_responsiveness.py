@@ -18,6 +18,9 @@
   relayouts. The search's deliberate debounce (``SEARCH_DELAY_MS``, waiting for the
   next keystroke) is not work and is left out; ``inbox_10k_settled_ms`` is the same
   wall time with it, and ``inbox_10k_max_stall_ms`` the longest event-loop stall.
+* ``idle_max_stall_ms``: the same stall meter over 3 s of an idle loop (no window, no
+  work), measured first: the machine's own floor under the stall figures (on a busy
+  machine the process is not scheduled for tens of milliseconds at a time).
 
 Usage: python -m tests.bench.ui_responsiveness [--quick]
 """
@@ -315,6 +318,14 @@ async def _burst(messages: int, ai_url: str | None) -> tuple[float, int, int]:
     return stall, shown, drafts
 
 
+async def _idle(seconds: float) -> float:
+    """The longest stall of an event loop with nothing to do (the machine's floor)."""
+    meter = _StallMeter()
+    meter.start()
+    await asyncio.sleep(seconds)
+    return meter.stop()
+
+
 async def _outside_tasks(call: Callable[[], T]) -> T:
     """Run ``call`` from a plain loop callback: ``processEvents`` inside a task would have
     qasync step other tasks inside this one ("Cannot enter into task")."""
@@ -455,6 +466,7 @@ def main() -> int:
         _fake_openai() as ai_url,
         asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner,
     ):
+        idle = runner.run(_idle(3.0))
         stall, conversations, drafts = runner.run(_burst(500, ai_url))
         stall_no_ai, _, drafts_no_ai = runner.run(_burst(500, None))
         filtering, settled, filter_stall, listed = runner.run(_big_inbox(10_000))
@@ -468,6 +480,7 @@ def main() -> int:
                 "burst_500_no_ai_max_stall_ms": round(stall_no_ai, 1),
                 "inbox_10k_settled_ms": round(settled, 1),
                 "inbox_10k_max_stall_ms": round(filter_stall, 1),
+                "idle_max_stall_ms": round(idle, 1),
                 "inbox_10k_conversations": listed,
                 "burst_conversations": conversations,
                 "burst_drafts": drafts,

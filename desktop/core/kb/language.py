@@ -36,7 +36,18 @@ _MARKERS = {
     "es": "el la los las y de que en es un una por para con no se del al su como puede",
     "tr": "ve bir bu için ile da de ne çok daha olan gibi ama sonra nasıl var yok",
 }
-_MARKER_SETS = {lang: frozenset(words.split()) for lang, words in _MARKERS.items()}
+
+
+def _languages_of() -> dict[str, tuple[str, ...]]:
+    """Each marker word with the languages it marks: one look-up a word, not one a language."""
+    found: dict[str, tuple[str, ...]] = {}
+    for lang, words in _MARKERS.items():
+        for word in set(words.split()):
+            found[word] = (*found.get(word, ()), lang)
+    return found
+
+
+_LANGUAGES_OF = _languages_of()
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -48,11 +59,11 @@ def detect_language(texts: Iterable[str], *, default: str = "und") -> str:
     counts: Counter[str] = Counter()
     total = 0
     for text in texts:
-        for word in _WORD.findall(normalize_for_search(text).lower()):
-            total += 1
-            for lang, markers in _MARKER_SETS.items():
-                if word in markers:
-                    counts[lang] += 1
+        words = _WORD.findall(normalize_for_search(text).lower())
+        total += len(words)
+        for word in words:
+            for lang in _LANGUAGES_OF.get(word, ()):
+                counts[lang] += 1
     ranked = counts.most_common(2)
     # Function words are a third or more of any real text; a few stray hits are noise
     # (codes, names, or product lists), not a language.

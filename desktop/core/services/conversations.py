@@ -127,6 +127,10 @@ class ConversationsService:
     async def retry_message(self, message_id: int) -> None:
         await self.outbox.retry(message_id)
 
+    async def confirm_delivered(self, message_id: int) -> None:
+        """The owner checked: a reply whose outcome the relay lost did arrive."""
+        await self.store.confirm_delivered(message_id)
+
     async def hand_back(self, conversation_id: int) -> None:
         await self.store.resume_assistant(conversation_id)
         self.assistant.schedule(conversation_id, delay_s=0)

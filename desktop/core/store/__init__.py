@@ -41,9 +41,10 @@ from .models import (
     SkippedEvent,
     UsageNotice,
 )
-from .outgoing import NotRequeueable
+from .outgoing import UNKNOWN_OUTCOME, NotRequeueable
 
 __all__ = [
+    "UNKNOWN_OUTCOME",
     "AppliedBatch",
     "AssistantStats",
     "Author",

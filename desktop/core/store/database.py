@@ -572,6 +572,10 @@ class Store:
             lambda c, now: (None, outgoing.requeue(c, message_id, idempotency_key, now))
         )
 
+    async def confirm_delivered(self, message_id: int) -> None:
+        """A reply of unknown outcome reached the customer after all (the owner checked)."""
+        await self._write(lambda c, now: (None, outgoing.confirm_delivered(c, message_id, now)))
+
     # ---- the assistant's record -------------------------------------------------------
 
     async def record_shadow(

@@ -15,7 +15,9 @@ from .events import EventWriter
 from .models import Author
 
 __all__ = [
+    "UNKNOWN_OUTCOME",
     "NotRequeueable",
+    "confirm_delivered",
     "mark_sending",
     "queue_outbound",
     "record_failed",
@@ -26,7 +28,12 @@ __all__ = [
 
 
 class NotRequeueable(LookupError):
-    """Only a failed outbound message can be queued again."""
+    """Only a failed outbound message can be queued again (or, when its outcome is
+    unknown, be confirmed as delivered)."""
+
+
+#: The relay lost track of a send mid-way: the reply may or may not have arrived.
+UNKNOWN_OUTCOME = "outcome_unknown"
 
 
 def queue_outbound(
@@ -195,6 +202,23 @@ def requeue(
         " updated_at_ms = ? WHERE id = ? AND status = 'failed' AND direction = 'out'"
         " AND text IS NOT NULL",
         (idempotency_key, now_ms, message_id),
+    )
+    if cursor.rowcount == 0 or conversation_id is None:
+        raise NotRequeueable(message_id)
+    writer = EventWriter(conn, None, now_ms)
+    writer.touched(conversation_id, message_id)
+    return writer.changes
+
+
+def confirm_delivered(conn: sqlite3.Connection, message_id: int, now_ms: int) -> list[Change]:
+    """The owner saw that a reply of unknown outcome did reach the customer: it counts as
+    sent from now on (no retry, which could make the customer read it twice)."""
+    conversation_id = _conversation_of(conn, message_id)
+    cursor = conn.execute(
+        "UPDATE messages SET status = 'sent', error_code = NULL, error_message = NULL,"
+        " next_attempt_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'failed'"
+        " AND direction = 'out' AND error_code = ?",
+        (now_ms, message_id, UNKNOWN_OUTCOME),
     )
     if cursor.rowcount == 0 or conversation_id is None:
         raise NotRequeueable(message_id)

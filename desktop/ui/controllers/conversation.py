@@ -94,6 +94,7 @@ class ConversationController(QObject):
         pane.send_requested.connect(self.send)
         pane.save_reply_requested.connect(saved.add)
         pane.retry_requested.connect(self.retry)
+        pane.arrived_confirmed.connect(self.confirm_delivered)
         pane.citation_requested.connect(self.show_source)
         pane.link_activated.connect(lambda url: QDesktopServices.openUrl(QUrl(url)))
         pane.details.status_requested.connect(self.set_status)
@@ -238,6 +239,9 @@ class ConversationController(QObject):
 
     def retry(self, message_id: int) -> None:
         self.tasks.spawn(self.conversations.retry_message(message_id), error=self._failed)
+
+    def confirm_delivered(self, message_id: int) -> None:
+        self.tasks.spawn(self.conversations.confirm_delivered(message_id), error=self._failed)
 
     def confirm_forget(self) -> QMessageBox | None:
         """Ask first: erasing cannot be undone."""

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import QListView, QStyledItemDelegate, QStyleOptionViewItem
 
-from desktop.core.store import Message
+from desktop.core.store import UNKNOWN_OUTCOME, Message
 from desktop.ui.icons import paint_icon
 from desktop.ui.models.messages import MESSAGE_ROLE
 from desktop.ui.text import PLATFORM_NAMES, send_error_words
@@ -48,6 +48,10 @@ _ATTACHMENT_NAMES: Final = {
 }
 
 
+#: The button that settles a reply of unknown outcome the owner saw arrive.
+ARRIVED = "It arrived"
+
+
 @dataclass(slots=True)
 class _Layout:
     """Where each part of one row goes, relative to the row's top-left corner."""
@@ -65,6 +69,8 @@ class _Layout:
     error: QRect | None = None
     error_text: str = ""
     retry: QRect | None = None
+    #: "It arrived", beside Retry, when the relay lost track of the send.
+    arrived: QRect | None = None
 
 
 def _day_label(ms: int) -> str:
@@ -148,6 +154,8 @@ class BubbleDelegate(QStyledItemDelegate):
     """Message bubbles for the thread view; emits requests for retry and link clicks."""
 
     retry_requested = Signal(int)
+    #: The owner saw a reply of unknown outcome arrive (message id).
+    arrived_confirmed = Signal(int)
     link_activated = Signal(str)
 
     def __init__(self, view: QListView) -> None:
@@ -232,7 +240,7 @@ class BubbleDelegate(QStyledItemDelegate):
         footer.translate(dx)
         footer.moveLeft(bubble.right() - _PAD_X - footer_w + 1)
         y = bubble.bottom() + 1
-        error = retry = None
+        error = retry = arrived = None
         error_text = ""
         if m.status == "failed" or (m.status == "queued" and m.error_message):
             if m.status == "failed":
@@ -250,6 +258,11 @@ class BubbleDelegate(QStyledItemDelegate):
             if m.status == "failed":
                 retry_w = sm.horizontalAdvance("Retry") + 16
                 retry = QRect(width - _SIDE - retry_w, y + 3, retry_w, sm.height() + 6)
+                if m.error_code == UNKNOWN_OUTCOME:
+                    arrived_w = sm.horizontalAdvance(ARRIVED) + 16
+                    arrived = QRect(
+                        retry.left() - 8 - arrived_w, retry.top(), arrived_w, retry.height()
+                    )
                 y = retry.bottom() + 1
         layout = _Layout(
             height=y + _GAP,
@@ -265,6 +278,7 @@ class BubbleDelegate(QStyledItemDelegate):
             error=error,
             error_text=error_text,
             retry=retry,
+            arrived=arrived,
         )
         self._cache[key] = layout
         return layout
@@ -369,6 +383,9 @@ class BubbleDelegate(QStyledItemDelegate):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(QRectF(layout.retry).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
             painter.drawText(layout.retry, Qt.AlignmentFlag.AlignCenter, "Retry")
+        if layout.arrived is not None:
+            painter.drawRoundedRect(QRectF(layout.arrived).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
+            painter.drawText(layout.arrived, Qt.AlignmentFlag.AlignCenter, ARRIVED)
         painter.restore()
 
     # ---- clicks -----------------------------------------------------------------------
@@ -391,6 +408,9 @@ class BubbleDelegate(QStyledItemDelegate):
         if layout.retry is not None and layout.retry.contains(point):
             self.retry_requested.emit(message.id)
             return True
+        if layout.arrived is not None and layout.arrived.contains(point):
+            self.arrived_confirmed.emit(message.id)
+            return True
         for line_rect, _, _, link in layout.lines:
             if link and line_rect.contains(point):
                 self.link_activated.emit(link)
@@ -399,7 +419,16 @@ class BubbleDelegate(QStyledItemDelegate):
 
     def retry_rect(self, index: _Index, option: QStyleOptionViewItem) -> QRect | None:
         """Where the Retry button of a failed message is, in row coordinates (for tests)."""
+        layout = self._layout_of(index, option)
+        return None if layout is None else layout.retry
+
+    def arrived_rect(self, index: _Index, option: QStyleOptionViewItem) -> QRect | None:
+        """Where "It arrived" of a reply of unknown outcome is, in row coordinates."""
+        layout = self._layout_of(index, option)
+        return None if layout is None else layout.arrived
+
+    def _layout_of(self, index: _Index, option: QStyleOptionViewItem) -> _Layout | None:
         message = index.data(MESSAGE_ROLE)
         if not isinstance(message, Message):
             return None
-        return self._layout(message, option.font, self._show_day(index)).retry
+        return self._layout(message, option.font, self._show_day(index))

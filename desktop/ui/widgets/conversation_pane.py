@@ -33,6 +33,7 @@ class ConversationPane(QStackedWidget):
     send_requested = Signal(str)
     save_reply_requested = Signal(str)
     retry_requested = Signal(int)
+    arrived_confirmed = Signal(int)
     citation_requested = Signal(str)
     link_activated = Signal(str)
 
@@ -96,6 +97,7 @@ class ConversationPane(QStackedWidget):
         self.composer.send_requested.connect(self.send_requested)
         self.composer.save_reply_requested.connect(self.save_reply_requested)
         self.thread_view.retry_requested.connect(self.retry_requested)
+        self.thread_view.arrived_confirmed.connect(self.arrived_confirmed)
         self.thread_view.link_activated.connect(self.link_activated)
         self.details_button.toggled.connect(self._details_toggled)
         #: The owner's choice for a wide pane; a narrow one folds the details away.

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.core.store import Conversation, Message
+from desktop.core.store import UNKNOWN_OUTCOME, Conversation, Message
 from desktop.ui.delegates.bubble import BubbleDelegate
 from desktop.ui.icons import channel_icon
 from desktop.ui.models.messages import MESSAGE_ROLE, MessageListModel
@@ -86,6 +86,7 @@ class ThreadView(QListView):
     """Message bubbles, newest at the bottom; keeps to the bottom as messages arrive."""
 
     retry_requested = Signal(int)
+    arrived_confirmed = Signal(int)
     link_activated = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -96,6 +97,7 @@ class ThreadView(QListView):
         self.bubbles = BubbleDelegate(self)
         self.setItemDelegate(self.bubbles)
         self.bubbles.retry_requested.connect(self.retry_requested)
+        self.bubbles.arrived_confirmed.connect(self.arrived_confirmed)
         self.bubbles.link_activated.connect(self.link_activated)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
@@ -141,4 +143,7 @@ class ThreadView(QListView):
         if message.status == "failed":
             retry = menu.addAction("Retry sending")
             retry.triggered.connect(lambda: self.retry_requested.emit(message.id))
+        if message.status == "failed" and message.error_code == UNKNOWN_OUTCOME:
+            arrived = menu.addAction("It arrived: mark as sent")
+            arrived.triggered.connect(lambda: self.arrived_confirmed.emit(message.id))
         menu.popup(self.viewport().mapToGlobal(point))
