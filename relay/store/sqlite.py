@@ -2,19 +2,19 @@
 
 Writes from every request are queued and committed together in one transaction, so
 many concurrent webhooks cost one fsync. The stdlib driver is called on the event
-loop: these statements take microseconds, and moving the writer to a thread measured
-slower here (docs/decisions.md). The one writer numbers events from a counter it keeps
-(``AUTOINCREMENT`` never hands out a number below it), so numbers become visible in
-order; wake-ups are in-process only.
+loop: these statements take microseconds; only each batch's COMMIT (the WAL write, its
+fsync and any checkpoint) runs on a thread (docs/decisions.md). The one writer numbers
+events from a counter it keeps (``AUTOINCREMENT`` never hands out a number below it), so
+numbers become visible in order; wake-ups are in-process only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ Op = Callable[[Tx], Awaitable[Any]]
 
 def _now(op: Op, tx: _SqliteTx) -> Any:
     """Run ``op`` to its end at once. Its awaits are this driver's, which never suspend,
-    so a batch's transaction is never open while another coroutine runs."""
+    so no other coroutine runs between the statements of a batch."""
     steps = op(tx).__await__()
     try:
         steps.send(None)
@@ -110,9 +110,11 @@ def _translated(exc: sqlite3.IntegrityError) -> Exception:
 class _GroupWriter:
     """Runs queued write operations together: one BEGIN/COMMIT for everything queued.
 
-    The transaction runs on the event loop: requests that arrive while it runs join the
-    next batch. A dedicated writer thread measured slower here (more CPU per webhook
-    from the hand-offs and GIL traffic than the overlap saved; docs/decisions.md).
+    The statements run on the event loop (microseconds each); only the COMMIT, which
+    writes the WAL, waits for its fsync (``synchronous=FULL``) and now and then
+    checkpoints, runs on a thread of its own: meanwhile the loop reads and parses the
+    requests of the next batch, then answers this one. One hand-off per batch; moving
+    every statement to a thread measured slower (docs/decisions.md).
     """
 
     def __init__(self, conn: sqlite3.Connection, woken: Callable[[set[str]], None]) -> None:
@@ -121,10 +123,14 @@ class _GroupWriter:
         self._seqs = _Counter()
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wake = asyncio.Event()
+        self._closed = False
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
+        #: Held while a batch's transaction is open (its COMMIT runs off the loop).
+        self.busy = asyncio.Lock()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-writer")
 
     async def submit(self, op: Callable[[Tx], Awaitable[T]]) -> T:
-        if self._task.done():
+        if self._closed or self._task.done():
             raise RuntimeError("the store is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
@@ -132,21 +138,27 @@ class _GroupWriter:
         return await future
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        """Finish the batch in flight (its COMMIT cannot be called back), fail the rest."""
+        self._closed = True
+        self._wake.set()
+        await asyncio.wait([self._task])
         for _, future in self._pending:
             if not future.done():
                 future.set_exception(RuntimeError("the store is closed"))
+        # Waits for a COMMIT still running if the task was cancelled during it.
+        self._committer.shutdown(wait=True)
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._closed:
+                return
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            outcomes, woken = self._commit([op for op, _ in batch])
+            async with self.busy:
+                outcomes, woken = await self._commit([op for op, _ in batch])
             if woken:
                 self._woken(woken)
             for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
@@ -157,7 +169,7 @@ class _GroupWriter:
                 else:
                     future.set_exception(value)
 
-    def _commit(self, ops: list[Op]) -> tuple[list[tuple[bool, Any]], set[str]]:
+    async def _commit(self, ops: list[Op]) -> tuple[list[tuple[bool, Any]], set[str]]:
         """All operations in one transaction; if one fails, each is redone on its own, so
         one bad operation never sinks the group (savepoints per operation cost more)."""
         conn = self._conn
@@ -165,7 +177,7 @@ class _GroupWriter:
         try:
             conn.execute("BEGIN IMMEDIATE")
             results = [_now(op, tx) for op, tx in zip(ops, txs, strict=True)]
-            conn.execute("COMMIT")
+            await asyncio.get_running_loop().run_in_executor(self._committer, _commit, conn)
         except Exception:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -177,6 +189,8 @@ class _GroupWriter:
         return _SqliteTx(self._conn, self._seqs)
 
     def _alone(self, op: Op, woken: set[str]) -> tuple[bool, Any]:
+        """One operation in its own transaction, committed on the loop (only after a
+        batch failed, which is rare)."""
         conn = self._conn
         tx = self._tx()
         try:
@@ -189,6 +203,10 @@ class _GroupWriter:
             return False, exc
         woken |= tx.woken
         return True, value
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
 
 
 class SqliteDatabase:
@@ -236,9 +254,9 @@ class SqliteDatabase:
 
     async def scrub(self) -> None:
         """Copy the WAL into the database file and truncate it, so no old page image of a
-        deleted row stays behind. Batches commit synchronously on the loop, so no
-        transaction is open whenever a coroutine runs."""
-        busy, _, _ = self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        deleted row stays behind; between batches, as no transaction may be open."""
+        async with self._writer.busy:
+            busy, _, _ = self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning("WAL checkpoint blocked by a reader; erased pages remain in the WAL")
 
