@@ -110,6 +110,28 @@ def test_conversation_model_inserts_and_removes_in_place(
     assert _names(model) == ["John Smith", "Besa", "Arta Krasniqi"]
 
 
+def test_conversation_model_takes_a_new_list_row_by_row(
+    qtbot: QtBot, store: Store, qtmodeltester: ModelTester
+) -> None:
+    """A reloaded list replaces the rows in place: gone ones removed, new ones inserted,
+    unchanged ones untouched, and no reset (the selection stays where it was)."""
+    _fill(qtbot, store)
+    model = ConversationListModel("window")
+    check_model(qtmodeltester, model)
+    everything = wait_for(qtbot, store.list_conversations())
+    model.set_conversations(everything[:2])
+    events: list[str] = []
+    model.modelReset.connect(lambda: events.append("reset"))
+    model.dataChanged.connect(lambda *_: events.append("changed"))
+    model.replace(everything[:2])
+    assert events == []
+    model.replace(everything[1:])
+    fresh = ConversationListModel("window")
+    fresh.set_conversations(everything[1:])
+    assert model.ids() == fresh.ids()
+    assert "reset" not in events
+
+
 def test_window_order_puts_the_soonest_deadline_first(qtbot: QtBot, store: Store) -> None:
     """The expiring list orders by the messaging window's deadline; no window comes last."""
     _fill(qtbot, store)

@@ -364,7 +364,7 @@ class ExpiringController(_ListController):
         await asyncio.sleep(0)
         conversations = await self.conversations.expiring_conversations()
         selected = self.pane.conversation_id
-        self.model.set_conversations(conversations)
+        self.model.replace(conversations)
         self.count_changed.emit(len(conversations))
         if selected is not None and (row := self.model.row_of(selected)) is not None:
             self.screen.select_row(row)

@@ -140,6 +140,14 @@ class ConversationListModel(QAbstractListModel):
         self._rows = {c.id: i for i, c in enumerate(ordered)}
         self.endResetModel()
 
+    def replace(self, conversations: Iterable[Conversation]) -> None:
+        """Make the list exactly ``conversations`` row by row: unlike a reset, the
+        selection, the scroll position and unchanged rows stay as they are."""
+        wanted = list(conversations)
+        kept = {c.id for c in wanted}
+        self.remove([c.id for c in self._items if c.id not in kept])
+        self.upsert(wanted)
+
     def upsert(self, conversations: Sequence[Conversation]) -> None:
         """Add new conversations and update changed ones, moving rows to keep the order."""
         for conversation in conversations:
@@ -148,6 +156,8 @@ class ConversationListModel(QAbstractListModel):
     def _upsert_one(self, c: Conversation) -> None:
         key = self._key(c)
         row = self._rows.get(c.id)
+        if row is not None and self._items[row] == c:
+            return  # nothing to show again
         if row is None:
             at = bisect.bisect_left(self._keys, key)
             self.beginInsertRows(QModelIndex(), at, at)
