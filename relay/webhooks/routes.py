@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Final
 from urllib.parse import parse_qsl
@@ -24,9 +25,12 @@ from relay.webhooks.parsing import ParseResult, PayloadError
 from relay.webhooks.signatures import meta_signature_ok, same_secret, viber_signature_ok
 from relay.webhooks.viber import parse_viber
 
-__all__ = ["webhooks_router"]
+__all__ = ["META_PATH", "serve_meta", "webhooks_router"]
 
 log = logging.getLogger("clientora.relay.webhooks")
+
+#: Where Meta posts (``webhooks_router`` mounts ``/meta`` under ``/webhooks``).
+META_PATH: Final = "/webhooks/meta"
 
 # Per-request outcomes, resolved once (a labels() lookup per webhook is measurable).
 _OUTCOMES: Final = {
@@ -62,13 +66,13 @@ async def _store(services: Services, source: str, result: ParseResult) -> None:
     _OUTCOMES[source, bool(records)].inc()
 
 
-@asgi("/meta", copy_scope=False)
-async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+async def handle_meta(scope: Scope, receive: Receive, send: Send) -> None:
     """Meta's verification handshake (GET) and its signed webhooks (POST).
 
     The busiest endpoint, written against ASGI directly: no dependency injection or
     response objects on the way from the body to the commit (measured: a third less
-    CPU per webhook than a regular handler).
+    CPU per webhook than a regular handler). The app hands it ``/webhooks/meta`` before
+    Litestar's routing (``relay/app.py``); ``meta_webhook`` routes any other spelling.
     """
     services: Services = Litestar.from_scope(scope).state.services
     method = scope.get("method")
@@ -103,6 +107,20 @@ async def meta_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         return
     await _store(services, "meta", result)
     await _reply(send, 200, b"EVENT_RECEIVED")
+
+
+meta_webhook = asgi("/meta", copy_scope=False)(handle_meta)
+
+
+async def serve_meta(scope: Scope, receive: Receive, send: Send) -> None:
+    """``handle_meta`` outside Litestar's middleware: an unexpected error is logged and
+    answered 500 here (Meta retries it), as Litestar's handler would."""
+    try:
+        await handle_meta(scope, receive, send)
+    except Exception:
+        log.exception("unhandled error", extra={"path": scope["path"]})
+        with contextlib.suppress(Exception):  # the answer may have started already
+            await _reply(send, 500, b"The relay hit an unexpected error.")
 
 
 def _handshake(services: Services, scope: Scope) -> tuple[int, bytes]:
