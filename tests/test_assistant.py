@@ -10,6 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from desktop.core.assistant import DRAFTS_AT_ONCE
 from desktop.core.autopilot import ChannelPolicy, OpeningHours
 from desktop.core.drafting import AIConfig
 from desktop.core.engine import Engine
@@ -87,6 +88,31 @@ async def test_a_burst_is_one_turn_and_gets_one_reply(
     assert len(model.fake.chat_requests) == 1
     prompt = model.fake.chat_requests[0]["messages"][-1]["content"]
     assert "Përshëndetje" in prompt and "të dielën?" in prompt
+
+
+async def test_a_crowd_is_drafted_a_few_at_a_time(
+    engine: Engine, relay: ServedApp, fake_graph: FakeGraphServer, model: ServedOpenAI
+) -> None:
+    """Ten customers writing at once all get a draft, with no more than DRAFTS_AT_ONCE
+    requests at the model together (the rest wait their turn, none is dropped)."""
+    customers = 10
+    unsure = json.dumps(
+        {
+            "reply": ANSWER,
+            "cited_chunk_ids": [],
+            "confidence": 0.3,
+            "handoff": False,
+            "handoff_reason": None,
+        }
+    )
+    model.fake.push(*[Delay(0.3, then=Reply(unsure)) for _ in range(customers)])
+    async with settles(engine, inbound=customers):
+        for n in range(customers):
+            _write(relay, "A jeni hapur të dielën?", f"c{n}", psid=f"PSID{n}")
+    assert len(model.fake.chat_requests) == customers
+    assert 1 < model.fake.most_at_once <= DRAFTS_AT_ONCE
+    drafts = await engine.store.pending_drafts()
+    assert len({d.conversation_id for d in drafts}) == customers
 
 
 async def test_a_newer_message_supersedes_a_draft_in_progress(

@@ -166,6 +166,9 @@ class FakeOpenAI:
     default_content: str = "Hello from the fake OpenAI server."
     #: Every request received, in order, whatever its outcome.
     requests: list[RecordedRequest] = field(default_factory=list, init=False)
+    #: The most chat requests that were being answered at the same moment.
+    most_at_once: int = field(default=0, init=False)
+    _at_once: int = field(default=0, init=False, repr=False)
     _script: deque[Step] = field(default_factory=deque, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _counter: int = field(default=0, init=False, repr=False)
@@ -263,6 +266,16 @@ class FakeOpenAI:
             await ex.json(400, Error(400, problem).body())
             return
         request = ChatRequest(model=body["model"], messages=body["messages"], body=body)
+        with self._lock:
+            self._at_once += 1
+            self.most_at_once = max(self.most_at_once, self._at_once)
+        try:
+            await self._answer_chat(request, body, ex)
+        finally:
+            with self._lock:
+                self._at_once -= 1
+
+    async def _answer_chat(self, request: ChatRequest, body: Any, ex: _Exchange) -> None:
         step = self._next_step(request)
         while isinstance(step, Delay):
             if not await ex.wait_or_disconnect(step.seconds):
