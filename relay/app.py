@@ -79,12 +79,14 @@ async def readyz(services: NamedDependency[Services]) -> dict[str, str]:
     return {"status": "ready"}
 
 
-async def _keep_directory_fresh(directory: ChannelDirectory) -> None:
-    """Channels connected or removed through another process route here within seconds."""
+async def _keep_directory_fresh(services: Services) -> None:
+    """Channels connected or removed, and away switches turned, through another process
+    take effect here within seconds."""
     while True:
         await asyncio.sleep(DIRECTORY_RELOAD_S)
         try:
-            await directory.reload()
+            await services.directory.reload()
+            services.away_on = await services.store.away_switched_on()
         except Exception:
             log.warning("cannot reload the channel directory", exc_info=True)
 
@@ -130,6 +132,7 @@ def create_app(settings: Settings) -> Litestar:
                 plans=load_plans(settings.plans),
                 prices=load_prices(settings.ai_prices),
             )
+            services.away_on = await store.away_switched_on()
             store.on_commit(services.wakeups.notify)
             app.state.services = services
             retention = (
@@ -139,7 +142,7 @@ def create_app(settings: Settings) -> Litestar:
             )
             reloading = (
                 asyncio.get_running_loop().create_task(
-                    _keep_directory_fresh(directory), name="directory"
+                    _keep_directory_fresh(services), name="directory"
                 )
                 if directory.shared
                 else None

@@ -43,6 +43,7 @@ __all__ = ["away_router", "consider_away", "keep_sweeping", "presence_stale_ms"]
 log = logging.getLogger("clientora.relay.away")
 
 _MESSAGES = msgspec.json.Decoder(AwayMessages)
+_OFF = AWAY_REPLIES.labels("off")
 
 
 def presence_stale_ms(services: Services) -> int:
@@ -62,6 +63,9 @@ def consider_away(services: Services, stored: Sequence[tuple[str, int, MessageRe
     """Start the away check for newly stored inbound messages (business, seq, event);
     it runs after the webhook's 200, so a slow platform never delays the answer."""
     for business_id, seq, event in stored:
+        if event.channel_id not in services.away_on:
+            _OFF.inc()  # no task, no database read: most channels never switch it on
+            continue
         task = asyncio.get_running_loop().create_task(
             _answer_if_away(services, business_id, seq, event), name="away"
         )
@@ -216,6 +220,10 @@ async def put_channel(
         principal.business_id, channel_id, data.enabled, data.minutes
     ):
         raise RelayError(404, "unknown_channel", "No such channel in this business.")
+    if data.enabled:
+        services.away_on.add(channel_id)
+    else:
+        services.away_on.discard(channel_id)
     return data
 
 

@@ -76,6 +76,9 @@ class Services:
     webchat_limiter: VisitorLimiter = field(default_factory=VisitorLimiter)
     #: Each channel's last event and send, noted in memory (relay/health.py saves them).
     activity: ChannelActivity = field(default_factory=ChannelActivity)
+    #: Channels whose away switch is on, so the many messages of the others cost no
+    #: away check (reloaded with the directory; the away sweep reads the database).
+    away_on: set[str] = field(default_factory=set)
     #: Work started after a request's answer (away replies), awaited on shutdown.
     background: set[asyncio.Task[None]] = field(default_factory=set)
 

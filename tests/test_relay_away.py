@@ -201,11 +201,10 @@ async def test_two_relays_on_postgres_answer_once(
     fake, graph = fake_graph
     async with pg_schema() as dsn:
         with ExitStack() as stack:
-            a, b = (
-                stack.enter_context(_relay(tmp_path / name, graph, database_url=dsn))
-                for name in ("a", "b")
-            )
+            a = stack.enter_context(_relay(tmp_path / "a", graph, database_url=dsn))
             _shop(a.url)
+            # B starts knowing the switch (a running process learns it within seconds).
+            b = stack.enter_context(_relay(tmp_path / "b", graph, database_url=dsn))
             before, later = _outcome("sent"), _outcome("not_new")
             body = json.dumps(messenger_text("PAGE1", "PSID1", "m-1", "Hello?", _now_ms()))
             with ThreadPoolExecutor(4) as pool:

@@ -82,6 +82,11 @@ class Away:
         )
         return {str(r["channel_id"]): (bool(r["enabled"]), int(r["minutes"])) for r in rows}
 
+    async def away_switched_on(self) -> set[str]:
+        """Every channel whose away switch is on (each process keeps them in memory)."""
+        rows = await self._db.fetch("SELECT channel_id FROM away_channels WHERE enabled")
+        return {str(r["channel_id"]) for r in rows}
+
     async def away_channel(self, channel_id: str) -> tuple[bool, int] | None:
         """One channel's saved switch (enabled, minutes); None when never saved."""
         row = await self._db.fetchrow(
