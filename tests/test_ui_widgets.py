@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QSettings, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLabel, QListView, QStyleOptionViewItem, QWidget
@@ -266,41 +266,54 @@ def test_details_pane_edits_labels_notes_and_status(qtbot: QtBot) -> None:
     assert "You replied" in details.assistant.text()
 
 
-def test_failed_message_shows_the_reason_and_retry(qtbot: QtBot) -> None:
-    """A failed send says why in plain words; clicking Retry asks for a retry."""
+def _shown_thread(qtbot: QtBot, messages: list[Message]) -> tuple[ThreadView, QStyleOptionViewItem]:
+    """A thread view on screen with ``messages``, and the style its rows are laid out with."""
     view = ThreadView()
     qtbot.addWidget(view)
     view.resize(700, 500)
     view.show()
-    failed = _message(
-        3,
-        "Po, e kemi!",
+    view.set_messages(1, messages)
+    qtbot.waitUntil(lambda: view.indexAt(QPoint(10, 10)).isValid())
+    option = QStyleOptionViewItem()
+    option.initFrom(view)
+    return view, option
+
+
+def _click(view: ThreadView, row: int, button: QRect) -> None:
+    """Click ``button`` (in row coordinates) of the thread's ``row``."""
+    QTest.mouseClick(
+        view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        view.visualRect(view.messages.index(row, 0)).topLeft() + button.center(),
+    )
+
+
+def _failed(message_id: int, text: str, code: str, reason: str = "") -> Message:
+    return _message(
+        message_id,
+        text,
         direction="out",
         author="owner",
         status="failed",
-        error_code="window_closed",
-        error_message="(#10) outside window",
+        error_code=code,
+        error_message=reason or None,
     )
+
+
+def test_failed_message_shows_the_reason_and_retry(qtbot: QtBot) -> None:
+    """A failed send says why in plain words; clicking Retry asks for a retry."""
     photo = _message(
         2,
         "Si kjo?",
         attachments=(Attachment(type="image", url="https://example.com/a.jpg", filename="a.jpg"),),
     )
-    view.set_messages(1, [_message(1, "Përshëndetje"), photo, failed])
-    qtbot.waitUntil(lambda: view.indexAt(QPoint(10, 10)).isValid())
-    index = view.messages.index(2, 0)
-    rect = view.visualRect(index)
-    style_option = QStyleOptionViewItem()
-    style_option.initFrom(view)
-    retry = view.bubbles.retry_rect(index, style_option)
+    failed = _failed(3, "Po, e kemi!", "window_closed", "(#10) outside window")
+    view, option = _shown_thread(qtbot, [_message(1, "Përshëndetje"), photo, failed])
+    retry = view.bubbles.retry_rect(view.messages.index(2, 0), option)
     assert retry is not None
     with qtbot.waitSignal(view.retry_requested) as asked:
-        QTest.mouseClick(
-            view.viewport(),
-            Qt.MouseButton.LeftButton,
-            Qt.KeyboardModifier.NoModifier,
-            rect.topLeft() + retry.center(),
-        )
+        _click(view, 2, retry)
     assert asked.args == [3]
     image = view.grab().toImage()
     assert not image.isNull()
@@ -309,38 +322,16 @@ def test_failed_message_shows_the_reason_and_retry(qtbot: QtBot) -> None:
 def test_a_reply_of_unknown_outcome_can_be_marked_as_arrived(qtbot: QtBot) -> None:
     """A reply the relay lost track of offers "It arrived" beside Retry; a reply refused
     for another reason offers only Retry."""
-    view = ThreadView()
-    qtbot.addWidget(view)
-    view.resize(700, 500)
-    view.show()
-    lost = _message(
-        2,
-        "Po, e kemi!",
-        direction="out",
-        author="owner",
-        status="failed",
-        error_code="outcome_unknown",
-        error_message="may or may not have reached the customer",
-    )
-    refused = _message(
-        3, "Edhe kjo", direction="out", author="owner", status="failed", error_code="too_long"
-    )
-    view.set_messages(1, [_message(1, "Përshëndetje"), lost, refused])
-    qtbot.waitUntil(lambda: view.indexAt(QPoint(10, 10)).isValid())
-    style_option = QStyleOptionViewItem()
-    style_option.initFrom(view)
+    lost = _failed(2, "Po, e kemi!", "outcome_unknown", "may or may not have arrived")
+    refused = _failed(3, "Edhe kjo", "too_long")
+    view, option = _shown_thread(qtbot, [_message(1, "Përshëndetje"), lost, refused])
     lost_index, refused_index = view.messages.index(1, 0), view.messages.index(2, 0)
-    assert view.bubbles.arrived_rect(refused_index, style_option) is None
-    arrived = view.bubbles.arrived_rect(lost_index, style_option)
-    retry = view.bubbles.retry_rect(lost_index, style_option)
+    assert view.bubbles.arrived_rect(refused_index, option) is None
+    arrived = view.bubbles.arrived_rect(lost_index, option)
+    retry = view.bubbles.retry_rect(lost_index, option)
     assert arrived is not None and retry is not None and not arrived.intersects(retry)
     with qtbot.waitSignal(view.arrived_confirmed) as asked:
-        QTest.mouseClick(
-            view.viewport(),
-            Qt.MouseButton.LeftButton,
-            Qt.KeyboardModifier.NoModifier,
-            view.visualRect(lost_index).topLeft() + arrived.center(),
-        )
+        _click(view, 1, arrived)
     assert asked.args == [2]
 
 

@@ -195,30 +195,42 @@ def requeue(
     conn: sqlite3.Connection, message_id: int, idempotency_key: str, now_ms: int
 ) -> list[Change]:
     """Queue a failed message again under a new key (the old key's failure is final)."""
-    conversation_id = _conversation_of(conn, message_id)
-    cursor = conn.execute(
-        "UPDATE messages SET status = 'queued', idempotency_key = ?, send_id = NULL,"
-        " attempts = 0, error_code = NULL, error_message = NULL, next_attempt_ms = NULL,"
-        " updated_at_ms = ? WHERE id = ? AND status = 'failed' AND direction = 'out'"
-        " AND text IS NOT NULL",
-        (idempotency_key, now_ms, message_id),
+    return _settle_failed(
+        conn,
+        message_id,
+        "status = 'queued', idempotency_key = ?, send_id = NULL, attempts = 0",
+        (idempotency_key,),
+        "text IS NOT NULL",
+        (),
+        now_ms,
     )
-    if cursor.rowcount == 0 or conversation_id is None:
-        raise NotRequeueable(message_id)
-    writer = EventWriter(conn, None, now_ms)
-    writer.touched(conversation_id, message_id)
-    return writer.changes
 
 
 def confirm_delivered(conn: sqlite3.Connection, message_id: int, now_ms: int) -> list[Change]:
     """The owner saw that a reply of unknown outcome did reach the customer: it counts as
     sent from now on (no retry, which could make the customer read it twice)."""
+    return _settle_failed(
+        conn, message_id, "status = 'sent'", (), "error_code = ?", (UNKNOWN_OUTCOME,), now_ms
+    )
+
+
+def _settle_failed(
+    conn: sqlite3.Connection,
+    message_id: int,
+    assignments: str,
+    values: tuple[object, ...],
+    condition: str,
+    condition_values: tuple[object, ...],
+    now_ms: int,
+) -> list[Change]:
+    """Move a failed outbound message on (its error cleared); NotRequeueable if it is not
+    one, or ``condition`` does not hold."""
     conversation_id = _conversation_of(conn, message_id)
     cursor = conn.execute(
-        "UPDATE messages SET status = 'sent', error_code = NULL, error_message = NULL,"
+        f"UPDATE messages SET {assignments}, error_code = NULL, error_message = NULL,"
         " next_attempt_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'failed'"
-        " AND direction = 'out' AND error_code = ?",
-        (now_ms, message_id, UNKNOWN_OUTCOME),
+        f" AND direction = 'out' AND {condition}",
+        (*values, now_ms, message_id, *condition_values),
     )
     if cursor.rowcount == 0 or conversation_id is None:
         raise NotRequeueable(message_id)
