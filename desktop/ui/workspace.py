@@ -270,7 +270,7 @@ class Workspace(QObject):
         elif name == "channels":
             self.channels.reload()
         elif name == "knowledge":
-            self.knowledge.reload()  # a scheduled re-sync may have left changes to review
+            self.knowledge.reload()
 
     def _hidden_to_tray(self) -> None:
         if not self._told_about_tray:

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from desktop.core.drafting import Draft, Drafter, DraftRequest, ExtractiveDrafter, LLMDrafter, Turn
-from desktop.core.kb import KnowledgeBase, OpenAIEmbedder
+from desktop.core.kb import CrawlLimits, KnowledgeBase, OpenAIEmbedder
 from desktop.core.kb.models import (
     ImportReport,
     ImportResult,
@@ -75,6 +75,8 @@ class KnowledgeService:
         self.kb = kb
         self.drafters = drafters
         self._resync: asyncio.Task[None] | None = None
+        #: Called after each scheduled re-sync (the knowledge screen shows what changed).
+        self._resynced: list[Callable[[], None]] = []
 
     # ---- items --------------------------------------------------------------------------
 
@@ -186,19 +188,32 @@ class KnowledgeService:
                 self._resync_sites(hours), name="clientora-site-resync"
             )
 
+    def on_resynced(self, listener: Callable[[], None]) -> None:
+        self._resynced.append(listener)
+
     async def _resync_sites(self, hours: float) -> None:
         """Re-fetch imported websites on a schedule; only changed pages are re-indexed."""
         while True:
             await asyncio.sleep(hours * 3600)
-            report = await self.kb.resync_sites()
-            log.info(
-                "websites re-synced",
-                extra={
-                    "ok": report.ok_count,
-                    "to_review": sum(r.message.startswith("changed:") for r in report.items),
-                    "failed": len(report.failed),
-                },
-            )
+            try:
+                await self.resync_sites()
+            except Exception:  # the next round tries again
+                log.exception("scheduled website re-sync failed")
+
+    async def resync_sites(self, limits: CrawlLimits | None = None) -> None:
+        """Re-fetch every imported website now and tell the listeners (changed pages
+        wait for the owner's review)."""
+        report = await self.kb.resync_sites(limits=limits or CrawlLimits())
+        for listener in self._resynced:
+            listener()
+        log.info(
+            "websites re-synced",
+            extra={
+                "ok": report.ok_count,
+                "to_review": sum(r.message.startswith("changed:") for r in report.items),
+                "failed": len(report.failed),
+            },
+        )
 
     # ---- asking -------------------------------------------------------------------------
 

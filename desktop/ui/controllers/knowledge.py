@@ -119,6 +119,8 @@ class KnowledgeController(QObject):
         self._changes: list[PendingChange] = []
         screen.ask_requested.connect(self.ask)
         screen.hit_activated.connect(self.show_hit)
+        # A scheduled re-sync may leave pages for review: the bar shows them at once.
+        knowledge.on_resynced(self.reload)
         # Progress may be reported from a worker thread: a queued signal brings it here.
         self._progress.connect(self._show_progress)
 
