@@ -335,6 +335,20 @@ def test_a_reply_of_unknown_outcome_can_be_marked_as_arrived(qtbot: QtBot) -> No
     assert asked.args == [2]
 
 
+def test_a_row_waiting_for_an_answer_says_so(qtbot: QtBot) -> None:
+    """A draft's row previews its text; a hand-off (no text) says the owner must answer."""
+    delegate = ConversationDelegate()
+    palette = QApplication.palette()
+    conversation = _conversation()
+    assert delegate.preview(conversation, _draft(), palette)[0] == (
+        "Draft: Po, i kemi në ngjyrë të zezë për 45 €."
+    )
+    handoff = _draft(text="", handoff=True, handoff_reason="asks for a person")
+    assert delegate.preview(conversation, handoff, palette)[0] == (
+        "No draft: this one needs your answer"
+    )
+
+
 def test_conversation_rows_paint_badges_without_errors(qtbot: QtBot) -> None:
     """Rows with unread counts, drafts, countdowns and labels paint (light and dark)."""
     model = ConversationListModel()

@@ -256,7 +256,9 @@ class ConversationDelegate(QStyledItemDelegate):
     def preview(self, c: Conversation, draft: object, palette: QPalette) -> tuple[str, QColor]:
         muted = palette.color(QPalette.ColorRole.PlaceholderText)
         if isinstance(draft, Draft):
-            return "Draft: " + " ".join(draft.text.split()), muted
+            text = " ".join(draft.text.split())
+            # A hand-off leaves no text to approve: the owner answers this one.
+            return ("Draft: " + text if text else "No draft: this one needs your answer"), muted
         text = " ".join((c.last_message_preview or "").split()) or "(no text)"
         if c.last_message_status == "failed":
             return "Not sent: " + text, palette.color(QPalette.ColorRole.BrightText)
