@@ -24,6 +24,7 @@ from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.screens.channels import META_PLATFORMS, ChannelsScreen
 from desktop.ui.tasks import TaskKeeper
 from desktop.ui.text import PLATFORM_NAMES
+from desktop.ui.widgets.common import confirm
 from desktop.ui.widgets.connect_dialog import ConnectDialog
 from desktop.ui.widgets.meta_connect import MetaConnectDialog
 from desktop.ui.widgets.webchat_share import WebChatDialog
@@ -315,19 +316,14 @@ class ChannelsController(QObject):
         )
 
     def confirm_disconnect(self, channel_id: str) -> QMessageBox:
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        box = confirm(
+            self._parent(),
             "Disconnect channel",
             "Disconnect this channel? Its messages stop arriving and its stored credentials"
             " are deleted. Conversations already here stay.",
-            QMessageBox.StandardButton.Cancel,
-            self._parent(),
+            "Disconnect",
+            lambda: self.disconnect_channel(channel_id),
         )
-        confirm = box.addButton("Disconnect", QMessageBox.ButtonRole.DestructiveRole)
-        box.buttonClicked.connect(
-            lambda clicked: self.disconnect_channel(channel_id) if clicked is confirm else None
-        )
-        box.open()
         self.dialog_opened.emit(box)
         return box
 

@@ -18,6 +18,7 @@ from desktop.core.store.models import CONVERSATION_STATUSES
 from desktop.ui.hub import ChangeHub, ChangeSet
 from desktop.ui.saved_replies import SavedReplies
 from desktop.ui.tasks import TaskKeeper
+from desktop.ui.widgets.common import confirm
 from desktop.ui.widgets.conversation_pane import ConversationPane
 from desktop.ui.widgets.draft_panel import Citation
 from desktop.ui.widgets.source_dialog import SourceDialog, item_kind
@@ -248,20 +249,15 @@ class ConversationController(QObject):
         conversation_id = self.conversation_id
         if conversation_id is None:
             return None
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        box = confirm(
+            self.pane.window(),
             "Forget this customer",
             "Erase this customer, their messages, drafts and notes on this computer, on the"
             " Clientora service and on your other computers? This cannot be undone. You get a"
             " signed receipt to send them.",
-            QMessageBox.StandardButton.Cancel,
-            self.pane.window(),
+            "Forget",
+            lambda: self.forget(conversation_id),
         )
-        confirm = box.addButton("Forget", QMessageBox.ButtonRole.DestructiveRole)
-        box.buttonClicked.connect(
-            lambda clicked: self.forget(conversation_id) if clicked is confirm else None
-        )
-        box.open()
         self.dialog_opened.emit(box)
         return box
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from desktop.core.services import AskResult, KnowledgeService
 from desktop.ui.models.knowledge import Site, sites
 from desktop.ui.screens.knowledge import KnowledgeScreen, readable_paths
 from desktop.ui.tasks import TaskKeeper
-from desktop.ui.widgets.common import BannerKind
+from desktop.ui.widgets.common import BannerKind, confirm
 from desktop.ui.widgets.document_dialog import DocumentDialog
 from desktop.ui.widgets.kb_forms import FaqDialog, FaqValues, OfferDialog, OfferValues
 from desktop.ui.widgets.review_dialog import ReviewDialog
@@ -276,41 +276,40 @@ class KnowledgeController(QObject):
     # ---- delete ---------------------------------------------------------------------
 
     def confirm_delete(self, item: ItemInfo) -> QMessageBox:
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        box = confirm(
+            self._parent(),
             "Delete from knowledge",
             f"Delete “{item.title}”? The assistant will no longer use it.",
-            QMessageBox.StandardButton.Cancel,
-            self._parent(),
+            "Delete",
+            lambda: self.delete(item),
+            QMessageBox.Icon.Question,
         )
-        delete = box.addButton("Delete", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        box.buttonClicked.connect(lambda clicked: self.delete(item) if clicked is delete else None)
-        box.open()
         self.dialog_opened.emit(box)
         return box
 
     def confirm_remove_site(self, site: object) -> QMessageBox:
         assert isinstance(site, Site)
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        box = confirm(
+            self._parent(),
             "Remove site",
             f"Remove {site.host} and its {len(site.pages)} pages from what the assistant"
             " knows? Import it again at any time.",
-            QMessageBox.StandardButton.Cancel,
-            self._parent(),
+            "Remove",
+            lambda: self.remove_site(site),
         )
-        confirm = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-        box.buttonClicked.connect(
-            lambda clicked: self.remove_site(site) if clicked is confirm else None
-        )
-        box.open()
         self.dialog_opened.emit(box)
         return box
 
     def remove_site(self, site: Site) -> None:
+        self._delete(site.pages, f"Removed {site.host}.")
+
+    def delete(self, item: ItemInfo) -> None:
+        self._delete([item.item_id], f"Deleted “{item.title}”.")
+
+    def _delete(self, item_ids: Sequence[str], done_words: str) -> None:
         async def remove() -> None:
-            for item_id in site.pages:
+            for item_id in item_ids:
                 await self.knowledge.delete_item(item_id)
             await self._load()
 
@@ -318,23 +317,7 @@ class KnowledgeController(QObject):
             remove(),
             key="kb-delete",
             error=self._error,
-            done=lambda _: self.screen.banner.show_message(
-                "info", f"Removed {site.host}.", timeout_ms=4000
-            ),
-        )
-
-    def delete(self, item: ItemInfo) -> None:
-        async def remove() -> None:
-            await self.knowledge.delete_item(item.item_id)
-            await self._load()
-
-        self.tasks.spawn(
-            remove(),
-            key="kb-delete",
-            error=self._error,
-            done=lambda _: self.screen.banner.show_message(
-                "info", f"Deleted “{item.title}”.", timeout_ms=4000
-            ),
+            done=lambda _: self.screen.banner.show_message("info", done_words, timeout_ms=4000),
         )
 
     # ---- imports ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Literal
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLayoutItem,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSlider,
@@ -37,6 +39,7 @@ __all__ = [
     "avatar_color",
     "button",
     "card",
+    "confirm",
     "divider",
     "guard_wheel",
     "label",
@@ -174,6 +177,23 @@ class _WheelGuard(QObject):
             QApplication.sendEvent(self.scroller.viewport(), event)
             return True
         return super().eventFilter(watched, event)
+
+
+def confirm(
+    parent: QWidget | None,
+    title: str,
+    text: str,
+    action: str,
+    on_confirm: Callable[[], object],
+    icon: QMessageBox.Icon = QMessageBox.Icon.Warning,
+) -> QMessageBox:
+    """Ask before something that cannot be undone: Cancel, or ``action`` (which runs
+    ``on_confirm``). Opened without blocking; the box is returned for tests to answer."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Cancel, parent)
+    chosen = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+    box.buttonClicked.connect(lambda clicked: on_confirm() if clicked is chosen else None)
+    box.open()
+    return box
 
 
 def guard_wheel(root: QWidget, scroller: QAbstractScrollArea) -> None:
