@@ -222,7 +222,7 @@ async def test_fake_server_speaks_float_and_base64(fake: tuple[FakeEmbeddings, s
 
 
 async def test_vector_index_is_built_past_ten_thousand_chunks(tmp_path: Path) -> None:
-    """Past 10k chunks with vectors, upkeep builds an IVF_SQ index and search still works."""
+    """Past 10k chunks with vectors, upkeep builds an IVF_RQ index and search still works."""
     with serve_embeddings(dims=8) as (_, url):
         embedder = OpenAIEmbedder(base_url=url, api_key="k", model="m", dims=8, max_retries=0)
         kb = await KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
@@ -235,7 +235,7 @@ async def test_vector_index_is_built_past_ten_thousand_chunks(tmp_path: Path) ->
             db = await lancedb.connect_async(str(kb.path / "lance"))
             table = await db.open_table("chunks")
             indices = {tuple(i.columns): i.index_type for i in await table.list_indices()}
-            assert indices[("vector",)] == "IvfSq"
+            assert indices[("vector",)] == "IvfRq"
             hits = await kb.search("question about item4321", k=3)
             assert hits[0].title == "Question 4321 about item4321?"
         finally:

@@ -13,7 +13,7 @@ import lancedb
 import msgspec
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS, IvfSq
+from lancedb.index import FTS, IvfRq
 from lancedb.query import FullTextOperator, MatchQuery
 
 from .language import Analyzer
@@ -29,14 +29,15 @@ TABLE = "chunks"
 # ran ~10x slower at 100k chunks (measured), and MultiMatch takes the max, not the sum.
 FTS_FIELDS: dict[str, float] = {"f_title": 1.0, "f_tags": 1.0, "f_all": 1.0}
 VECTOR_INDEX_MIN_ROWS = 10_000
-# The vector index: IVF with 8-bit scalar quantisation, about one partition per 1,000
-# rows, 40 partitions probed, the candidates re-ranked on the full vectors. Recall of the
-# true top 10 at 100k x 1536: 0.96 (IVF_PQ: 0.25); see docs/decisions.md. Re-ranking
-# twice as many candidates (refine 2) found the same top 10 at ~1.2 ms more CPU a query;
-# 256 partitions or IVF_RQ needed about as much CPU for the same recall (measured).
-VECTOR_INDEX_TYPE = "IvfSq"
-VECTOR_NPROBES = 40
+# The vector index: IVF with RaBitQ codes (2 bits a dimension), about one partition per
+# 1,000 rows, 60 partitions probed, the candidates re-ranked on the full vectors. At 100k x
+# 1536 (tests/bench/kb_search.py) it found 0.98 of the true top 10 at ~4.5 ms of CPU a
+# query; IVF_SQ (8 bits) needed ~11 ms for 0.95 and its scan is what that time was spent
+# on (measured with the probes: 10 → 4 ms, 40 → 11 ms). See docs/decisions.md.
+VECTOR_INDEX_TYPE = "IvfRq"
+VECTOR_NPROBES = 60
 VECTOR_REFINE = 1
+VECTOR_BITS = 2
 NO_END = 2**31 - 1  # valid_until of items without an end date (days since 0001-01-01)
 # Old versions are kept this long so queries running during a cleanup never lose files.
 CLEANUP_AFTER = timedelta(seconds=30)
@@ -282,7 +283,7 @@ class ChunkStore:
         partitions = max(16, min(256, rows // 1000))
         await self.table.create_index(
             "vector",
-            config=IvfSq(distance_type="cosine", num_partitions=partitions),
+            config=IvfRq(distance_type="cosine", num_partitions=partitions, num_bits=VECTOR_BITS),
             replace=True,
         )
 
