@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from desktop.core.kb import KnowledgeBase, Progress
+from desktop.core.kb.store import TABLE
 
 
 def _pdf_string(text: str) -> bytes:
@@ -95,7 +96,7 @@ async def kb(tmp_path: Path) -> AsyncIterator[KnowledgeBase]:
 
 async def chunk_count(kb: KnowledgeBase) -> int:
     db = await lancedb.connect_async(str(kb.path / "lance"))
-    table = await db.open_table("chunks")
+    table = await db.open_table(TABLE)
     return int(await table.count_rows())
 
 

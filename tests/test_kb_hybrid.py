@@ -20,6 +20,7 @@ from desktop.core.kb import (
     KnowledgeBaseError,
     OpenAIEmbedder,
 )
+from desktop.core.kb.store import TABLE
 from tests.fakes.embeddings import FakeEmbeddings, serve_embeddings
 from tests.fakes.server import serve_app
 
@@ -58,7 +59,7 @@ async def kb(tmp_path: Path, embedder: OpenAIEmbedder) -> AsyncIterator[Knowledg
 
 async def stored_vectors(path: Path) -> list[list[float] | None]:
     db = await lancedb.connect_async(str(path / "lance"))
-    table = await db.open_table("chunks")
+    table = await db.open_table(TABLE)
     return [r["vector"] for r in await table.query().select(["vector"]).to_list()]
 
 
@@ -233,7 +234,7 @@ async def test_vector_index_is_built_past_ten_thousand_chunks(tmp_path: Path) ->
             )
             await kb.wait_idle()
             db = await lancedb.connect_async(str(kb.path / "lance"))
-            table = await db.open_table("chunks")
+            table = await db.open_table(TABLE)
             indices = {tuple(i.columns): i.index_type for i in await table.list_indices()}
             assert indices[("vector",)] == "IvfRq"
             hits = await kb.search("question about item4321", k=3)

@@ -10,6 +10,7 @@ import lancedb
 import pytest
 
 from desktop.core.kb import FaqInput, ItemNotFoundError, KnowledgeBase, KnowledgeBaseError
+from desktop.core.kb.store import TABLE
 
 TODAY = date(2026, 6, 15)
 
@@ -24,7 +25,7 @@ async def kb(tmp_path: Path) -> AsyncIterator[KnowledgeBase]:
 async def chunk_items(path: Path) -> list[str]:
     """item_id of every stored chunk, read straight from LanceDB."""
     db = await lancedb.connect_async(str(path / "lance"))
-    table = await db.open_table("chunks")
+    table = await db.open_table(TABLE)
     rows = await table.query().select(["item_id"]).to_list()
     return sorted(r["item_id"] for r in rows)
 
@@ -138,7 +139,7 @@ async def test_reopen_keeps_items_and_removes_orphan_chunks(tmp_path: Path) -> N
     await kb.close()
     # A crash between the LanceDB write and the catalog write leaves a chunk without item.
     db = await lancedb.connect_async(str(tmp_path / "kb" / "lance"))
-    table = await db.open_table("chunks")
+    table = await db.open_table(TABLE)
     row = (await table.query().limit(1).to_list())[0]
     await table.add([{**row, "chunk_id": "ghost#1", "item_id": "ghost"}])
     table.close()  # type: ignore[no-untyped-call]

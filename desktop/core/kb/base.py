@@ -122,7 +122,9 @@ class KnowledgeBase:
         await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
         catalog = await Catalog.open(path / "items.sqlite3")
         try:
-            store = await ChunkStore.open(path / "lance", dims=embedder.dims if embedder else None)
+            store = await ChunkStore.open(
+                path / "lance", dims=embedder.dims if embedder else None, copy=catalog
+            )
         except BaseException:
             await catalog.close()
             raise
@@ -725,10 +727,4 @@ class KnowledgeBase:
             expansion=query_expansion(query, loose_forms=unstemmed),
         )
         embedder = self.embedder if use_vectors else None
-        try:
-            return await run_search(self._store, embedder, plan)
-        except (OSError, RuntimeError, ValueError) as exc:
-            # Row ids are read in one table version and fetched in the next; a compaction
-            # in between invalidates them. Rare, and a second try sees a stable table.
-            log.info("search retried after %s", exc)
-            return await run_search(self._store, embedder, plan)
+        return await run_search(self._store, embedder, plan)

@@ -1,8 +1,11 @@
 """Item metadata in a small SQLite file beside the LanceDB folder (``items.sqlite3``).
 
-LanceDB holds the chunks (what search reads); this file holds one row per item (what the
-owner edits and lists) and a few settings. Writes go to LanceDB first and then here, so
-a crash between the two leaves orphan chunks, which ``KnowledgeBase.open`` removes.
+LanceDB holds the chunks (what search ranks); this file holds one row per item (what the
+owner edits and lists), a few settings, and a copy of each chunk's payload under its
+LanceDB row id (what search shows: a read here costs microseconds, a LanceDB take about a
+millisecond). Writes go to LanceDB first and then here, so a crash between the two leaves
+orphan chunks, which ``KnowledgeBase.open`` removes, or payloads not copied yet, which
+search then reads from LanceDB (``ChunkStore.payloads``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ CREATE TABLE IF NOT EXISTS items (
 CREATE INDEX IF NOT EXISTS items_source ON items (source);
 CREATE INDEX IF NOT EXISTS items_type ON items (item_type);
 CREATE TABLE IF NOT EXISTS pending (item_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS payloads (
+    row_id INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS payloads_item ON payloads (item_id);
 """
 _COLUMNS = (
     "item_id, item_type, title, body, alternatives, tags, price, valid_from, valid_until, "
@@ -191,6 +200,28 @@ class _Items:
             self._db.executemany("DELETE FROM pending WHERE item_id = ?", [(i,) for i in item_ids])
         return cur.rowcount
 
+    def put_payloads(self, rows: list[tuple[int, str, str]]) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO payloads VALUES (?, ?, ?)", rows)
+
+    def drop_payloads(self, item_ids: list[str] | None) -> None:
+        with self._db:
+            self._db.execute("BEGIN")
+            if item_ids is None:
+                self._db.execute("DELETE FROM payloads")
+            else:
+                self._db.executemany(
+                    "DELETE FROM payloads WHERE item_id = ?", [(i,) for i in item_ids]
+                )
+
+    def payloads(self, row_ids: list[int]) -> dict[int, str]:
+        marks = ", ".join("?" * len(row_ids))
+        rows = self._db.execute(
+            f"SELECT row_id, payload FROM payloads WHERE row_id IN ({marks})", row_ids
+        )
+        return {r[0]: r[1] for r in rows}
+
     def hold(self, held: HeldChange) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO pending (item_id, data) VALUES (?, ?)",
@@ -304,6 +335,21 @@ class Catalog:
 
     async def get(self, item_id: str) -> ItemRecord | None:
         return await self._run(functools.partial(self._items.get, item_id))
+
+    # The payload copy (``store.PayloadCopy``): row ids are LanceDB's stable row ids.
+
+    async def put_payloads(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        """Insert or replace (row id, item id, payload) rows in one transaction."""
+        await self._run(functools.partial(self._items.put_payloads, list(rows)))
+
+    async def drop_payloads(self, item_ids: Iterable[str] | None) -> None:
+        """Forget the payloads of these items (of every item with None)."""
+        ids = None if item_ids is None else list(item_ids)
+        await self._run(functools.partial(self._items.drop_payloads, ids))
+
+    async def payloads(self, row_ids: Sequence[int]) -> dict[int, str]:
+        """The copied payload of each row id that has one."""
+        return await self._run(functools.partial(self._items.payloads, list(row_ids)))
 
     async def hold(self, held: HeldChange) -> None:
         """Keep a changed page for review (replacing an earlier held version of it)."""

@@ -59,17 +59,11 @@ class SearchPlan(msgspec.Struct, frozen=True, kw_only=True):
 async def run_search(
     store: ChunkStore, embedder: Embedder | None, plan: SearchPlan
 ) -> list[SearchHit]:
-    """Rank, then read the payloads of the final k rows only.
-
-    Row ids belong to one table version: when the background compaction lands between
-    ranking and reading, the ranked rows are gone from the new version, so the search
-    runs again on the stable table (a row deleted meanwhile simply stays out).
-    """
-    for _ in range(3):
-        ranked = await _rank(store, embedder, plan)
-        payloads = await store.payloads([rowid for rowid, _ in ranked])
-        if len(payloads) == len(ranked):
-            break
+    """Rank, then read the payloads of the final k rows only (row ids are stable, so a
+    compaction in between changes nothing; a row deleted or re-embedded meanwhile is left
+    out)."""
+    ranked = await _rank(store, embedder, plan)
+    payloads = await store.payloads([rowid for rowid, _ in ranked])
     return [
         msgspec.structs.replace(PAYLOAD_DECODER.decode(payloads[rowid]), score=float(score))
         for rowid, score in ranked

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import lancedb
 import msgspec
@@ -18,11 +18,17 @@ from lancedb.query import FullTextOperator, MatchQuery
 
 from .language import Analyzer
 
-__all__ = ["FTS_FIELDS", "ChunkRow", "ChunkStore", "sql_str"]
+__all__ = ["FTS_FIELDS", "ChunkRow", "ChunkStore", "PayloadCopy", "sql_str"]
 
 log = logging.getLogger(__name__)
 
-TABLE = "chunks"
+# Row ids in TABLE are stable (kept through compaction, updates and overwrites, never
+# reused), so a copy of the payloads can be kept under them (``PayloadCopy``). A base
+# from before has LEGACY_TABLE, whose row ids change on compaction: it is copied into
+# TABLE once and then dropped.
+TABLE = "chunks_v2"
+LEGACY_TABLE = "chunks"
+_STABLE_ROW_IDS = {"new_table_enable_stable_row_ids": "true"}
 # Per-field BM25, summed. f_title: question + alternative phrasings (FAQ), title + heading
 # path (documents); f_tags: FAQ tags; f_all: everything including the body. Scores are
 # summed in Python from one query per field: a BooleanQuery of SHOULD clauses sums too but
@@ -41,6 +47,15 @@ VECTOR_BITS = 2
 NO_END = 2**31 - 1  # valid_until of items without an end date (days since 0001-01-01)
 # Old versions are kept this long so queries running during a cleanup never lose files.
 CLEANUP_AFTER = timedelta(seconds=30)
+
+
+class PayloadCopy(Protocol):
+    """Where search reads payloads by row id (the catalog's SQLite file): a LanceDB take
+    costs about a millisecond however few rows it reads, a SQLite read microseconds."""
+
+    async def put_payloads(self, rows: Sequence[tuple[int, str, str]]) -> None: ...
+    async def drop_payloads(self, item_ids: Sequence[str] | None) -> None: ...
+    async def payloads(self, row_ids: Sequence[int]) -> dict[int, str]: ...
 
 
 class ChunkRow(msgspec.Struct, kw_only=True):
@@ -93,29 +108,47 @@ def _schema(dims: int | None) -> pa.Schema:
 
 
 class ChunkStore:
-    """Wraps one AsyncTable. Callers serialise writes; reads may run alongside them."""
+    """Wraps one AsyncTable. Callers serialise writes; reads may run alongside them.
 
-    def __init__(self, db: Any, table: Any, dims: int | None) -> None:
+    Every write updates the payload copy after LanceDB: an item's copied payloads are
+    dropped before its chunks change, so a crash in between leaves payloads missing
+    (read from LanceDB instead), never stale ones.
+    """
+
+    def __init__(self, db: Any, table: Any, dims: int | None, copy: PayloadCopy) -> None:
         self._db = db
         self.table = table
         self.dims = dims
+        self._copy = copy
 
     @classmethod
-    async def open(cls, path: Path, *, dims: int | None) -> ChunkStore:
+    async def open(cls, path: Path, *, dims: int | None, copy: PayloadCopy) -> ChunkStore:
         """Open the table, creating it (with a vector column when ``dims``) if missing."""
-        db = await lancedb.connect_async(str(path))
-        names = (await db.list_tables()).tables
+        db = await lancedb.connect_async(str(path), storage_options=_STABLE_ROW_IDS)
+        names = set((await db.list_tables()).tables)
         if TABLE in names:
             table = await db.open_table(TABLE)
             schema = await table.schema()
             field = schema.field("vector") if "vector" in schema.names else None
+            store = cls(db, table, field.type.list_size if field is not None else None, copy)
+        elif LEGACY_TABLE in names:
+            legacy: Any = await db.open_table(LEGACY_TABLE)
+            data = await legacy.query().to_arrow()
+            legacy.close()
+            field = data.schema.field("vector") if "vector" in data.schema.names else None
             stored_dims = field.type.list_size if field is not None else None
-            return cls(db, table, stored_dims)
-        table = await db.create_table(TABLE, schema=_schema(dims))
-        return cls(db, table, dims)
+            table = await db.create_table(TABLE, data=data, schema=data.schema)
+            store = cls(db, table, stored_dims, copy)
+            await store._copy_all()
+        else:
+            store = cls(db, await db.create_table(TABLE, schema=_schema(dims)), dims, copy)
+        if LEGACY_TABLE in names:  # only once TABLE holds its rows
+            await db.drop_table(LEGACY_TABLE)
+        return store
 
     async def recreate(self, dims: int | None, data: pa.Table | None = None) -> None:
         """Replace the table (new vector width) in one overwrite; indexes must be rebuilt."""
+        await self._copy.drop_payloads(None)
         schema = _schema(dims)
         if data is None:
             self.table = await self._db.create_table(TABLE, schema=schema, mode="overwrite")
@@ -124,6 +157,45 @@ class ChunkStore:
                 TABLE, data=data.select(schema.names).cast(schema), mode="overwrite"
             )
         self.dims = dims
+        await self._copy_all()
+
+    async def _copy_rows(self, where: str | None, payloads: dict[str, tuple[str, str]]) -> None:
+        """Copy (item id, payload) by chunk id under the row ids ``where`` selects."""
+        q = self.table.query().select(["chunk_id"]).with_row_id()
+        found = await (q.where(where) if where else q).to_arrow()
+        await self._copy.put_payloads(
+            [
+                (rowid, *payloads[chunk_id])
+                for chunk_id, rowid in zip(
+                    found.column("chunk_id").to_pylist(),
+                    found.column("_rowid").to_pylist(),
+                    strict=True,
+                )
+                if chunk_id in payloads
+            ]
+        )
+
+    async def _copy_written(self, rows: Sequence[ChunkRow]) -> None:
+        payloads = {r.chunk_id: (r.item_id, r.payload) for r in rows}
+        ids = list(payloads)
+        for i in range(0, len(ids), 5000):
+            quoted = ", ".join(sql_str(x) for x in ids[i : i + 5000])
+            await self._copy_rows(f"chunk_id IN ({quoted})", payloads)
+
+    async def _copy_all(self) -> None:
+        data = await self.table.query().select(["chunk_id", "item_id", "payload"]).to_arrow()
+        payloads = dict(
+            zip(
+                data.column("chunk_id").to_pylist(),
+                zip(
+                    data.column("item_id").to_pylist(),
+                    data.column("payload").to_pylist(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
+        await self._copy_rows(None, payloads)
 
     def close(self) -> None:
         self.table.close()
@@ -144,6 +216,7 @@ class ChunkStore:
     async def add(self, rows: Sequence[ChunkRow], vectors: np.ndarray | None) -> None:
         if rows:
             await self.table.add(self.to_arrow_rows(rows, vectors))
+            await self._copy_written(rows)
 
     async def replace_item(
         self, item_id: str, rows: Sequence[ChunkRow], vectors: np.ndarray | None
@@ -152,6 +225,7 @@ class ChunkStore:
         if not rows:
             await self.delete_items([item_id])
             return
+        await self._copy.drop_payloads([item_id])
         await (
             self.table.merge_insert("chunk_id")
             .when_matched_update_all()
@@ -159,11 +233,13 @@ class ChunkStore:
             .when_not_matched_by_source_delete(f"item_id = {sql_str(item_id)}")
             .execute(self.to_arrow_rows(rows, vectors))
         )
+        await self._copy_written(rows)
 
     async def delete_items(self, item_ids: Sequence[str]) -> None:
         for i in range(0, len(item_ids), 500):
             ids = ", ".join(sql_str(x) for x in item_ids[i : i + 500])
             await self.table.delete(f"item_id IN ({ids})")
+        await self._copy.drop_payloads(item_ids)
 
     async def item_ids(self) -> set[str]:
         data = await self.table.query().select(["item_id"]).to_arrow()
@@ -210,17 +286,24 @@ class ChunkStore:
         return list(zip(rowids, table.column("_distance").to_pylist(), strict=True))
 
     async def payloads(self, rowids: Sequence[int]) -> dict[int, str]:
-        """The payload of each row id still present (a row deleted meanwhile is left out)."""
+        """The payload of each row id still present (a row deleted meanwhile is left out):
+        from the copy, and from LanceDB for any row not copied (yet)."""
         if not rowids:
             return {}
-        table = (
-            await self.table.take_row_ids(list(rowids)).select(["payload"]).with_row_id().to_arrow()
-        )
-        return dict(
-            zip(
-                table.column("_rowid").to_pylist(), table.column("payload").to_pylist(), strict=True
+        found = await self._copy.payloads(rowids)
+        missing = [r for r in rowids if r not in found]
+        if missing:
+            table = (
+                await self.table.take_row_ids(missing).select(["payload"]).with_row_id().to_arrow()
             )
-        )
+            found.update(
+                zip(
+                    table.column("_rowid").to_pylist(),
+                    table.column("payload").to_pylist(),
+                    strict=True,
+                )
+            )
+        return found
 
     async def payload_of(self, chunk_id: str) -> str | None:
         """One chunk's payload by its id (citations show exactly the passage used)."""
