@@ -78,6 +78,18 @@ def sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+async def _ranked(query: Any) -> pa.Table:
+    """``query.to_arrow()`` for the queries every search runs, without the table-schema
+    read lancedb makes first to look for blob columns (this table has none): 0.7 ms of
+    CPU a hybrid search (five queries), measured. Falls back to ``to_arrow()`` should
+    lancedb's internals move."""
+    inner = getattr(query, "_inner", None)
+    if inner is None or not hasattr(inner, "execute"):
+        return await query.to_arrow()
+    stream = await inner.execute(max_batch_length=None, timeout=None)
+    return pa.Table.from_batches([batch async for batch in stream], schema=stream.schema)
+
+
 def _match(query: str, field: str) -> MatchQuery:
     # Exact terms, OR: fuzziness and AND both hurt ranking (measured, data README).
     return MatchQuery(
@@ -256,7 +268,7 @@ class ChunkStore:
         q = self.table.query().nearest_to_text(_match(query, field))
         if where:
             q = q.where(where)
-        return await q.select(["_score"]).with_row_id().limit(depth).to_arrow()
+        return await _ranked(q.select(["_score"]).with_row_id().limit(depth))
 
     async def fts(
         self, query: str, depth: int, where: str | None, fields: Sequence[str]
@@ -281,7 +293,7 @@ class ChunkStore:
         q = q.nprobes(VECTOR_NPROBES).refine_factor(VECTOR_REFINE)
         if where:
             q = q.where(where)
-        table = await q.select(["_distance"]).with_row_id().limit(depth).to_arrow()
+        table = await _ranked(q.select(["_distance"]).with_row_id().limit(depth))
         rowids = table.column("_rowid").to_pylist()
         return list(zip(rowids, table.column("_distance").to_pylist(), strict=True))
 
