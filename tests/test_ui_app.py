@@ -231,6 +231,45 @@ def test_run_locally_type_as_customer_and_approve_the_draft(
     )
 
 
+def test_the_open_draft_stays_while_others_arrive_and_the_next_opens_after_it(
+    qtbot: QtBot, workspace: Workspace
+) -> None:
+    """Approvals: a draft arriving elsewhere neither reloads the open thread nor moves the
+    selection; sending the open draft opens the one that takes its place."""
+    ws = workspace
+    _run_locally(qtbot, ws)
+    _add_faq(qtbot, ws)
+    qtbot.waitUntil(lambda: ws.engine.channels.test_channel_id is not None, timeout=10_000)
+    ws.inbox.say_as_customer("Sa kushton dërgesa në Prizren?", "Arta", "test-customer-0101")
+    qtbot.waitUntil(lambda: ws.window.count("approvals") == 1, timeout=20_000)
+    ws.inbox.say_as_customer("A dërgoni në Prizren?", "Besa", "test-customer-0102")
+    qtbot.waitUntil(lambda: ws.window.count("approvals") == 2, timeout=20_000)
+    ws.window.show_screen("approvals")
+    screen, queue = ws.approvals_screen, ws.approvals.model
+    qtbot.waitUntil(lambda: queue.rowCount() == 2, timeout=10_000)
+    screen.select_row(0)
+    arta = queue.at(0)[1].id
+    qtbot.waitUntil(lambda: ws.approvals.pane.draft is not None, timeout=10_000)
+    # A reset of the queue would clear the selection and set it again, reloading the thread:
+    # both happen inside the queue's update, before the new row is counted.
+    reselected: list[object] = []
+    screen.view.selectionModel().currentChanged.connect(lambda *args: reselected.append(args))
+
+    ws.inbox.say_as_customer("Dërgesa në Prizren sa zgjat?", "Drita", "test-customer-0103")
+    qtbot.waitUntil(lambda: queue.rowCount() == 3, timeout=20_000)
+    assert ws.approvals.pane.conversation_id == arta
+    assert screen.current_row() == 0
+    assert reselected == []
+
+    besa = queue.at(1)[1].id
+    QTest.keyClick(
+        screen.pane.draft_panel.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier
+    )
+    qtbot.waitUntil(lambda: queue.rowCount() == 2, timeout=15_000)
+    qtbot.waitUntil(lambda: ws.approvals.pane.conversation_id == besa, timeout=10_000)
+    assert screen.current_row() == 0
+
+
 def test_auto_mode_sends_a_grounded_reply_on_its_own(qtbot: QtBot, workspace: Workspace) -> None:
     """With the test channel switched to auto on the channels screen, the answer goes out
     without anyone approving it."""

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListView
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -239,6 +240,43 @@ def test_approval_queue_rows_carry_draft_and_conversation(
     assert first.data(DRAFT_ROLE).text.startswith("Reply")
     assert first.data(CONVERSATION_ROLE).id == first.data(DRAFT_ROLE).conversation_id
     assert model.row_of_conversation(drafts[1].conversation_id) == 1
+
+
+def test_approval_queue_changes_by_rows_so_the_open_draft_stays_selected(
+    qtbot: QtBot, store: Store, qtmodeltester: ModelTester
+) -> None:
+    """A draft arriving or leaving moves rows, not the whole queue: the row selected stays
+    selected (the open thread is not reloaded); only a new order resets the model."""
+    _fill(qtbot, store)
+    conversations = wait_for(qtbot, store.list_conversations())
+    for c in conversations:
+        wait_for(
+            qtbot,
+            store.add_draft(
+                NewDraft(conversation_id=c.id, text=f"Reply {c.id}", drafter="extractive")
+            ),
+        )
+    by_conversation = {d.conversation_id: d for d in wait_for(qtbot, store.pending_drafts())}
+    a, b, c = ((by_conversation[x.id], x) for x in conversations)
+    model = ApprovalQueueModel()
+    check_model(qtmodeltester, model)
+    view = QListView()
+    view.setModel(model)
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(model.rowCount()))
+
+    def selected() -> int:
+        return int(view.currentIndex().data(CONVERSATION_ROLE).id)
+
+    model.set_items([a, b])
+    view.setCurrentIndex(model.index(1, 0))
+    model.set_items([a, b, c])  # a new draft
+    model.set_items([b, c])  # another one approved
+    assert selected() == b[1].id
+    assert resets == []
+    assert [model.at(r)[1].id for r in range(model.rowCount())] == [b[1].id, c[1].id]
+    model.set_items([c, b])
+    assert resets == [2]
 
 
 def test_knowledge_tables_split_items_by_type(

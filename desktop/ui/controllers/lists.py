@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from PySide6.QtCore import QObject, QPoint, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QObject, QPoint, QTimer, Signal
 
 from desktop.core.samples import sample_questions
 from desktop.core.services import ChannelsService, ConversationsService, KnowledgeService
@@ -271,8 +271,13 @@ class ApprovalsController(_ListController):
     ) -> None:
         super().__init__(conversations, knowledge, screen, hub, tasks, saved, parent)
         self.model = ApprovalQueueModel(self)
+        #: The row whose draft was open when it left the queue: the draft now in its place
+        #: opens next. Connected before the view, which moves to the row above first.
+        self._left_at: int | None = None
+        self.model.rowsAboutToBeRemoved.connect(self._before_removal)
         screen.set_model(self.model)
-        self.model.modelReset.connect(self._after_reset)
+        for signal in (self.model.modelReset, self.model.rowsInserted, self.model.rowsRemoved):
+            signal.connect(self._queue_changed)
         #: The queue changed out of view: which draft to open is chosen once it shows.
         self._choose_on_show = False
         self._tick = QTimer(self)
@@ -301,22 +306,30 @@ class ApprovalsController(_ListController):
     def set_active(self, active: bool) -> None:
         super().set_active(active)
         if active and self._choose_on_show:
-            self._after_reset()
+            self._queue_changed()
 
-    def _after_reset(self) -> None:
+    def _before_removal(self, _parent: QModelIndex, first: int, last: int) -> None:
+        open_row = self.model.row_of_conversation(self.pane.conversation_id or -1)
+        if open_row is not None and first <= open_row <= last:
+            self._left_at = first
+
+    def _queue_changed(self, *_: object) -> None:
         if not self.pane.active:
             # Opening a draft loads its thread and citations: not for a screen out of view
-            # (during a burst each new draft reset the queue and opened one).
+            # (during a burst each new draft would open one).
             self._choose_on_show = True
             return
         self._choose_on_show = False
-        # Keep the open conversation selected; when its draft is gone, move to the next.
+        # Keep the open conversation (and its thread's scroll position) as it is; when its
+        # draft left the queue, open the one now in its place, else the oldest.
+        left_at, self._left_at = self._left_at, None
         wanted = self.pane.conversation_id
         row = self.model.row_of_conversation(wanted) if wanted is not None else None
-        if row is None:
-            row = 0 if self.model.rowCount() else None
-        if row is not None:
-            self.screen.select_row(row)
+        if left_at is not None or row is None:
+            row = min(left_at or 0, self.model.rowCount() - 1)
+        if row >= 0:
+            if row != self.screen.current_row():
+                self.screen.select_row(row)
         else:
             self.pane.show(None)
             self.screen.pane.show_empty(

@@ -53,14 +53,27 @@ class ApprovalQueueModel(QAbstractListModel):
         return None
 
     def set_items(self, items: Iterable[QueueItem]) -> None:
-        """Replace the queue; rows that stay keep their place (only changed rows repaint)."""
+        """Replace the queue by removing and inserting rows (one row a conversation), so the
+        selection and the open draft stay put; only a change of order resets the model."""
         new = list(items)
-        old_ids = [d.id for d, _ in self._items]
-        if old_ids == [d.id for d, _ in new]:
+        keys = [c.id for _, c in new]
+        wanted = set(keys)
+        for row in range(len(self._items) - 1, -1, -1):
+            if self._items[row][1].id not in wanted:
+                self.beginRemoveRows(QModelIndex(), row, row)
+                del self._items[row]
+                self.endRemoveRows()
+        kept = [c.id for _, c in self._items]
+        if kept != [k for k in keys if k in set(kept)]:
+            self.beginResetModel()
             self._items = new
-            if new:
-                self.dataChanged.emit(self.index(0), self.index(len(new) - 1))
+            self.endResetModel()
             return
-        self.beginResetModel()
+        for row, item in enumerate(new):
+            if row >= len(self._items) or self._items[row][1].id != item[1].id:
+                self.beginInsertRows(QModelIndex(), row, row)
+                self._items.insert(row, item)
+                self.endInsertRows()
         self._items = new
-        self.endResetModel()
+        if new:
+            self.dataChanged.emit(self.index(0), self.index(len(new) - 1))
