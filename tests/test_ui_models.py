@@ -249,11 +249,15 @@ def test_approval_queue_changes_by_rows_so_the_open_draft_stays_selected(
     selected (the open thread is not reloaded); only a new order resets the model."""
     _fill(qtbot, store)
     conversations = wait_for(qtbot, store.list_conversations())
-    for c in conversations:
+    for conversation in conversations:
         wait_for(
             qtbot,
             store.add_draft(
-                NewDraft(conversation_id=c.id, text=f"Reply {c.id}", drafter="extractive")
+                NewDraft(
+                    conversation_id=conversation.id,
+                    text=f"Reply {conversation.id}",
+                    drafter="extractive",
+                )
             ),
         )
     by_conversation = {d.conversation_id: d for d in wait_for(qtbot, store.pending_drafts())}
