@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop.core.kb import FaqInput, KnowledgeBase
+from desktop.core.kb.store import _match, _ranked
 
 FAQS = [
     ("Sa kushton dërgesa?", "Dërgesa kushton 2 € në Prishtinë dhe 3 € jashtë saj."),
@@ -129,3 +130,22 @@ async def test_fixed_language_survives_reopen(tmp_path: Path) -> None:
         assert (await kb.search("shipping times"))[0].title == "When is my order shipped?"
     finally:
         await kb.close()
+
+
+async def test_the_direct_query_path_returns_what_lancedb_returns(kb: KnowledgeBase) -> None:
+    """Ranked queries skip lancedb's schema read (``store._ranked``): same rows, same scores
+    as its own ``to_arrow()``, for a full-text query and a filtered one."""
+    table = kb._store.table
+    for where in (None, "item_type = 'faq'"):
+        query = (
+            table.query()
+            .nearest_to_text(_match("dergesa kushton", "f_all"))
+            .select(["_score"])
+            .with_row_id()
+            .limit(5)
+        )
+        if where:
+            query = query.where(where)
+        direct = await _ranked(query)
+        assert direct.num_rows > 0
+        assert direct.to_pylist() == (await query.to_arrow()).to_pylist()
