@@ -82,6 +82,24 @@ async def test_rows_missing_from_the_copy_are_read_from_lancedb(
     assert await payload_by_chunk(store) == {"a1": "first", "b1": "other"}
 
 
+async def test_a_copy_left_behind_is_made_whole_when_the_base_opens(tmp_path: Path) -> None:
+    """Rows missing from the copy (or left in it) after a crash: the next open copies again."""
+    kb = await KnowledgeBase.open(tmp_path / "kb")
+    await kb.add_faqs(FaqInput(question=f"Pyetja {i}?", answer=f"Përgjigja {i}.") for i in range(6))
+    await kb.close()
+    with sqlite3.connect(tmp_path / "kb" / "items.sqlite3") as sql:
+        sql.execute("DELETE FROM payloads WHERE row_id % 2 = 0")
+        sql.execute("INSERT INTO payloads VALUES (999999, 'gone', '{}')")
+    kb = await KnowledgeBase.open(tmp_path / "kb")
+    try:
+        with sqlite3.connect(tmp_path / "kb" / "items.sqlite3") as sql:
+            rows = sql.execute("SELECT item_id, payload FROM payloads").fetchall()
+        assert len(rows) == 6
+        assert {PAYLOAD.decode(p).item_id for _, p in rows} == {i for i, _ in rows}
+    finally:
+        await kb.close()
+
+
 async def test_a_base_from_before_stable_row_ids_is_moved_once(tmp_path: Path) -> None:
     """The old table is copied into the new one (payloads copied too) and then dropped."""
     kb = await KnowledgeBase.open(tmp_path / "kb")

@@ -215,6 +215,9 @@ class _Items:
                     "DELETE FROM payloads WHERE item_id = ?", [(i,) for i in item_ids]
                 )
 
+    def count_payloads(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM payloads").fetchone()[0])
+
     def payloads(self, row_ids: list[int]) -> dict[int, str]:
         marks = ", ".join("?" * len(row_ids))
         rows = self._db.execute(
@@ -346,6 +349,9 @@ class Catalog:
         """Forget the payloads of these items (of every item with None)."""
         ids = None if item_ids is None else list(item_ids)
         await self._run(functools.partial(self._items.drop_payloads, ids))
+
+    async def count_payloads(self) -> int:
+        return await self._run(self._items.count_payloads)
 
     async def payloads(self, row_ids: Sequence[int]) -> dict[int, str]:
         """The copied payload of each row id that has one."""

@@ -55,6 +55,7 @@ class PayloadCopy(Protocol):
 
     async def put_payloads(self, rows: Sequence[tuple[int, str, str]]) -> None: ...
     async def drop_payloads(self, item_ids: Sequence[str] | None) -> None: ...
+    async def count_payloads(self) -> int: ...
     async def payloads(self, row_ids: Sequence[int]) -> dict[int, str]: ...
 
 
@@ -143,6 +144,8 @@ class ChunkStore:
             schema = await table.schema()
             field = schema.field("vector") if "vector" in schema.names else None
             store = cls(db, table, field.type.list_size if field is not None else None, copy)
+            if await table.count_rows() != await copy.count_payloads():
+                await store._copy_all()  # a crash left the copy behind: copy it whole again
         elif LEGACY_TABLE in names:
             legacy: Any = await db.open_table(LEGACY_TABLE)
             data = await legacy.query().to_arrow()
@@ -160,7 +163,7 @@ class ChunkStore:
 
     async def recreate(self, dims: int | None, data: pa.Table | None = None) -> None:
         """Replace the table (new vector width) in one overwrite; indexes must be rebuilt."""
-        await self._copy.drop_payloads(None)
+        await self._copy.drop_payloads(None)  # before: the old row ids go with the old table
         schema = _schema(dims)
         if data is None:
             self.table = await self._db.create_table(TABLE, schema=schema, mode="overwrite")
@@ -195,6 +198,7 @@ class ChunkStore:
             await self._copy_rows(f"chunk_id IN ({quoted})", payloads)
 
     async def _copy_all(self) -> None:
+        await self._copy.drop_payloads(None)
         data = await self.table.query().select(["chunk_id", "item_id", "payload"]).to_arrow()
         payloads = dict(
             zip(
