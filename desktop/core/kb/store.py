@@ -139,6 +139,9 @@ class ChunkStore:
         """Open the table, creating it (with a vector column when ``dims``) if missing."""
         db = await lancedb.connect_async(str(path), storage_options=_STABLE_ROW_IDS)
         names = set((await db.list_tables()).tables)
+        if {TABLE, LEGACY_TABLE} <= names:  # a move cut short: the old table is still whole
+            await db.drop_table(TABLE)
+            names.discard(TABLE)
         if TABLE in names:
             table = await db.open_table(TABLE)
             schema = await table.schema()
