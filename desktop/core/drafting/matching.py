@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from desktop.core.drafting.confidence import probability
-from desktop.core.kb.analysis import alternatives, content_words, loose, unfilled
+from desktop.core.kb.analysis import content_words, loose, loose_alternatives, unfilled
 from desktop.core.kb.models import SearchHit
 
 __all__ = [
@@ -53,7 +53,7 @@ def question_terms(text: str) -> list[Term]:
             continue
         form = loose(word)
         if form not in terms:
-            others = frozenset(loose(a) for a in alternatives(word)) - {form}
+            others = frozenset(loose_alternatives(word)) - {form}
             terms[form] = Term(word, form, others)
     return list(terms.values())
 

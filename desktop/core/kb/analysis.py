@@ -24,13 +24,13 @@ from .lexicon import GROUPS
 __all__ = [
     "FILLER",
     "STEM_LETTERS",
-    "alternatives",
     "analyze",
     "analyze_query",
     "content_words",
     "expand_query",
     "fold_text",
     "loose",
+    "loose_alternatives",
     "stem",
     "unfilled",
     "words_of",
@@ -135,7 +135,7 @@ def expand_query(text: str, *, max_words: int = 64) -> str:
     seen = {token for word in asked for token in _pair(word)}
     added: list[str] = []
     for word in asked:
-        for short in _LOOSE_BY_STEM.get(stem(word), ()):
+        for short in loose_alternatives(word):
             if short not in seen:
                 seen.add(short)
                 added.append(short)
@@ -199,23 +199,22 @@ def content_words(text: str) -> list[str]:
     return [w for w in unfilled(text) if w not in _FUNCTION]
 
 
-def _lexicon() -> dict[str, frozenset[str]]:
+def _lexicon() -> dict[str, tuple[str, ...]]:
+    """Each stem with the loose forms of the lexicon's words of the same meaning, in the
+    order of the sorted words: what a query expansion adds, worked out once (per query it
+    cost ~0.5 ms on the UI loop)."""
     by_stem: dict[str, set[str]] = {}
     for group in GROUPS:
         folded = {w for form in group for w in words_of(form) if len(w) > 2}
         for word in folded:
             by_stem.setdefault(stem(word), set()).update(folded - {word})
-    return {key: frozenset(value) for key, value in by_stem.items()}
+    return {key: tuple(loose(word) for word in sorted(words)) for key, words in by_stem.items()}
 
 
-_BY_STEM: Final = _lexicon()
-# The loose forms of each stem's alternatives, in the order of the sorted words: what a
-# query expansion adds, worked out once (per query it cost ~0.5 ms on the UI loop).
-_LOOSE_BY_STEM: Final = {
-    key: tuple(loose(word) for word in sorted(words)) for key, words in _BY_STEM.items()
-}
+_LOOSE_BY_STEM: Final = _lexicon()
 
 
-def alternatives(word: str) -> frozenset[str]:
-    """Words of the same meaning in English, Albanian or Serbian (folded), from the lexicon."""
-    return _BY_STEM.get(stem(word), frozenset())
+def loose_alternatives(word: str) -> tuple[str, ...]:
+    """The loose forms of the words of the same meaning in English, Albanian or Serbian
+    (folded), from the lexicon, in the order of the sorted words."""
+    return _LOOSE_BY_STEM.get(stem(word), ())

@@ -177,44 +177,43 @@ class ChunkStore:
         self.dims = dims
         await self._copy_all()
 
-    async def _copy_rows(self, where: str | None, payloads: dict[str, tuple[str, str]]) -> None:
-        """Copy (item id, payload) by chunk id under the row ids ``where`` selects."""
-        q = self.table.query().select(["chunk_id"]).with_row_id()
-        found = await (q.where(where) if where else q).to_arrow()
-        await self._copy.put_payloads(
-            [
-                (rowid, *payloads[chunk_id])
-                for chunk_id, rowid in zip(
-                    found.column("chunk_id").to_pylist(),
-                    found.column("_rowid").to_pylist(),
-                    strict=True,
-                )
-                if chunk_id in payloads
-            ]
-        )
-
     async def _copy_written(self, rows: Sequence[ChunkRow]) -> None:
+        """Copy the payloads of rows just written, under the row ids LanceDB gave them."""
         payloads = {r.chunk_id: (r.item_id, r.payload) for r in rows}
         ids = list(payloads)
         for i in range(0, len(ids), 5000):
             quoted = ", ".join(sql_str(x) for x in ids[i : i + 5000])
-            await self._copy_rows(f"chunk_id IN ({quoted})", payloads)
+            found = await (
+                self.table.query()
+                .where(f"chunk_id IN ({quoted})")
+                .select(["chunk_id"])
+                .with_row_id()
+                .to_arrow()
+            )
+            await self._copy.put_payloads(
+                [
+                    (rowid, *payloads[chunk_id])
+                    for chunk_id, rowid in zip(
+                        found.column("chunk_id").to_pylist(),
+                        found.column("_rowid").to_pylist(),
+                        strict=True,
+                    )
+                ]
+            )
 
     async def _copy_all(self) -> None:
         await self._copy.drop_payloads(None)
-        data = await self.table.query().select(["chunk_id", "item_id", "payload"]).to_arrow()
-        payloads = dict(
-            zip(
-                data.column("chunk_id").to_pylist(),
+        data = await self.table.query().select(["item_id", "payload"]).with_row_id().to_arrow()
+        await self._copy.put_payloads(
+            list(
                 zip(
+                    data.column("_rowid").to_pylist(),
                     data.column("item_id").to_pylist(),
                     data.column("payload").to_pylist(),
                     strict=True,
-                ),
-                strict=True,
+                )
             )
         )
-        await self._copy_rows(None, payloads)
 
     def close(self) -> None:
         self.table.close()

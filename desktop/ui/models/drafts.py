@@ -56,15 +56,15 @@ class ApprovalQueueModel(QAbstractListModel):
         """Replace the queue by removing and inserting rows (one row a conversation), so the
         selection and the open draft stay put; only a change of order resets the model."""
         new = list(items)
-        keys = [c.id for _, c in new]
-        wanted = set(keys)
+        wanted = {c.id for _, c in new}
         for row in range(len(self._items) - 1, -1, -1):
             if self._items[row][1].id not in wanted:
                 self.beginRemoveRows(QModelIndex(), row, row)
                 del self._items[row]
                 self.endRemoveRows()
         kept = [c.id for _, c in self._items]
-        if kept != [k for k in keys if k in set(kept)]:
+        staying = set(kept)
+        if kept != [c.id for _, c in new if c.id in staying]:
             self.beginResetModel()
             self._items = new
             self.endResetModel()
